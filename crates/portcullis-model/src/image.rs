@@ -1,0 +1,199 @@
+//! Image references parsed with Docker's reference grammar
+//! (`distribution/reference`: `ParseNormalizedNamed`).
+//!
+//! Why here and not in a rule: every rule about images (digest pinning, trusted
+//! registries, known-malicious repositories) depends on the same normalisation, and an
+//! attacker who can write `index.docker.io/library/xmrig` or `XMRIG/xmrig:latest@sha256:…`
+//! must not slip past a list that says `docker.io/xmrig/xmrig`.
+
+use serde::Serialize;
+
+/// Docker Hub's canonical registry name after normalisation.
+pub const DOCKER_HUB: &str = "docker.io";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct ImageRef {
+    /// The reference exactly as written.
+    pub raw: String,
+    /// Registry host (with port), `docker.io` when none is named.
+    pub registry: String,
+    /// Path inside the registry, `library/` prefixed for official Docker Hub images.
+    pub repository: String,
+    pub tag: Option<String>,
+    /// `algorithm:hex`, when the reference is pinned.
+    pub digest: Option<String>,
+    /// False when the reference does not follow the grammar (the fields then hold a
+    /// best-effort split); rules can flag that on its own.
+    pub valid: bool,
+}
+
+impl ImageRef {
+    pub fn parse(raw: &str) -> ImageRef {
+        let trimmed = raw.trim();
+        let mut valid = !trimmed.is_empty() && trimmed == raw;
+        let (name_tag, digest) = match trimmed.split_once('@') {
+            Some((n, d)) => {
+                valid &= is_valid_digest(d);
+                (n, Some(d.to_string()))
+            }
+            None => (trimmed, None),
+        };
+        // A tag is the part after the last ':' when that ':' comes after the last '/'
+        // (otherwise it is a registry port).
+        let last_slash = name_tag.rfind('/');
+        let (name, tag) = match name_tag.rfind(':') {
+            Some(colon) if last_slash.is_none_or(|s| colon > s) => {
+                let tag = &name_tag[colon + 1..];
+                valid &= is_valid_tag(tag);
+                (&name_tag[..colon], Some(tag.to_string()))
+            }
+            _ => (name_tag, None),
+        };
+        let (registry, mut repository) = match name.split_once('/') {
+            Some((first, rest))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (first.to_string(), rest.to_string())
+            }
+            _ => (DOCKER_HUB.to_string(), name.to_string()),
+        };
+        let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
+            DOCKER_HUB.to_string()
+        } else {
+            registry
+        };
+        if registry == DOCKER_HUB && !repository.contains('/') && !repository.is_empty() {
+            repository = format!("library/{repository}");
+        }
+        valid &= !repository.is_empty() && repository.split('/').all(is_valid_path_component);
+        ImageRef {
+            raw: raw.to_string(),
+            // Registries are case-insensitive host names; repositories must be lowercase
+            // (an uppercase one is invalid, which `valid` already records).
+            registry: registry.to_ascii_lowercase(),
+            repository,
+            tag,
+            digest,
+            valid,
+        }
+    }
+
+    /// `registry/repository`, the identity lists and exceptions compare against.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// The tag the runtime will pull: the written tag, else `latest` unless pinned by digest.
+    pub fn effective_tag(&self) -> Option<&str> {
+        match (&self.tag, &self.digest) {
+            (Some(t), _) => Some(t),
+            (None, None) => Some("latest"),
+            (None, Some(_)) => None,
+        }
+    }
+
+    /// True when the registry is a literal IPv4/IPv6 address (with or without port).
+    pub fn registry_is_ip(&self) -> bool {
+        let host = registry_host(&self.registry);
+        host.parse::<std::net::IpAddr>().is_ok()
+    }
+}
+
+/// The host part of a `host[:port]` or `[v6]:port` registry.
+pub fn registry_host(registry: &str) -> &str {
+    if let Some(rest) = registry.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match registry.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => registry,
+    }
+}
+
+fn is_valid_tag(tag: &str) -> bool {
+    let mut chars = tag.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric() || c == '_')
+        && tag.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+}
+
+fn is_valid_digest(d: &str) -> bool {
+    match d.split_once(':') {
+        Some((alg, hex)) => {
+            !alg.is_empty()
+                && alg
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+._-".contains(c))
+                && hex.len() >= 32
+                && hex.chars().all(|c| c.is_ascii_hexdigit())
+        }
+        None => false,
+    }
+}
+
+fn is_valid_path_component(c: &str) -> bool {
+    !c.is_empty()
+        && c.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+        && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+        && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_image_defaults() {
+        let i = ImageRef::parse("nginx");
+        assert_eq!(i.registry, "docker.io");
+        assert_eq!(i.repository, "library/nginx");
+        assert_eq!(i.tag, None);
+        assert_eq!(i.effective_tag(), Some("latest"));
+        assert!(i.valid);
+    }
+
+    #[test]
+    fn user_repo_tag_and_digest() {
+        let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let i = ImageRef::parse(&format!("raesene/ncat:1.0@{d}"));
+        assert_eq!(i.name(), "docker.io/raesene/ncat");
+        assert_eq!(i.tag.as_deref(), Some("1.0"));
+        assert_eq!(i.digest.as_deref(), Some(d));
+        assert!(i.valid);
+    }
+
+    #[test]
+    fn registry_with_port_is_not_a_tag() {
+        let i = ImageRef::parse("10.0.0.5:5000/miner");
+        assert_eq!(i.registry, "10.0.0.5:5000");
+        assert_eq!(i.repository, "miner");
+        assert_eq!(i.tag, None);
+        assert!(i.registry_is_ip());
+        let i = ImageRef::parse("localhost/app:v1");
+        assert_eq!(i.registry, "localhost");
+        assert!(!i.registry_is_ip());
+        let i = ImageRef::parse("[::1]:5000/app");
+        assert!(i.registry_is_ip());
+    }
+
+    #[test]
+    fn hub_aliases_normalise() {
+        assert_eq!(
+            ImageRef::parse("index.docker.io/library/alpine").name(),
+            "docker.io/library/alpine"
+        );
+        assert_eq!(
+            ImageRef::parse("docker.io/alpine:3").name(),
+            "docker.io/library/alpine"
+        );
+    }
+
+    #[test]
+    fn invalid_references_are_marked() {
+        assert!(!ImageRef::parse("XMRIG/xmrig").valid);
+        assert!(!ImageRef::parse("").valid);
+        assert!(!ImageRef::parse("a@sha256:zz").valid);
+        assert!(!ImageRef::parse("a:b c").valid);
+    }
+}

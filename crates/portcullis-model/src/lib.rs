@@ -1,0 +1,408 @@
+//! The normalised model every Portcullis source produces and every rule reads:
+//! **who** deployed **what**, **where**, with **which powers**.
+//!
+//! A [`Deployment`] is one observed or proposed deployment: a manifest document, an audit
+//! event, a Docker create request, a command line. It carries the actor, the origin of the
+//! record, the operation and its outcome, the target object and, when the record holds one,
+//! the [`PodSpec`] with every container (regular, init and ephemeral) fully resolved.
+//!
+//! This crate does no IO and knows no input format.
+
+pub mod hostpath;
+pub mod image;
+
+pub use image::ImageRef;
+use serde::Serialize;
+
+/// One deployment as observed by a source.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Deployment {
+    pub origin: Origin,
+    /// RFC 3339 time of the record, when the source has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    pub actor: Actor,
+    pub operation: Operation,
+    pub outcome: Outcome,
+    pub target: Target,
+    /// The pod the target runs, when the record carries a spec (a Metadata-level audit
+    /// event or a `docker start` does not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodSpec>,
+}
+
+/// Where a record came from, precise enough to open the file at the line.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// Source kind: `manifest`, `compose`, `k8s_audit`, `docker_events`, …
+    pub kind: String,
+    /// File path, `-` for stdin, or an endpoint name for live sources.
+    pub file: String,
+    /// 1-based line where the record (document, JSON line) starts.
+    pub line: usize,
+    /// 0-based document index inside a multi-document file.
+    pub document: usize,
+    /// The record's native id: `auditID`, ECS `event.id`, `EventRecordID`, audit serial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+}
+
+/// The principal behind a deployment. Empty for a manifest at rest.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Actor {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// `namespace:name` when the user is a Kubernetes service account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source_ips: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// The authenticated user when `user` was impersonated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonator: Option<String>,
+}
+
+impl Actor {
+    pub fn is_empty(&self) -> bool {
+        *self == Actor::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// A manifest or compose file: what would be deployed if applied.
+    #[default]
+    Declare,
+    Create,
+    Update,
+    Patch,
+    Exec,
+    Attach,
+    EphemeralContainer,
+    Start,
+}
+
+/// What became of the request. Telling these apart is the difference between an attempt,
+/// an intrusion and a blocked intrusion.
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    #[default]
+    Unknown,
+    /// Requested; result not (yet) known, or declared in a file.
+    Attempted,
+    Created,
+    Denied,
+}
+
+/// The object being deployed.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Target {
+    pub kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub owner_references: Vec<OwnerRef>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<(String, String)>,
+}
+
+impl Target {
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct OwnerRef {
+    pub kind: String,
+    pub name: String,
+    pub controller: bool,
+}
+
+/// A pod specification, wherever it was found (a Pod, a workload template, a CRD, a
+/// compose service, a Docker create body).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PodSpec {
+    /// Where the spec sits in the source document (`spec.template.spec`).
+    pub path: String,
+    pub host_network: bool,
+    pub host_pid: bool,
+    pub host_ipc: bool,
+    /// `hostUsers` as written; Docker `--userns=host` maps to `Some(true)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_users: Option<bool>,
+    pub share_process_namespace: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub node_selector: Vec<(String, String)>,
+    /// Required and preferred node-affinity match expressions, flattened.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub node_affinity: Vec<LabelRequirement>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_class: Option<String>,
+    pub security_context: PodSecurityContext,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Volume>,
+    pub containers: Vec<Container>,
+}
+
+impl PodSpec {
+    pub fn volume(&self, name: &str) -> Option<&Volume> {
+        self.volumes.iter().find(|v| v.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct LabelRequirement {
+    pub key: String,
+    pub operator: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Toleration {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `Equal` (the default) or `Exists`.
+    pub operator: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
+}
+
+/// Security settings shared by pod and container level. Every field is `None` when unset,
+/// because "unset" and "set to the default" mean different things to Pod Security.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct SecurityOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as_non_root: Option<bool>,
+    /// `seccompProfile.type` (`RuntimeDefault`, `Localhost`, `Unconfined`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<String>,
+    /// `appArmorProfile.type`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apparmor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selinux: Option<SeLinux>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows_host_process: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct SeLinux {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Docker `label=disable`: no SELinux confinement at all.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct PodSecurityContext {
+    #[serde(flatten)]
+    pub options: SecurityOptions,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sysctls: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Volume {
+    pub name: String,
+    /// The volume source key (`hostPath`, `emptyDir`, `configMap`, `bind`, …).
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<HostPath>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct HostPath {
+    /// Cleaned path (see [`hostpath::clean`]).
+    pub path: String,
+    /// As written, when cleaning changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+    /// `hostPath.type` (`Directory`, `Socket`, `CharDevice`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<String>,
+}
+
+impl HostPath {
+    pub fn new(raw: &str, kind: Option<String>) -> HostPath {
+        let path = hostpath::clean(raw);
+        HostPath {
+            raw: (path != raw).then(|| raw.to_string()),
+            path,
+            r#type: kind,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerKind {
+    #[default]
+    Container,
+    Init,
+    Ephemeral,
+}
+
+impl ContainerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerKind::Container => "container",
+            ContainerKind::Init => "init",
+            ContainerKind::Ephemeral => "ephemeral",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Container {
+    pub kind: ContainerKind,
+    /// Where the container sits in the source (`spec.template.spec.initContainers[0]`).
+    pub path: String,
+    pub name: String,
+    pub image: ImageRef,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    /// `lifecycle.postStart.exec.command`, `lifecycle.preStop.exec.command`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_start: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_stop: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<Port>,
+    /// Volume mounts resolved to their volume.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+    /// Host devices passed through (`docker --device`, compose `devices`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// `host` fields set in probes or lifecycle handlers, as `(field path, host)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probe_hosts: Vec<(String, String)>,
+    pub security_context: ContainerSecurityContext,
+}
+
+impl Container {
+    /// The argv the container starts with when both are given (entrypoint + cmd).
+    pub fn argv(&self) -> impl Iterator<Item = &str> {
+        self.command.iter().chain(self.args.iter()).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct ContainerSecurityContext {
+    #[serde(flatten)]
+    pub options: SecurityOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_privilege_escalation: Option<bool>,
+    /// Capabilities as written (Pod Security compares the exact spelling).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proc_mount: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only_root_filesystem: Option<bool>,
+}
+
+/// `sys_admin`, `CAP_SYS_ADMIN` and `SYS_ADMIN` are the same capability to the runtime.
+pub fn normalize_capability(cap: &str) -> String {
+    let up = cap.trim().to_ascii_uppercase();
+    up.strip_prefix("CAP_").map(str::to_string).unwrap_or(up)
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Port {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_port: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Mount {
+    /// The volume's name (empty for an anonymous Docker bind).
+    pub volume: String,
+    pub mount_path: String,
+    pub read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_path: Option<String>,
+    /// The host path this mount reaches, with `subPath` applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<HostPath>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_spellings_normalise() {
+        assert_eq!(normalize_capability("cap_sys_admin"), "SYS_ADMIN");
+        assert_eq!(normalize_capability("NET_ADMIN"), "NET_ADMIN");
+    }
+
+    #[test]
+    fn host_path_keeps_raw_only_when_cleaned() {
+        assert_eq!(HostPath::new("/etc", None).raw, None);
+        let h = HostPath::new("/etc/../", None);
+        assert_eq!(h.path, "/");
+        assert_eq!(h.raw.as_deref(), Some("/etc/../"));
+    }
+}
