@@ -165,6 +165,10 @@ pub struct PodSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime_class: Option<String>,
     pub security_context: PodSecurityContext,
+    /// The pod's own annotations (a workload template's, not the workload's): legacy
+    /// seccomp and AppArmor settings live here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<Volume>,
     pub containers: Vec<Container>,

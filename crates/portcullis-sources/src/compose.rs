@@ -1,0 +1,409 @@
+//! Docker Compose files → [`Deployment`]s, one per service.
+//!
+//! Compose speaks Docker's vocabulary (`privileged`, `pid: host`, `security_opt`,
+//! `volumes: ["/:/host"]`); it is mapped onto the same pod model so one rule pack judges
+//! both. The mapping follows the Compose Specification's short and long syntaxes.
+
+use crate::SourceError;
+use crate::value::{arr, as_bool, boolean, obj, scalar, string, string_map, strings};
+use portcullis_model::{
+    Container, ContainerKind, ContainerSecurityContext, Deployment, EnvVar, HostPath, ImageRef,
+    Mount, Origin, PodSecurityContext, PodSpec, Port, SeLinux, SecurityOptions, Target, Volume,
+};
+use serde_json::Value;
+
+/// A document is a Compose file when it has a `services` mapping whose entries are
+/// mappings (and no Kubernetes `kind`).
+pub fn looks_like_compose(v: &Value) -> bool {
+    obj(v, "services").is_some_and(|s| s.values().all(|svc| svc.is_object() || svc.is_null()))
+}
+
+pub fn read(
+    v: &Value,
+    doc_text: &str,
+    origin: &Origin,
+    out: &mut Vec<Deployment>,
+    errors: &mut Vec<SourceError>,
+) {
+    let project = string(v, "name");
+    let Some(services) = obj(v, "services") else {
+        return;
+    };
+    for (name, svc) in services {
+        if !svc.is_object() {
+            errors.push(SourceError {
+                file: origin.file.clone(),
+                line: origin.line,
+                column: None,
+                field: Some(format!("services.{name}")),
+                message: "expected a mapping".into(),
+            });
+            continue;
+        }
+        let line = service_line(doc_text, name).map_or(origin.line, |l| origin.line + l);
+        let labels = labels(svc);
+        let annotations = labels
+            .iter()
+            .filter(|(k, _)| k.starts_with("portcullis.dev/"))
+            .cloned()
+            .collect();
+        out.push(Deployment {
+            origin: Origin {
+                line,
+                ..origin.clone()
+            },
+            target: Target {
+                kind: "ComposeService".into(),
+                api_version: "compose-spec".into(),
+                namespace: project.clone(),
+                name: Some(name.clone()),
+                labels,
+                annotations,
+                ..Target::default()
+            },
+            pod: Some(service_pod(name, svc, project.as_deref())),
+            ..Deployment::default()
+        });
+    }
+}
+
+/// 0-based offset of the line that opens `services.<name>` in the document, found by text:
+/// the YAML value no longer knows its lines.
+fn service_line(doc: &str, name: &str) -> Option<usize> {
+    let mut in_services = false;
+    for (i, line) in doc.lines().enumerate() {
+        if line.starts_with("services:") {
+            in_services = true;
+            continue;
+        }
+        if in_services {
+            if !line.starts_with([' ', '\t']) && !line.trim().is_empty() {
+                in_services = false;
+                continue;
+            }
+            let t = line.trim_start();
+            let key = t.trim_end().strip_suffix(':').unwrap_or("");
+            if key.trim_matches(['"', '\'']) == name {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+fn labels(svc: &Value) -> Vec<(String, String)> {
+    match svc.get("labels") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(scalar)
+            .map(|l| match l.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (l, String::new()),
+            })
+            .collect(),
+        _ => string_map(svc, "labels"),
+    }
+}
+
+/// A command written as a string is split the way Compose splits it (shell words, no
+/// shell); a list is taken as is.
+fn command(v: &Value, key: &str) -> Vec<String> {
+    match v.get(key) {
+        Some(Value::String(s)) => shlex::split(s).unwrap_or_else(|| vec![s.clone()]),
+        Some(_) => strings(v, key),
+        None => Vec::new(),
+    }
+}
+
+fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
+    let path = format!("services.{name}");
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    for (i, vol) in arr(svc, "volumes").iter().enumerate() {
+        let (source, target, read_only, propagation, bind) = match vol {
+            Value::String(s) => short_volume(s),
+            Value::Object(_) => {
+                let kind = string(vol, "type").unwrap_or_else(|| "volume".into());
+                (
+                    string(vol, "source"),
+                    string(vol, "target").unwrap_or_default(),
+                    boolean(vol, "read_only").unwrap_or(false),
+                    vol.get("bind").and_then(|b| string(b, "propagation")),
+                    kind == "bind",
+                )
+            }
+            _ => continue,
+        };
+        let vname = format!("{path}.volumes[{i}]");
+        let host_path = bind.then(|| HostPath::new(source.as_deref().unwrap_or(""), None));
+        volumes.push(Volume {
+            name: vname.clone(),
+            source: if bind { "hostPath" } else { "volume" }.into(),
+            host_path: host_path.clone(),
+        });
+        mounts.push(Mount {
+            volume: vname,
+            mount_path: target,
+            read_only,
+            propagation,
+            sub_path: None,
+            host_path,
+        });
+    }
+    let mut security = ContainerSecurityContext {
+        privileged: boolean(svc, "privileged"),
+        cap_add: strings(svc, "cap_add"),
+        cap_drop: strings(svc, "cap_drop"),
+        read_only_root_filesystem: boolean(svc, "read_only"),
+        ..ContainerSecurityContext::default()
+    };
+    if let Some(user) = string(svc, "user") {
+        let uid = user.split(':').next().unwrap_or("");
+        security.options.run_as_user = match uid {
+            "root" => Some(0),
+            u => u.parse().ok(),
+        };
+    }
+    for opt in strings(svc, "security_opt") {
+        // Docker accepts both `key:value` and `key=value`.
+        let (key, value) = opt
+            .split_once(['=', ':'])
+            .map_or((opt.as_str(), ""), |(k, v)| (k, v));
+        match (key, value) {
+            ("seccomp", v) => security.options.seccomp = Some(docker_profile(v, "Localhost")),
+            ("apparmor", v) => security.options.apparmor = Some(docker_profile(v, "Localhost")),
+            ("label", "disable") => {
+                security.options.selinux = Some(SeLinux {
+                    disabled: true,
+                    ..SeLinux::default()
+                })
+            }
+            ("label", v) => {
+                let sel = security.options.selinux.get_or_insert_with(SeLinux::default);
+                if let Some((k, val)) = v.split_once(':') {
+                    match k {
+                        "type" => sel.r#type = Some(val.into()),
+                        "user" => sel.user = Some(val.into()),
+                        "role" => sel.role = Some(val.into()),
+                        "level" => sel.level = Some(val.into()),
+                        _ => {}
+                    }
+                }
+            }
+            ("no-new-privileges", v) => {
+                security.allow_privilege_escalation =
+                    Some(!as_bool(&Value::String(v.into())).unwrap_or(true))
+            }
+            // `systempaths=unconfined` unmasks /proc and /sys like procMount: Unmasked.
+            ("systempaths", "unconfined") => security.proc_mount = Some("Unmasked".into()),
+            _ => {}
+        }
+    }
+    let image = match string(svc, "image") {
+        Some(i) => i,
+        // A build-only service runs an image built on the spot, named after the project.
+        None => format!("{}-{}", project.unwrap_or("local"), name),
+    };
+    let env = match svc.get("environment") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| EnvVar {
+                name: k.clone(),
+                value: scalar(v),
+            })
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(scalar)
+            .map(|e| match e.split_once('=') {
+                Some((k, v)) => EnvVar {
+                    name: k.into(),
+                    value: Some(v.into()),
+                },
+                None => EnvVar {
+                    name: e,
+                    value: None,
+                },
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let container = Container {
+        kind: ContainerKind::Container,
+        path: path.clone(),
+        name: string(svc, "container_name").unwrap_or_else(|| name.to_string()),
+        image: ImageRef::parse(&image),
+        command: command(svc, "entrypoint"),
+        args: command(svc, "command"),
+        env,
+        working_dir: string(svc, "working_dir"),
+        ports: arr(svc, "ports").iter().map(port).collect(),
+        mounts,
+        devices: arr(svc, "devices")
+            .iter()
+            .filter_map(|d| match d {
+                Value::String(s) => s.split(':').next().map(str::to_string),
+                other => string(other, "source"),
+            })
+            .collect(),
+        security_context: security,
+        ..Container::default()
+    };
+    let mode = |key: &str| string(svc, key).is_some_and(|m| m == "host");
+    PodSpec {
+        path,
+        host_network: mode("network_mode") || string(svc, "network_mode").is_some_and(|m| m == "host"),
+        host_pid: mode("pid"),
+        host_ipc: mode("ipc"),
+        host_users: mode("userns_mode").then_some(true),
+        security_context: PodSecurityContext {
+            options: SecurityOptions::default(),
+            sysctls: match svc.get("sysctls") {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(scalar)
+                    .map(|s| match s.split_once('=') {
+                        Some((k, v)) => (k.into(), v.into()),
+                        None => (s, String::new()),
+                    })
+                    .collect(),
+                _ => string_map(svc, "sysctls"),
+            },
+        },
+        volumes,
+        containers: vec![container],
+        ..PodSpec::default()
+    }
+}
+
+/// Docker's profile words mapped to Kubernetes' profile types.
+fn docker_profile(v: &str, other: &str) -> String {
+    match v {
+        "unconfined" => "Unconfined".into(),
+        "" | "default" | "docker-default" | "runtime/default" => "RuntimeDefault".into(),
+        _ => other.into(),
+    }
+}
+
+/// `SRC:DST[:MODE]`, `DST`. A source that is a path (`/`, `.`, `~`) is a bind mount; any
+/// other source is a named volume.
+fn short_volume(s: &str) -> (Option<String>, String, bool, Option<String>, bool) {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [dst] => (None, *dst, ""),
+        [src, dst] => (Some(*src), *dst, ""),
+        [src, dst, mode, ..] => (Some(*src), *dst, *mode),
+        [] => (None, "", ""),
+    };
+    let modes: Vec<&str> = mode.split(',').collect();
+    let propagation = modes
+        .iter()
+        .find(|m| {
+            matches!(
+                **m,
+                "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
+            )
+        })
+        .map(|m| m.to_string());
+    let bind = src.is_some_and(|s| s.starts_with(['/', '.', '~']));
+    (
+        src.map(str::to_string),
+        dst.to_string(),
+        modes.contains(&"ro"),
+        propagation,
+        bind,
+    )
+}
+
+fn port(p: &Value) -> Port {
+    match p {
+        Value::Object(_) => Port {
+            container_port: p.get("target").and_then(crate::value::as_int),
+            host_port: p.get("published").and_then(crate::value::as_int),
+            host_ip: string(p, "host_ip"),
+        },
+        other => {
+            let s = scalar(other).unwrap_or_default();
+            let s = s.split('/').next().unwrap_or("");
+            // [HOST_IP:]HOST:CONTAINER or CONTAINER; ranges keep their first port.
+            let parts: Vec<&str> = s.rsplitn(3, ':').collect();
+            let first = |x: &str| x.split('-').next().and_then(|p| p.parse().ok());
+            match parts.as_slice() {
+                [c] => Port {
+                    container_port: first(c),
+                    ..Port::default()
+                },
+                [c, h] => Port {
+                    container_port: first(c),
+                    host_port: first(h),
+                    host_ip: None,
+                },
+                [c, h, ip, ..] => Port {
+                    container_port: first(c),
+                    host_port: first(h),
+                    host_ip: Some(ip.trim_matches(['[', ']']).to_string()),
+                },
+                [] => Port::default(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::manifest;
+
+    #[test]
+    fn compose_service_maps_to_pod() {
+        let text = r#"
+name: shop
+services:
+  web:
+    image: nginx:1.27
+    ports: ["127.0.0.1:8080:80", "443"]
+  miner:
+    image: xmrig/xmrig
+    privileged: true
+    pid: host
+    network_mode: host
+    command: "--url stratum+tcp://pool.example:3333 --user wallet"
+    cap_add: [SYS_ADMIN]
+    security_opt: ["seccomp:unconfined", "label=disable", "apparmor=unconfined"]
+    user: "0:0"
+    devices: ["/dev/mem:/dev/mem"]
+    volumes:
+      - /:/host:ro
+      - data:/data
+      - type: bind
+        source: /var/run/docker.sock
+        target: /var/run/docker.sock
+"#;
+        let b = manifest::read(text, "compose.yaml");
+        assert!(b.errors.is_empty(), "{:?}", b.errors);
+        assert_eq!(b.deployments.len(), 2);
+        let web = &b.deployments[0];
+        assert_eq!(web.origin.kind, "compose");
+        assert_eq!(web.origin.line, 4);
+        let wp = web.pod.as_ref().expect("pod");
+        assert_eq!(wp.containers[0].ports[0].host_port, Some(8080));
+        assert_eq!(wp.containers[0].ports[1].host_port, None);
+        let m = b.deployments[1].pod.as_ref().expect("pod");
+        assert!(m.host_pid && m.host_network && !m.host_ipc);
+        let c = &m.containers[0];
+        assert_eq!(c.security_context.privileged, Some(true));
+        assert_eq!(c.args[0], "--url");
+        assert_eq!(c.security_context.options.seccomp.as_deref(), Some("Unconfined"));
+        assert_eq!(c.security_context.options.apparmor.as_deref(), Some("Unconfined"));
+        assert!(c.security_context.options.selinux.as_ref().is_some_and(|s| s.disabled));
+        assert_eq!(c.security_context.options.run_as_user, Some(0));
+        assert_eq!(c.devices, vec!["/dev/mem"]);
+        assert_eq!(c.mounts.len(), 3);
+        assert!(c.mounts[0].read_only);
+        assert_eq!(c.mounts[0].host_path.as_ref().map(|h| h.path.as_str()), Some("/"));
+        assert!(c.mounts[1].host_path.is_none());
+        assert_eq!(
+            c.mounts[2].host_path.as_ref().map(|h| h.path.as_str()),
+            Some("/var/run/docker.sock")
+        );
+    }
+}

@@ -1,0 +1,505 @@
+//! Kubernetes objects → [`Deployment`]s.
+//!
+//! Known kinds have their pod spec at a known place (PSA's list of nine). Any other kind
+//! (a Kubeflow Notebook, an Argo Workflow, a Tekton Task, a vendor CRD) is searched by
+//! shape: a mapping with a `containers` list is a pod spec; a `container` mapping with an
+//! `image`, or a list of mappings that each have an `image`, is a container list whose
+//! parent mapping plays the pod. One object can therefore yield several deployments.
+
+use crate::SourceError;
+use crate::value::{self, arr, boolean, int, obj, scalar, string, string_map, strings};
+use portcullis_model::{
+    Container, ContainerKind, ContainerSecurityContext, Deployment, EnvVar, HostPath, ImageRef,
+    LabelRequirement, Mount, Origin, OwnerRef, PodSecurityContext, PodSpec, Port, SeLinux,
+    SecurityOptions, Target, Toleration, Volume,
+};
+use serde_json::Value;
+
+/// How deep the CRD shape search goes before giving up (a guard against hostile nesting).
+const MAX_SEARCH_DEPTH: usize = 16;
+
+/// Where the pod spec of each built-in kind lives.
+fn known_pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "Pod" => &["spec"],
+        "PodTemplate" => &["template", "spec"],
+        "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet" | "Job"
+        | "ReplicationController" => &["spec", "template", "spec"],
+        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+        _ => return None,
+    })
+}
+
+/// Kinds that certainly carry no pod: skipped without a shape search.
+fn is_podless_builtin(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Service"
+            | "ConfigMap"
+            | "Secret"
+            | "Namespace"
+            | "ServiceAccount"
+            | "Role"
+            | "ClusterRole"
+            | "RoleBinding"
+            | "ClusterRoleBinding"
+            | "NetworkPolicy"
+            | "Ingress"
+            | "PersistentVolumeClaim"
+            | "PersistentVolume"
+            | "StorageClass"
+            | "CustomResourceDefinition"
+            | "Event"
+            | "Endpoints"
+            | "EndpointSlice"
+            | "LimitRange"
+            | "ResourceQuota"
+            | "PodDisruptionBudget"
+            | "HorizontalPodAutoscaler"
+            | "PriorityClass"
+            | "ValidatingWebhookConfiguration"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingAdmissionPolicy"
+            | "ValidatingAdmissionPolicyBinding"
+            | "Lease"
+    )
+}
+
+/// Turn one object (already known to be a mapping with a string `kind`) into deployments.
+/// `List` kinds recurse into their items.
+pub fn object_to_deployments(
+    v: &Value,
+    origin: &Origin,
+    out: &mut Vec<Deployment>,
+    errors: &mut Vec<SourceError>,
+    item_path: &str,
+) {
+    let err = |field: &str, message: String| SourceError {
+        file: origin.file.clone(),
+        line: origin.line,
+        column: None,
+        field: Some(join(item_path, field)),
+        message,
+    };
+    let Some(map) = v.as_object() else {
+        errors.push(err(
+            "",
+            format!("expected an object, found {}", value::type_name(v)),
+        ));
+        return;
+    };
+    let kind = match map.get("kind") {
+        Some(Value::String(k)) => k.as_str(),
+        Some(other) => {
+            errors.push(err(
+                "kind",
+                format!("expected a string, found {}", value::type_name(other)),
+            ));
+            return;
+        }
+        None => {
+            errors.push(err("kind", "missing".into()));
+            return;
+        }
+    };
+    if let Some(other) = map.get("apiVersion").filter(|a| !a.is_string()) {
+        errors.push(err(
+            "apiVersion",
+            format!("expected a string, found {}", value::type_name(other)),
+        ));
+        return;
+    }
+    if kind == "List" || (kind.ends_with("List") && map.contains_key("items")) {
+        for (i, item) in arr(v, "items").iter().enumerate() {
+            object_to_deployments(
+                item,
+                origin,
+                out,
+                errors,
+                &join(item_path, &format!("items[{i}]")),
+            );
+        }
+        return;
+    }
+    if let Some(meta) = map.get("metadata").filter(|m| !m.is_object() && !m.is_null()) {
+        errors.push(err(
+            "metadata",
+            format!("expected a mapping, found {}", value::type_name(meta)),
+        ));
+        return;
+    }
+    let target = target_of(v, kind);
+    let base = Deployment {
+        origin: origin.clone(),
+        target,
+        ..Deployment::default()
+    };
+    if let Some(path) = known_pod_spec_path(kind) {
+        let mut cur = v;
+        for key in path {
+            match cur.get(*key) {
+                Some(next) if next.is_object() => cur = next,
+                _ => {
+                    errors.push(err(
+                        &path.join("."),
+                        format!("{kind} has no pod spec at {}", path.join(".")),
+                    ));
+                    return;
+                }
+            }
+        }
+        // The pod's own metadata: the object's for a Pod, the template's otherwise.
+        let meta_owner = if kind == "Pod" {
+            v
+        } else {
+            let mut m = v;
+            for key in &path[..path.len() - 1] {
+                m = m.get(*key).unwrap_or(&Value::Null);
+            }
+            m
+        };
+        let annotations = obj(meta_owner, "metadata")
+            .map(|_| string_map(&meta_owner["metadata"], "annotations"))
+            .unwrap_or_default();
+        let pod = pod_spec(cur, &join(item_path, &path.join(".")), annotations, None);
+        out.push(Deployment {
+            pod: Some(pod),
+            ..base
+        });
+        return;
+    }
+    if is_podless_builtin(kind) {
+        return;
+    }
+    let mut found = Vec::new();
+    for key in ["spec", "template", "data"] {
+        if let Some(child) = v.get(key) {
+            find_by_shape(child, &join(item_path, key), 0, &mut found);
+        }
+    }
+    for (path, spec_value, containers) in found {
+        let pod = pod_spec(spec_value, &path, Vec::new(), containers);
+        out.push(Deployment {
+            pod: Some(pod),
+            ..base.clone()
+        });
+    }
+}
+
+/// An embedded pod found by shape: its path, the mapping that plays the pod, and an
+/// explicit container list when the mapping has no `containers` key of its own.
+type ShapeMatch<'a> = (String, &'a Value, Option<Vec<(String, &'a Value)>>);
+
+fn find_by_shape<'a>(v: &'a Value, path: &str, depth: usize, found: &mut Vec<ShapeMatch<'a>>) {
+    if depth > MAX_SEARCH_DEPTH {
+        return;
+    }
+    match v {
+        Value::Object(map) => {
+            if arr(v, "containers").iter().any(Value::is_object) {
+                found.push((path.to_string(), v, None));
+                return;
+            }
+            if let Some(c) = map.get("container").filter(|c| is_container_like(c)) {
+                found.push((
+                    path.to_string(),
+                    v,
+                    Some(vec![(join(path, "container"), c)]),
+                ));
+                // An Argo template may also carry sidecars / init containers; fall through
+                // is not needed: they are listed below as container lists of their own.
+            }
+            for (key, child) in map {
+                let child_path = join(path, key);
+                if key == "container" {
+                    continue;
+                }
+                if let Value::Array(items) = child
+                    && !items.is_empty()
+                    && items.iter().all(is_container_like)
+                {
+                    let list = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (format!("{child_path}[{i}]"), c))
+                        .collect();
+                    found.push((child_path, v, Some(list)));
+                    continue;
+                }
+                find_by_shape(child, &child_path, depth + 1, found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                find_by_shape(item, &format!("{path}[{i}]"), depth + 1, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_container_like(v: &Value) -> bool {
+    v.get("image").is_some_and(Value::is_string)
+}
+
+fn target_of(v: &Value, kind: &str) -> Target {
+    let meta = v.get("metadata").unwrap_or(&Value::Null);
+    Target {
+        kind: kind.to_string(),
+        api_version: string(v, "apiVersion").unwrap_or_default(),
+        namespace: string(meta, "namespace"),
+        name: string(meta, "name").or_else(|| string(meta, "generateName")),
+        owner_references: arr(meta, "ownerReferences")
+            .iter()
+            .map(|o| OwnerRef {
+                kind: string(o, "kind").unwrap_or_default(),
+                name: string(o, "name").unwrap_or_default(),
+                controller: boolean(o, "controller").unwrap_or(false),
+            })
+            .collect(),
+        labels: string_map(meta, "labels"),
+        annotations: string_map(meta, "annotations"),
+    }
+}
+
+fn join(base: &str, key: &str) -> String {
+    match (base.is_empty(), key.is_empty()) {
+        (true, _) => key.to_string(),
+        (_, true) => base.to_string(),
+        _ => format!("{base}.{key}"),
+    }
+}
+
+/// Read a pod spec. `explicit` replaces the `containers` list for CRD shapes.
+pub fn pod_spec(
+    spec: &Value,
+    path: &str,
+    annotations: Vec<(String, String)>,
+    explicit: Option<Vec<(String, &Value)>>,
+) -> PodSpec {
+    let volumes: Vec<Volume> = arr(spec, "volumes").iter().map(volume).collect();
+    let mut pod = PodSpec {
+        path: path.to_string(),
+        host_network: boolean(spec, "hostNetwork").unwrap_or(false),
+        host_pid: boolean(spec, "hostPID").unwrap_or(false),
+        host_ipc: boolean(spec, "hostIPC").unwrap_or(false),
+        host_users: boolean(spec, "hostUsers"),
+        share_process_namespace: boolean(spec, "shareProcessNamespace").unwrap_or(false),
+        node_name: string(spec, "nodeName"),
+        node_selector: string_map(spec, "nodeSelector"),
+        node_affinity: node_affinity(spec),
+        tolerations: arr(spec, "tolerations")
+            .iter()
+            .map(|t| Toleration {
+                key: string(t, "key"),
+                operator: string(t, "operator").unwrap_or_else(|| "Equal".into()),
+                value: string(t, "value"),
+                effect: string(t, "effect"),
+            })
+            .collect(),
+        service_account: string(spec, "serviceAccountName")
+            .or_else(|| string(spec, "serviceAccount")),
+        automount_service_account_token: boolean(spec, "automountServiceAccountToken"),
+        os: spec.get("os").and_then(|o| string(o, "name")),
+        runtime_class: string(spec, "runtimeClassName"),
+        security_context: PodSecurityContext {
+            options: spec
+                .get("securityContext")
+                .map(security_options)
+                .unwrap_or_default(),
+            sysctls: spec
+                .get("securityContext")
+                .map(|sc| {
+                    arr(sc, "sysctls")
+                        .iter()
+                        .map(|s| {
+                            (
+                                string(s, "name").unwrap_or_default(),
+                                string(s, "value").unwrap_or_default(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        annotations,
+        volumes,
+        containers: Vec::new(),
+    };
+    let mut containers = Vec::new();
+    match explicit {
+        Some(list) => {
+            for (cpath, c) in list {
+                containers.push(container(c, ContainerKind::Container, cpath, &pod));
+            }
+        }
+        None => {
+            for (key, kind) in [
+                ("initContainers", ContainerKind::Init),
+                ("containers", ContainerKind::Container),
+                ("ephemeralContainers", ContainerKind::Ephemeral),
+            ] {
+                for (i, c) in arr(spec, key).iter().enumerate() {
+                    containers.push(container(c, kind, format!("{path}.{key}[{i}]"), &pod));
+                }
+            }
+        }
+    }
+    pod.containers = containers;
+    pod
+}
+
+fn node_affinity(spec: &Value) -> Vec<LabelRequirement> {
+    let Some(na) = spec.get("affinity").and_then(|a| a.get("nodeAffinity")) else {
+        return Vec::new();
+    };
+    let mut terms: Vec<&Value> = Vec::new();
+    if let Some(req) = na.get("requiredDuringSchedulingIgnoredDuringExecution") {
+        terms.extend(arr(req, "nodeSelectorTerms"));
+    }
+    for pref in arr(na, "preferredDuringSchedulingIgnoredDuringExecution") {
+        if let Some(p) = pref.get("preference") {
+            terms.push(p);
+        }
+    }
+    terms
+        .into_iter()
+        .flat_map(|t| arr(t, "matchExpressions").iter().chain(arr(t, "matchFields")))
+        .map(|e| LabelRequirement {
+            key: string(e, "key").unwrap_or_default(),
+            operator: string(e, "operator").unwrap_or_default(),
+            values: strings(e, "values"),
+        })
+        .collect()
+}
+
+fn volume(v: &Value) -> Volume {
+    let name = string(v, "name").unwrap_or_default();
+    let source = v
+        .as_object()
+        .and_then(|m| m.keys().find(|k| *k != "name").cloned())
+        .unwrap_or_default();
+    let host_path = v.get("hostPath").map(|hp| {
+        HostPath::new(
+            &string(hp, "path").unwrap_or_default(),
+            string(hp, "type").filter(|t| !t.is_empty()),
+        )
+    });
+    Volume {
+        name,
+        source,
+        host_path,
+    }
+}
+
+fn security_options(sc: &Value) -> SecurityOptions {
+    SecurityOptions {
+        run_as_user: int(sc, "runAsUser"),
+        run_as_non_root: boolean(sc, "runAsNonRoot"),
+        seccomp: sc.get("seccompProfile").and_then(|s| string(s, "type")),
+        apparmor: sc.get("appArmorProfile").and_then(|s| string(s, "type")),
+        selinux: sc.get("seLinuxOptions").map(|s| SeLinux {
+            r#type: string(s, "type"),
+            user: string(s, "user"),
+            role: string(s, "role"),
+            level: string(s, "level"),
+            disabled: false,
+        }),
+        windows_host_process: sc
+            .get("windowsOptions")
+            .and_then(|w| boolean(w, "hostProcess")),
+    }
+}
+
+fn container(c: &Value, kind: ContainerKind, path: String, pod: &PodSpec) -> Container {
+    let sc = c.get("securityContext").unwrap_or(&Value::Null);
+    let caps = sc.get("capabilities").unwrap_or(&Value::Null);
+    let mounts = arr(c, "volumeMounts")
+        .iter()
+        .map(|m| {
+            let volume = string(m, "name").unwrap_or_default();
+            let sub_path = string(m, "subPath").or_else(|| string(m, "subPathExpr"));
+            let host_path = pod
+                .volume(&volume)
+                .and_then(|v| v.host_path.as_ref())
+                .map(|hp| match &sub_path {
+                    // `subPathExpr` is expanded at runtime; the base path bounds it.
+                    Some(sp) if m.get("subPath").is_some() => {
+                        HostPath::new(&format!("{}/{}", hp.path, sp), hp.r#type.clone())
+                    }
+                    _ => hp.clone(),
+                });
+            Mount {
+                volume,
+                mount_path: string(m, "mountPath").unwrap_or_default(),
+                read_only: boolean(m, "readOnly").unwrap_or(false),
+                propagation: string(m, "mountPropagation"),
+                sub_path,
+                host_path,
+            }
+        })
+        .collect();
+    let lifecycle = c.get("lifecycle").unwrap_or(&Value::Null);
+    let hook_exec = |hook: &str| {
+        lifecycle
+            .get(hook)
+            .and_then(|h| h.get("exec"))
+            .map(|e| strings(e, "command"))
+            .unwrap_or_default()
+    };
+    let mut probe_hosts = Vec::new();
+    for (key, handler_parent) in [
+        ("livenessProbe", c.get("livenessProbe")),
+        ("readinessProbe", c.get("readinessProbe")),
+        ("startupProbe", c.get("startupProbe")),
+        ("lifecycle.postStart", lifecycle.get("postStart")),
+        ("lifecycle.preStop", lifecycle.get("preStop")),
+    ] {
+        let Some(h) = handler_parent else { continue };
+        for handler in ["httpGet", "tcpSocket"] {
+            if let Some(host) = h.get(handler).and_then(|x| string(x, "host")) {
+                probe_hosts.push((format!("{key}.{handler}.host"), host));
+            }
+        }
+    }
+    Container {
+        kind,
+        path,
+        name: string(c, "name").unwrap_or_default(),
+        image: ImageRef::parse(&c.get("image").and_then(scalar).unwrap_or_default()),
+        command: strings(c, "command"),
+        args: strings(c, "args"),
+        env: arr(c, "env")
+            .iter()
+            .map(|e| EnvVar {
+                name: string(e, "name").unwrap_or_default(),
+                value: e.get("value").and_then(scalar),
+            })
+            .collect(),
+        post_start: hook_exec("postStart"),
+        pre_stop: hook_exec("preStop"),
+        working_dir: string(c, "workingDir"),
+        ports: arr(c, "ports")
+            .iter()
+            .map(|p| Port {
+                container_port: int(p, "containerPort"),
+                host_port: int(p, "hostPort"),
+                host_ip: string(p, "hostIP"),
+            })
+            .collect(),
+        mounts,
+        // Kubernetes passes host devices only through hostPath volumes (judged as
+        // mounts); `volumeDevices` are PVC block devices, not host devices.
+        devices: Vec::new(),
+        probe_hosts,
+        security_context: ContainerSecurityContext {
+            options: security_options(sc),
+            privileged: boolean(sc, "privileged"),
+            allow_privilege_escalation: boolean(sc, "allowPrivilegeEscalation"),
+            cap_add: strings(caps, "add"),
+            cap_drop: strings(caps, "drop"),
+            proc_mount: string(sc, "procMount"),
+            read_only_root_filesystem: boolean(sc, "readOnlyRootFilesystem"),
+        },
+    }
+}

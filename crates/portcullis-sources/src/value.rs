@@ -1,0 +1,98 @@
+//! Lenient accessors over `serde_json::Value`.
+//!
+//! Manifests reach us through YAML, where `privileged: yes` is a boolean (YAML 1.1, which
+//! Kubernetes' `sigs.k8s.io/yaml` follows) and `runAsUser: "0"` may be a string. A detector
+//! must read them the way the API server will, and must never reject a document for being
+//! oddly typed when the runtime would accept it.
+
+use serde_json::{Map, Value};
+
+pub type Obj = Map<String, Value>;
+
+pub fn obj<'a>(v: &'a Value, key: &str) -> Option<&'a Obj> {
+    v.get(key).and_then(Value::as_object)
+}
+
+pub fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// Scalars as text: strings as is, numbers and booleans spelled out.
+pub fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+pub fn string(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(scalar).filter(|s| !s.is_empty())
+}
+
+pub fn boolean(v: &Value, key: &str) -> Option<bool> {
+    v.get(key).and_then(as_bool)
+}
+
+pub fn as_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "on" | "1" => Some(true),
+            "false" | "no" | "n" | "off" | "0" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => n.as_i64().map(|i| i != 0),
+        _ => None,
+    }
+}
+
+pub fn int(v: &Value, key: &str) -> Option<i64> {
+    v.get(key).and_then(as_int)
+}
+
+pub fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A list of strings; a lone string becomes a one-element list.
+pub fn strings(v: &Value, key: &str) -> Vec<String> {
+    match v.get(key) {
+        Some(Value::Array(items)) => items.iter().filter_map(scalar).collect(),
+        Some(other) => scalar(other).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// A string→string map (labels, annotations, nodeSelector), in document order.
+pub fn string_map(v: &Value, key: &str) -> Vec<(String, String)> {
+    obj(v, key)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), scalar(v).unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A JSON value's type, for error messages.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
