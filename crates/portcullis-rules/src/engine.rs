@@ -1,0 +1,587 @@
+//! Evaluation: pure and synchronous. A [`Deployment`] in, [`Finding`]s out.
+//!
+//! Rules are indexed by scope. Event rules run once per record, pod rules once per pod
+//! spec, container rules once per container — so a privileged container is judged as
+//! itself, and a decoy sidecar can never hide it (the flattened-array mistake).
+
+use crate::expr::{CmpOp, Lit, Node};
+use crate::fields::{Ctx, Field, Scope, Val};
+use crate::functions::Func;
+use crate::pss::{self, Failure, Profile};
+use crate::rule::{RuleDef, Severity};
+use portcullis_model::{Container, Deployment, PodSpec};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// The annotation (or Compose label) that suppresses findings by code or family in `scan`.
+pub const SUPPRESS_ANNOTATION: &str = "portcullis.dev/ignore";
+
+pub struct CompiledRule {
+    pub def: RuleDef,
+    pub file: String,
+    pub line: usize,
+    pub(crate) cond: Node,
+    pub(crate) message: Vec<Segment>,
+    pub(crate) exceptions: Vec<CompiledException>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Segment {
+    Text(String),
+    Field(Field),
+    Matched,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledException {
+    pub name: String,
+    pub(crate) fields: Vec<Field>,
+    pub(crate) values: Vec<Vec<String>>,
+    pub(crate) rules: Vec<String>,
+}
+
+/// A loaded, compiled pack.
+pub struct Engine {
+    pub(crate) rules: Vec<CompiledRule>,
+    pub(crate) global_exceptions: Vec<CompiledException>,
+    pub(crate) lists: HashMap<String, Vec<String>>,
+    pub(crate) config_pss: Option<Profile>,
+}
+
+/// What a finding points at: the field path, its value, and the container it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub field: String,
+    pub value: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
+/// The container a finding is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerRef {
+    pub name: String,
+    pub kind: &'static str,
+    pub path: String,
+    pub image: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PssResult {
+    pub level: pss::Level,
+    pub version: String,
+    pub check: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding<'e> {
+    pub rule: &'e RuleDef,
+    pub severity: Severity,
+    pub message: String,
+    pub container: Option<ContainerRef>,
+    pub evidence: Vec<Evidence>,
+    pub pss: Option<PssResult>,
+}
+
+#[derive(Debug, Default)]
+pub struct Evaluation<'e> {
+    pub findings: Vec<Finding<'e>>,
+    /// Findings dropped by an exception or an inline suppression.
+    pub suppressed: usize,
+}
+
+/// Which rules run: like ruff, `select` and `ignore` take codes or family prefixes.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
+}
+
+impl Selection {
+    fn hit(list: &[String], code: &str) -> bool {
+        list.iter().any(|s| code.starts_with(s.as_str()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EvalOptions {
+    /// The Pod Security profile; `PSS` rules run only when one is set.
+    pub pss: Option<Profile>,
+    /// Honour `portcullis.dev/ignore` annotations. Only for files a reviewer owns (scan):
+    /// a live request's annotations are written by whoever may be the attacker.
+    pub inline_suppressions: bool,
+}
+
+/// The rules selected for one run, indexed by scope.
+pub struct Evaluator<'e> {
+    engine: &'e Engine,
+    by_scope: [Vec<&'e CompiledRule>; 3],
+    opts: EvalOptions,
+}
+
+impl Engine {
+    /// The built-in pack alone.
+    pub fn builtin() -> Result<Engine, Vec<crate::LoadError>> {
+        crate::load(&crate::builtin_sources())
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = &CompiledRule> {
+        self.rules.iter()
+    }
+
+    pub fn rule(&self, code: &str) -> Option<&CompiledRule> {
+        self.rules.iter().find(|r| r.def.code == code)
+    }
+
+    pub fn list(&self, name: &str) -> Option<&[String]> {
+        self.lists.get(name).map(Vec::as_slice)
+    }
+
+    /// The Pod Security profile a config file asked for.
+    pub fn config_pss(&self) -> Option<Profile> {
+        self.config_pss
+    }
+
+    pub fn evaluator(&self, sel: &Selection, opts: EvalOptions) -> Evaluator<'_> {
+        let mut by_scope: [Vec<&CompiledRule>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        for r in &self.rules {
+            let code = r.def.code.as_str();
+            let explicitly = sel.select.iter().any(|s| s == code);
+            let selected = if sel.select.is_empty() {
+                r.def.enabled
+            } else {
+                Selection::hit(&sel.select, code) && (r.def.enabled || explicitly)
+            };
+            let pss_ok = r.def.pss.is_none() || opts.pss.is_some();
+            if selected && pss_ok && !Selection::hit(&sel.ignore, code) {
+                by_scope[r.def.scope as usize].push(r);
+            }
+        }
+        Evaluator {
+            engine: self,
+            by_scope,
+            opts,
+        }
+    }
+}
+
+/// Per-evaluation scratch: evidence being collected, the last Pod Security failure, and
+/// the container's scripts (parsed once, read by several payload rules).
+struct State {
+    evidence: Vec<Evidence>,
+    pss: Option<Failure>,
+    profile: Option<Profile>,
+}
+
+impl<'e> Evaluator<'e> {
+    pub fn active_rules(&self) -> usize {
+        self.by_scope.iter().map(Vec::len).sum()
+    }
+
+    pub fn evaluate(&self, dep: &Deployment) -> Evaluation<'e> {
+        let mut out = Evaluation::default();
+        let mut st = State {
+            evidence: Vec::new(),
+            pss: None,
+            profile: self.opts.pss,
+        };
+        let base = Ctx {
+            dep,
+            pod: dep.pod.as_ref(),
+            container: None,
+        };
+        let suppressed_codes = self.inline_suppressions(dep);
+        for rule in &self.by_scope[Scope::Event as usize] {
+            self.run(rule, &base, &mut st, &suppressed_codes, &mut out);
+        }
+        if let Some(pod) = dep.pod.as_ref() {
+            for rule in &self.by_scope[Scope::Pod as usize] {
+                self.run(rule, &base, &mut st, &suppressed_codes, &mut out);
+            }
+            let container_rules = &self.by_scope[Scope::Container as usize];
+            if !container_rules.is_empty() {
+                for c in &pod.containers {
+                    let ctx = Ctx {
+                        container: Some(c),
+                        ..base
+                    };
+                    let scripts = crate::shell::scripts(c);
+                    for rule in container_rules {
+                        self.run_with_scripts(rule, &ctx, &scripts, &mut st, &suppressed_codes, &mut out);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn inline_suppressions(&self, dep: &Deployment) -> Vec<String> {
+        if !self.opts.inline_suppressions {
+            return Vec::new();
+        }
+        let pod_ann = dep.pod.as_ref().map(|p| p.annotations.as_slice()).unwrap_or(&[]);
+        dep.target
+            .annotations
+            .iter()
+            .chain(pod_ann)
+            .filter(|(k, _)| k == SUPPRESS_ANNOTATION)
+            .flat_map(|(_, v)| v.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    }
+
+    fn run(&self, rule: &'e CompiledRule, ctx: &Ctx<'_>, st: &mut State, sup: &[String], out: &mut Evaluation<'e>) {
+        self.run_with_scripts(rule, ctx, &[], st, sup, out)
+    }
+
+    fn run_with_scripts(
+        &self,
+        rule: &'e CompiledRule,
+        ctx: &Ctx<'_>,
+        scripts: &[String],
+        st: &mut State,
+        sup: &[String],
+        out: &mut Evaluation<'e>,
+    ) {
+        st.evidence.clear();
+        st.pss = None;
+        let env = Env { ctx, scripts, pod: ctx.pod };
+        if !eval(&rule.cond, &env, st).truthy() {
+            return;
+        }
+        if sup.iter().any(|s| rule.def.code.starts_with(s.as_str()))
+            || rule.exceptions.iter().chain(self.engine.global_exceptions.iter().filter(|x| {
+                x.rules.is_empty() || x.rules.iter().any(|r| rule.def.code.starts_with(r.as_str()))
+            })).any(|x| exception_matches(x, &env))
+        {
+            out.suppressed += 1;
+            return;
+        }
+        let failure = st.pss.take();
+        let mut evidence = std::mem::take(&mut st.evidence);
+        if let Some(f) = &failure {
+            evidence = f
+                .violations
+                .iter()
+                .map(|v| Evidence {
+                    field: v.field.clone(),
+                    value: v.value.clone().into(),
+                    container: v.container.clone(),
+                })
+                .collect();
+        }
+        let mut container = ctx.container.map(container_ref);
+        if container.is_none()
+            && let (Some(f), Some(pod)) = (&failure, ctx.pod)
+        {
+            // A pod-level check names a container when exactly one failed.
+            let mut names: Vec<&str> = f.violations.iter().filter_map(|v| v.container.as_deref()).collect();
+            names.dedup();
+            if names.len() == 1 && f.violations.iter().all(|v| v.container.is_some()) {
+                container = pod.containers.iter().find(|c| c.name == names[0]).map(container_ref);
+            }
+        }
+        let matched = match &failure {
+            Some(f) => f.message(),
+            None => evidence
+                .iter()
+                .map(|e| match &e.value {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Array(a) => a
+                        .iter()
+                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        let message = rule
+            .message
+            .iter()
+            .map(|s| match s {
+                Segment::Text(t) => t.clone(),
+                Segment::Field(f) => f.get(ctx).display(),
+                Segment::Matched => matched.clone(),
+            })
+            .collect();
+        out.findings.push(Finding {
+            rule: &rule.def,
+            severity: rule.def.severity,
+            message,
+            container,
+            evidence,
+            pss: rule.def.pss.as_ref().and(self.opts.pss).map(|p| PssResult {
+                level: p.level,
+                version: p.version(),
+                check: rule.def.pss.as_ref().map(|m| m.check.clone()).unwrap_or_default(),
+            }),
+        });
+    }
+}
+
+fn container_ref(c: &Container) -> ContainerRef {
+    ContainerRef {
+        name: c.name.clone(),
+        kind: c.kind.as_str(),
+        path: c.path.clone(),
+        image: c.image.raw.clone(),
+    }
+}
+
+struct Env<'x, 'a> {
+    ctx: &'x Ctx<'a>,
+    scripts: &'x [String],
+    pod: Option<&'a PodSpec>,
+}
+
+fn get<'a>(f: Field, env: &Env<'_, 'a>) -> Val<'a> {
+    if f == Field::ContainerScripts {
+        return Val::List(env.scripts.iter().map(|s| Cow::Owned(s.clone())).collect());
+    }
+    f.get(env.ctx)
+}
+
+fn lit(l: &Lit) -> Val<'static> {
+    match l {
+        Lit::Bool(b) => Val::Bool(*b),
+        Lit::Int(i) => Val::Int(*i),
+        Lit::Str(s) => Val::Str(Cow::Owned(s.clone())),
+        Lit::List(l) => Val::List(l.iter().map(|s| Cow::Owned(s.clone())).collect()),
+    }
+}
+
+/// The value of an operand, without recording evidence.
+fn value<'a>(n: &Node, env: &Env<'_, 'a>, st: &mut State) -> Val<'a> {
+    match n {
+        Node::Lit(l) => lit(l),
+        Node::Field(f) => get(*f, env),
+        Node::Call(Func::Pss, args) => {
+            let (Some(Node::Lit(Lit::Str(check))), Some(profile), Some(pod)) = (args.first(), st.profile, env.pod) else {
+                return Val::Null;
+            };
+            match pss::check(check, pod, profile) {
+                Some(f) => {
+                    let list = f
+                        .violations
+                        .iter()
+                        .map(|v| Cow::Owned(format!("{}{}={}", v.container.as_ref().map(|c| format!("{c}: ")).unwrap_or_default(), v.field, v.value)))
+                        .collect();
+                    st.pss = Some(f);
+                    Val::List(list)
+                }
+                None => Val::Null,
+            }
+        }
+        Node::Call(func, args) => {
+            let vals = args.iter().map(|a| value(a, env, st)).collect();
+            func.call(vals)
+        }
+        other => Val::Bool(eval(other, env, st).truthy()),
+    }
+}
+
+fn label(n: &Node) -> Option<String> {
+    match n {
+        Node::Field(f) => Some(f.name().to_string()),
+        Node::Call(func, args) => Some(format!(
+            "{}({})",
+            func.name(),
+            args.iter().map(|a| label(a).unwrap_or_else(|| "…".into())).collect::<Vec<_>>().join(", ")
+        )),
+        _ => None,
+    }
+}
+
+fn record(st: &mut State, n: &Node, v: &Val<'_>, env: &Env<'_, '_>) {
+    if let Some(field) = label(n) {
+        st.evidence.push(Evidence {
+            field,
+            value: v.to_json(),
+            container: env.ctx.container.map(|c| c.name.clone()),
+        });
+    }
+}
+
+/// Evaluate a condition, recording evidence for the parts that made it true.
+fn eval<'a>(n: &Node, env: &Env<'_, 'a>, st: &mut State) -> Val<'a> {
+    match n {
+        Node::And(items) => {
+            let mark = st.evidence.len();
+            for i in items {
+                if !eval(i, env, st).truthy() {
+                    st.evidence.truncate(mark);
+                    return Val::Bool(false);
+                }
+            }
+            Val::Bool(true)
+        }
+        Node::Or(items) => {
+            for i in items {
+                let mark = st.evidence.len();
+                if eval(i, env, st).truthy() {
+                    return Val::Bool(true);
+                }
+                st.evidence.truncate(mark);
+            }
+            Val::Bool(false)
+        }
+        Node::Not(inner) => {
+            let mark = st.evidence.len();
+            let pss_before = st.pss.take();
+            let v = eval(inner, env, st).truthy();
+            st.evidence.truncate(mark);
+            st.pss = pss_before;
+            Val::Bool(!v)
+        }
+        Node::Field(_) | Node::Call(..) => {
+            let v = value(n, env, st);
+            if v.truthy() {
+                record(st, n, &v, env);
+            }
+            v
+        }
+        Node::Lit(l) => lit(l),
+        Node::Exists(inner) => {
+            let v = value(inner, env, st);
+            let ok = !matches!(v, Val::Null) && !matches!(&v, Val::List(l) if l.is_empty());
+            if ok {
+                record(st, inner, &v, env);
+            }
+            Val::Bool(ok)
+        }
+        Node::Matches(inner, re) => {
+            let v = value(inner, env, st);
+            let hit = match &v {
+                Val::Str(s) => re.is_match(s).then(|| v.clone()),
+                Val::List(l) => {
+                    let m: Vec<Cow<'a, str>> = l.iter().filter(|s| re.is_match(s)).cloned().collect();
+                    (!m.is_empty()).then_some(Val::List(m))
+                }
+                _ => None,
+            };
+            match hit {
+                Some(h) => {
+                    record(st, inner, &h, env);
+                    Val::Bool(true)
+                }
+                None => Val::Bool(false),
+            }
+        }
+        Node::Cmp(op, l, r) => {
+            let lv = value(l, env, st);
+            let rv = value(r, env, st);
+            match compare(*op, &lv, &rv) {
+                Some(matched) => {
+                    record(st, l, &matched, env);
+                    if matches!(**r, Node::Field(_) | Node::Call(..)) && !matches!(op, CmpOp::In | CmpOp::Intersects) {
+                        record(st, r, &rv, env);
+                    }
+                    Val::Bool(true)
+                }
+                None => Val::Bool(false),
+            }
+        }
+    }
+}
+
+fn scalar_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
+    match (a, b) {
+        (Val::Null, Val::Null) => true,
+        (Val::Bool(x), Val::Bool(y)) => x == y,
+        (Val::Int(x), Val::Int(y)) => x == y,
+        (Val::Str(x), Val::Str(y)) => x == y,
+        (Val::Int(x), Val::Str(y)) | (Val::Str(y), Val::Int(x)) => y.parse::<i64>().ok() == Some(*x),
+        (Val::List(x), Val::List(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// `Some(matched part of the left side)` when the comparison holds.
+fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
+    let items = |v: &Val<'_>| -> Vec<String> {
+        match v {
+            Val::List(x) => x.iter().map(|s| s.to_string()).collect(),
+            Val::Null => Vec::new(),
+            other => vec![other.display()],
+        }
+    };
+    let filter_list = |pred: &dyn Fn(&str) -> bool| -> Option<Val<'a>> {
+        match l {
+            Val::List(x) => {
+                let m: Vec<Cow<'a, str>> = x.iter().filter(|s| pred(s)).cloned().collect();
+                (!m.is_empty()).then_some(Val::List(m))
+            }
+            Val::Null => None,
+            other => pred(&other.display()).then(|| other.clone()),
+        }
+    };
+    match op {
+        CmpOp::Eq => scalar_eq(l, r).then(|| l.clone()),
+        CmpOp::Ne => (!scalar_eq(l, r)).then(|| l.clone()),
+        CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {
+            let as_int = |v: &Val<'_>| match v {
+                Val::Int(i) => Some(*i),
+                Val::Str(s) => s.parse().ok(),
+                _ => None,
+            };
+            let (a, b) = (as_int(l)?, as_int(r)?);
+            let ok = match op {
+                CmpOp::Lt => a < b,
+                CmpOp::Le => a <= b,
+                CmpOp::Gt => a > b,
+                _ => a >= b,
+            };
+            ok.then(|| l.clone())
+        }
+        CmpOp::In | CmpOp::Intersects => {
+            let set = items(r);
+            filter_list(&|s| set.iter().any(|x| x == s))
+        }
+        CmpOp::Contains => match l {
+            Val::Str(s) => s.contains(r.display().as_str()).then(|| l.clone()),
+            Val::List(x) => {
+                let needle = r.display();
+                x.iter().any(|s| *s == needle).then(|| Val::Str(Cow::Owned(needle)))
+            }
+            _ => None,
+        },
+        // A list on the right means "any of these prefixes / suffixes".
+        CmpOp::StartsWith => {
+            let ps = items(r);
+            filter_list(&|s| ps.iter().any(|p| s.starts_with(p.as_str())))
+        }
+        CmpOp::EndsWith => {
+            let ps = items(r);
+            filter_list(&|s| ps.iter().any(|p| s.ends_with(p.as_str())))
+        }
+    }
+}
+
+/// An exception matches when, for one of its value tuples, every field equals its value.
+/// A container field in a finding about the whole pod must hold for every container, so
+/// that one allow-listed sidecar cannot excuse the pod.
+fn exception_matches(x: &CompiledException, env: &Env<'_, '_>) -> bool {
+    let field_is = |f: Field, want: &str| -> bool {
+        let text = |v: Val<'_>| match v {
+            Val::List(l) => l.join(" "),
+            other => other.display(),
+        };
+        if f.scope() == Scope::Container && env.ctx.container.is_none() {
+            let Some(pod) = env.pod else { return false };
+            return !pod.containers.is_empty()
+                && pod.containers.iter().all(|c| {
+                    let ctx = Ctx {
+                        container: Some(c),
+                        ..*env.ctx
+                    };
+                    text(f.get(&ctx)) == want
+                });
+        }
+        text(get(f, env)) == want
+    };
+    x.values
+        .iter()
+        .any(|tuple| x.fields.iter().zip(tuple).all(|(f, want)| field_is(*f, want)))
+}

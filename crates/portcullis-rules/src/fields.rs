@@ -1,0 +1,282 @@
+//! The field paths a condition can read, each bound at compile time to an accessor over
+//! the model. One table: names, scopes, docs and accessors cannot drift apart.
+
+use portcullis_model::{Container, Deployment, PodSpec, hostpath, normalize_capability};
+use std::borrow::Cow;
+
+/// A value during evaluation. Lists are lists of text: that is all the pack needs, and
+/// it keeps comparison rules simple.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(Cow<'a, str>),
+    List(Vec<Cow<'a, str>>),
+}
+
+impl Val<'_> {
+    pub fn truthy(&self) -> bool {
+        match self {
+            Val::Null => false,
+            Val::Bool(b) => *b,
+            Val::Int(i) => *i != 0,
+            Val::Str(s) => !s.is_empty(),
+            Val::List(l) => !l.is_empty(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Val::Null => serde_json::Value::Null,
+            Val::Bool(b) => (*b).into(),
+            Val::Int(i) => (*i).into(),
+            Val::Str(s) => s.as_ref().into(),
+            Val::List(l) => l.iter().map(|s| s.as_ref()).collect::<Vec<_>>().into(),
+        }
+    }
+
+    /// Text for message templates.
+    pub fn display(&self) -> String {
+        match self {
+            Val::Null => String::new(),
+            Val::Bool(b) => b.to_string(),
+            Val::Int(i) => i.to_string(),
+            Val::Str(s) => s.to_string(),
+            Val::List(l) => l.join(", "),
+        }
+    }
+}
+
+fn s(x: &str) -> Val<'_> {
+    Val::Str(Cow::Borrowed(x))
+}
+fn opt(x: &Option<String>) -> Val<'_> {
+    x.as_deref().map_or(Val::Null, s)
+}
+fn ob(x: Option<bool>) -> Val<'static> {
+    x.map_or(Val::Null, Val::Bool)
+}
+fn owned_opt(x: Option<String>) -> Val<'static> {
+    x.map_or(Val::Null, |s| Val::Str(Cow::Owned(s)))
+}
+fn oi(x: Option<i64>) -> Val<'static> {
+    x.map_or(Val::Null, Val::Int)
+}
+fn list<'a, I: IntoIterator<Item = &'a str>>(it: I) -> Val<'a> {
+    Val::List(it.into_iter().map(Cow::Borrowed).collect())
+}
+fn owned_list<I: IntoIterator<Item = String>>(it: I) -> Val<'static> {
+    Val::List(it.into_iter().map(Cow::Owned).collect())
+}
+
+/// Which part of the model a rule (or a field) is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// The record as a whole: actor, target, operation. Evaluated even without a spec.
+    Event,
+    /// Once per pod spec.
+    Pod,
+    /// Once per container (init, regular and ephemeral alike).
+    Container,
+}
+
+impl Scope {
+    pub fn allows(self, field: Scope) -> bool {
+        field <= self
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Event => "event",
+            Scope::Pod => "pod",
+            Scope::Container => "container",
+        }
+    }
+}
+
+/// What an accessor sees.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub dep: &'a Deployment,
+    pub pod: Option<&'a PodSpec>,
+    pub container: Option<&'a Container>,
+}
+
+macro_rules! fields {
+    ($( $variant:ident $name:literal $scope:ident $doc:literal => $acc:expr ;)*) => {
+        /// A field path of the model.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Field { $($variant),* }
+
+        impl Field {
+            pub const ALL: &'static [Field] = &[$(Field::$variant),*];
+            pub fn by_name(name: &str) -> Option<Field> {
+                match name { $($name => Some(Field::$variant),)* _ => None }
+            }
+            pub fn name(self) -> &'static str {
+                match self { $(Field::$variant => $name),* }
+            }
+            pub fn scope(self) -> Scope {
+                match self { $(Field::$variant => Scope::$scope),* }
+            }
+            pub fn doc(self) -> &'static str {
+                match self { $(Field::$variant => $doc),* }
+            }
+            pub fn get<'a>(self, ctx: &Ctx<'a>) -> Val<'a> {
+                match self { $(Field::$variant => fields!(@call $scope ctx $acc)),* }
+            }
+        }
+    };
+    (@call Event $ctx:ident $acc:expr) => {{
+        let f: fn(&'a Deployment) -> Val<'a> = $acc;
+        f($ctx.dep)
+    }};
+    (@call Pod $ctx:ident $acc:expr) => {{
+        let f: fn(&'a PodSpec, &'a Deployment) -> Val<'a> = $acc;
+        match $ctx.pod { Some(p) => f(p, $ctx.dep), None => Val::Null }
+    }};
+    (@call Container $ctx:ident $acc:expr) => {{
+        let f: fn(&'a Container, &'a PodSpec, &'a Deployment) -> Val<'a> = $acc;
+        match ($ctx.container, $ctx.pod) { (Some(c), Some(p)) => f(c, p, $ctx.dep), _ => Val::Null }
+    }};
+}
+
+fields! {
+    OriginKind "origin.kind" Event "source kind: manifest, compose, k8s_audit, …" => |d| s(&d.origin.kind);
+    Operation "operation" Event "declare, create, update, patch, exec, attach, ephemeral_container, start" =>
+        |d| Val::Str(Cow::Owned(serde_json::to_value(d.operation).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()));
+    Outcome "outcome" Event "unknown, attempted, created, denied" =>
+        |d| Val::Str(Cow::Owned(serde_json::to_value(d.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()));
+    ActorUser "actor.user" Event "user name" => |d| opt(&d.actor.user);
+    ActorGroups "actor.groups" Event "groups of the user" => |d| list(d.actor.groups.iter().map(String::as_str));
+    ActorServiceAccount "actor.service_account" Event "namespace:name when the actor is a service account" => |d| opt(&d.actor.service_account);
+    ActorUserAgent "actor.user_agent" Event "client user agent" => |d| opt(&d.actor.user_agent);
+    TargetKind "target.kind" Event "object kind (Pod, Deployment, ComposeService, …)" => |d| s(&d.target.kind);
+    TargetApiVersion "target.api_version" Event "object apiVersion" => |d| s(&d.target.api_version);
+    TargetNamespace "target.namespace" Event "object namespace (unset: the apply-time default)" => |d| opt(&d.target.namespace);
+    TargetName "target.name" Event "object name" => |d| opt(&d.target.name);
+    TargetOwnerKinds "target.owner_kinds" Event "kinds of the object's owner references" =>
+        |d| list(d.target.owner_references.iter().map(|o| o.kind.as_str()));
+    TargetLabels "target.labels" Event "labels as key=value" =>
+        |d| owned_list(d.target.labels.iter().map(|(k, v)| format!("{k}={v}")));
+
+    PodHostNetwork "pod.host_network" Pod "hostNetwork / network_mode: host" => |p, _| Val::Bool(p.host_network);
+    PodHostPid "pod.host_pid" Pod "hostPID / pid: host" => |p, _| Val::Bool(p.host_pid);
+    PodHostIpc "pod.host_ipc" Pod "hostIPC / ipc: host" => |p, _| Val::Bool(p.host_ipc);
+    PodHostUsers "pod.host_users" Pod "hostUsers as written (null when unset)" => |p, _| ob(p.host_users);
+    PodShareProcessNamespace "pod.share_process_namespace" Pod "shareProcessNamespace" => |p, _| Val::Bool(p.share_process_namespace);
+    PodNodeName "pod.node_name" Pod "spec.nodeName" => |p, _| opt(&p.node_name);
+    PodNodeSelector "pod.node_selector" Pod "nodeSelector as key=value" =>
+        |p, _| owned_list(p.node_selector.iter().map(|(k, v)| format!("{k}={v}")));
+    PodNodeSelectorKeys "pod.node_selector_keys" Pod "nodeSelector keys" =>
+        |p, _| list(p.node_selector.iter().map(|(k, _)| k.as_str()));
+    PodAffinityKeys "pod.affinity_keys" Pod "node-affinity expression keys" =>
+        |p, _| list(p.node_affinity.iter().map(|r| r.key.as_str()));
+    PodAffinityLabels "pod.affinity_labels" Pod "node-affinity In-values as key=value, and bare keys for Exists" =>
+        |p, _| owned_list(p.node_affinity.iter().flat_map(|r| {
+            if r.values.is_empty() { vec![r.key.clone()] } else { r.values.iter().map(|v| format!("{}={v}", r.key)).collect() }
+        }));
+    PodTolerationKeys "pod.toleration_keys" Pod "keys of tolerations (empty string for a keyless one)" =>
+        |p, _| list(p.tolerations.iter().map(|t| t.key.as_deref().unwrap_or("")));
+    PodToleratesAll "pod.tolerates_all" Pod "a toleration with operator Exists and no key: accepts every taint" =>
+        |p, _| Val::Bool(p.tolerations.iter().any(|t| t.key.is_none() && t.operator == "Exists"));
+    PodServiceAccount "pod.service_account" Pod "serviceAccountName" => |p, _| opt(&p.service_account);
+    PodAutomountToken "pod.automount_token" Pod "automountServiceAccountToken (null when unset)" => |p, _| ob(p.automount_service_account_token);
+    PodRunAsUser "pod.run_as_user" Pod "pod-level runAsUser" => |p, _| oi(p.security_context.options.run_as_user);
+    PodSysctls "pod.sysctls" Pod "sysctl names" => |p, _| list(p.security_context.sysctls.iter().map(|(k, _)| k.as_str()));
+    PodHostPaths "pod.host_paths" Pod "cleaned hostPath of every volume" =>
+        |p, _| list(p.volumes.iter().filter_map(|v| v.host_path.as_ref()).map(|h| h.path.as_str()));
+    PodImages "pod.images" Pod "every container's image as written" => |p, _| list(p.containers.iter().map(|c| c.image.raw.as_str()));
+
+    ContainerName "container.name" Container "container name" => |c, _, _| s(&c.name);
+    ContainerKind "container.kind" Container "container, init or ephemeral" => |c, _, _| s(c.kind.as_str());
+    ContainerPath "container.path" Container "where the container sits in the source" => |c, _, _| s(&c.path);
+    ContainerImage "container.image" Container "image as written" => |c, _, _| s(&c.image.raw);
+    ContainerImageRegistry "container.image.registry" Container "registry host, docker.io by default" => |c, _, _| s(&c.image.registry);
+    ContainerImageRepository "container.image.repository" Container "repository path (library/ for official images)" => |c, _, _| s(&c.image.repository);
+    ContainerImageName "container.image.name" Container "registry/repository" => |c, _, _| Val::Str(Cow::Owned(c.image.name()));
+    ContainerImageTag "container.image.tag" Container "tag as written (null when none)" => |c, _, _| opt(&c.image.tag);
+    ContainerImageEffectiveTag "container.image.effective_tag" Container "tag that will be pulled: latest when none and no digest" =>
+        |c, _, _| c.image.effective_tag().map_or(Val::Null, s);
+    ContainerImageDigest "container.image.digest" Container "digest (null when not pinned)" => |c, _, _| opt(&c.image.digest);
+    ContainerImageValid "container.image.valid" Container "the reference follows Docker's grammar" => |c, _, _| Val::Bool(c.image.valid);
+    ContainerImageRegistryIsIp "container.image.registry_is_ip" Container "registry is a bare IP address" => |c, _, _| Val::Bool(c.image.registry_is_ip());
+    ContainerCommand "container.command" Container "command / entrypoint" => |c, _, _| list(c.command.iter().map(String::as_str));
+    ContainerArgs "container.args" Container "args / cmd" => |c, _, _| list(c.args.iter().map(String::as_str));
+    ContainerArgv "container.argv" Container "command followed by args" => |c, _, _| list(c.argv());
+    ContainerScripts "container.scripts" Container "shell text the container runs at start and in lifecycle hooks (sh -c bodies, or the argv joined)" =>
+        |c, _, _| owned_list(crate::shell::scripts(c));
+    ContainerWorkingDir "container.working_dir" Container "workingDir" => |c, _, _| opt(&c.working_dir);
+    ContainerEnvNames "container.env_names" Container "names of environment variables" => |c, _, _| list(c.env.iter().map(|e| e.name.as_str()));
+    ContainerPrivileged "container.privileged" Container "securityContext.privileged (false when unset)" =>
+        |c, _, _| Val::Bool(c.security_context.privileged.unwrap_or(false));
+    ContainerAllowPrivilegeEscalation "container.allow_privilege_escalation" Container "allowPrivilegeEscalation as written (null when unset)" =>
+        |c, _, _| ob(c.security_context.allow_privilege_escalation);
+    ContainerCapAdd "container.cap_add" Container "added capabilities, upper case without CAP_" =>
+        |c, _, _| owned_list(c.security_context.cap_add.iter().map(|x| normalize_capability(x)));
+    ContainerCapDrop "container.cap_drop" Container "dropped capabilities, upper case without CAP_" =>
+        |c, _, _| owned_list(c.security_context.cap_drop.iter().map(|x| normalize_capability(x)));
+    ContainerRunAsUser "container.run_as_user" Container "effective runAsUser (container, else pod)" =>
+        |c, p, _| oi(c.security_context.options.run_as_user.or(p.security_context.options.run_as_user));
+    ContainerRunAsNonRoot "container.run_as_non_root" Container "effective runAsNonRoot (container, else pod)" =>
+        |c, p, _| ob(c.security_context.options.run_as_non_root.or(p.security_context.options.run_as_non_root));
+    ContainerSeccomp "container.seccomp" Container "effective seccomp profile type (container, pod, legacy annotations)" =>
+        |c, p, _| owned_opt(crate::pss::effective_seccomp(c, p));
+    ContainerApparmor "container.apparmor" Container "effective AppArmor profile type (container, annotation, pod)" =>
+        |c, p, _| owned_opt(crate::pss::effective_apparmor(c, p));
+    ContainerSelinuxType "container.selinux_type" Container "effective SELinux type" =>
+        |c, p, _| owned_opt(c.security_context.options.selinux.as_ref().and_then(|x| x.r#type.clone())
+            .or_else(|| p.security_context.options.selinux.as_ref().and_then(|x| x.r#type.clone())));
+    ContainerSelinuxDisabled "container.selinux_disabled" Container "SELinux labelling disabled (Docker label=disable)" =>
+        |c, _, _| Val::Bool(c.security_context.options.selinux.as_ref().is_some_and(|x| x.disabled));
+    ContainerProcMount "container.proc_mount" Container "procMount (null when unset)" => |c, _, _| opt(&c.security_context.proc_mount);
+    ContainerReadOnlyRootFs "container.read_only_root_filesystem" Container "readOnlyRootFilesystem (null when unset)" =>
+        |c, _, _| ob(c.security_context.read_only_root_filesystem);
+    ContainerHostPorts "container.host_ports" Container "host ports bound (non-zero hostPort / published)" =>
+        |c, _, _| owned_list(c.ports.iter().filter_map(|p| p.host_port).filter(|p| *p != 0).map(|p| p.to_string()));
+    ContainerHostMounts "container.host_mounts" Container "host paths this container mounts (subPath applied)" =>
+        |c, _, _| list(c.mounts.iter().filter_map(|m| m.host_path.as_ref()).map(|h| h.path.as_str()));
+    ContainerWritableHostMounts "container.writable_host_mounts" Container "host paths mounted read-write" =>
+        |c, _, _| list(c.mounts.iter().filter(|m| !m.read_only).filter_map(|m| m.host_path.as_ref()).map(|h| h.path.as_str()));
+    ContainerReadonlyHostMounts "container.readonly_host_mounts" Container "host paths mounted read-only" =>
+        |c, _, _| list(c.mounts.iter().filter(|m| m.read_only).filter_map(|m| m.host_path.as_ref()).map(|h| h.path.as_str()));
+    ContainerHostMountTargets "container.host_mount_targets" Container "where host paths appear inside the container" =>
+        |c, _, _| list(c.mounts.iter().filter(|m| m.host_path.is_some()).map(|m| m.mount_path.as_str()));
+    ContainerMountPropagations "container.mount_propagations" Container "mountPropagation values (Docker shared/rshared map to Bidirectional)" =>
+        |c, _, _| list(c.mounts.iter().filter_map(|m| m.propagation.as_deref()).map(|p| match p {
+            "shared" | "rshared" => "Bidirectional",
+            "slave" | "rslave" => "HostToContainer",
+            other => other,
+        }));
+    ContainerDevices "container.devices" Container "host devices: --device, and hostPath mounts of device files or under /dev" =>
+        |c, _, _| owned_list(c.devices.iter().cloned().chain(c.mounts.iter().filter_map(|m| m.host_path.as_ref()).filter(|h| {
+            matches!(h.r#type.as_deref(), Some("CharDevice" | "BlockDevice")) || (hostpath::is_within(&h.path, "/dev") && h.path != "/dev")
+        }).map(|h| h.path.clone())));
+}
+
+impl Field {
+    /// The closest known field name, for "did you mean" hints.
+    pub fn suggest(name: &str) -> Option<&'static str> {
+        Field::ALL
+            .iter()
+            .map(|f| (f.name(), distance(name, f.name())))
+            .filter(|(_, d)| *d <= 3)
+            .min_by_key(|(_, d)| *d)
+            .map(|(n, _)| n)
+    }
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -1,0 +1,127 @@
+//! Functions conditions can call: the hard or hot logic, written once in Rust and tested
+//! here, so the pack's conditions stay short and declarative.
+
+use crate::expr::Node;
+use crate::fields::Val;
+use portcullis_model::hostpath;
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    /// `within(paths, bases)`: the paths equal to or below any base.
+    Within,
+    /// `exposes(paths, targets)`: the paths whose mount reveals a target (ancestor or same).
+    Exposes,
+    DownloadExec,
+    Base64Exec,
+    ReverseShell,
+    NsenterHost,
+    ChrootInto,
+    Miner,
+    ContainerCli,
+    /// `pss("checkId")`: the Pod Security check's violations under the active profile.
+    Pss,
+    Lower,
+    Len,
+    /// `without(list, exclude)`: the items not in exclude.
+    Without,
+}
+
+pub const ALL: &[(&str, Func, &str)] = &[
+    ("within", Func::Within, "within(paths, bases): paths equal to or below one of bases"),
+    ("exposes", Func::Exposes, "exposes(paths, targets): paths that are a target or one of its ancestors"),
+    ("download_exec", Func::DownloadExec, "download_exec(scripts): downloads piped, substituted or saved into an interpreter"),
+    ("base64_exec", Func::Base64Exec, "base64_exec(scripts): decoded payloads fed to an interpreter"),
+    ("reverse_shell", Func::ReverseShell, "reverse_shell(scripts): netcat -e, /dev/tcp, socat exec, scripted socket shells"),
+    ("nsenter_host", Func::NsenterHost, "nsenter_host(scripts): nsenter into PID 1's namespaces"),
+    ("chroot_into", Func::ChrootInto, "chroot_into(scripts, dirs): chroot into one of dirs"),
+    ("miner", Func::Miner, "miner(scripts): pool URLs, miner binaries, algorithm flags, wallets"),
+    ("container_cli", Func::ContainerCli, "container_cli(scripts): docker, kubectl, crictl, ctr, podman, nerdctl, runc"),
+    ("pss", Func::Pss, "pss(check): violations of a Pod Security check under the active profile"),
+    ("lower", Func::Lower, "lower(text): lower case"),
+    ("len", Func::Len, "len(list): number of items"),
+    ("without", Func::Without, "without(list, exclude): items of list not in exclude"),
+];
+
+impl Func {
+    pub fn by_name(name: &str) -> Option<Func> {
+        ALL.iter().find(|(n, _, _)| *n == name).map(|(_, f, _)| *f)
+    }
+
+    pub fn name(self) -> &'static str {
+        ALL.iter()
+            .find(|(_, f, _)| *f == self)
+            .map_or("?", |(n, _, _)| n)
+    }
+
+    fn arity(self) -> usize {
+        match self {
+            Func::Within | Func::Exposes | Func::ChrootInto | Func::Without => 2,
+            _ => 1,
+        }
+    }
+
+    pub fn check_args(self, args: &[Node]) -> Result<(), String> {
+        if args.len() != self.arity() {
+            return Err(format!("takes {} argument(s), got {}", self.arity(), args.len()));
+        }
+        if self == Func::Pss {
+            match &args[0] {
+                Node::Lit(crate::expr::Lit::Str(check)) if crate::pss::CHECKS.iter().any(|(c, _)| c == check) => {}
+                _ => return Err("takes a Pod Security check id in quotes, e.g. pss(\"privileged\")".into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Functions over per-container data only make sense in container scope.
+    pub fn needs_container(self) -> bool {
+        false
+    }
+
+    pub fn call<'a>(self, args: Vec<Val<'a>>) -> Val<'a> {
+        let as_list = |v: &Val<'a>| -> Vec<String> {
+            match v {
+                Val::List(l) => l.iter().map(|s| s.to_string()).collect(),
+                Val::Str(s) => vec![s.to_string()],
+                Val::Null => Vec::new(),
+                other => vec![other.display()],
+            }
+        };
+        let owned = |v: Vec<String>| Val::List(v.into_iter().map(Cow::Owned).collect());
+        match self {
+            Func::Within | Func::Exposes => {
+                let (paths, bases) = (as_list(&args[0]), as_list(&args[1]));
+                let rel = |p: &str, b: &str| match self {
+                    Func::Within => hostpath::is_within(p, b),
+                    _ => hostpath::exposes(p, b),
+                };
+                owned(paths.into_iter().filter(|p| p.starts_with('/') && bases.iter().any(|b| rel(p, b))).collect())
+            }
+            Func::DownloadExec => owned(crate::shell::download_exec(&as_list(&args[0]))),
+            Func::Base64Exec => owned(crate::shell::base64_exec(&as_list(&args[0]))),
+            Func::ReverseShell => owned(crate::shell::reverse_shell(&as_list(&args[0]))),
+            Func::NsenterHost => owned(crate::shell::nsenter_host(&as_list(&args[0]))),
+            Func::ChrootInto => owned(crate::shell::chroot_into(&as_list(&args[0]), &as_list(&args[1]))),
+            Func::Miner => owned(crate::shell::miner(&as_list(&args[0]))),
+            Func::ContainerCli => owned(crate::shell::container_cli(&as_list(&args[0]))),
+            Func::Lower => match &args[0] {
+                Val::Str(s) => Val::Str(Cow::Owned(s.to_lowercase())),
+                Val::List(l) => owned(l.iter().map(|s| s.to_lowercase()).collect()),
+                other => other.clone(),
+            },
+            Func::Len => Val::Int(match &args[0] {
+                Val::List(l) => l.len() as i64,
+                Val::Str(s) => s.chars().count() as i64,
+                Val::Null => 0,
+                _ => 1,
+            }),
+            Func::Without => {
+                let exclude = as_list(&args[1]);
+                owned(as_list(&args[0]).into_iter().filter(|x| !exclude.contains(x)).collect())
+            }
+            // Evaluated by the engine, which holds the profile.
+            Func::Pss => Val::Null,
+        }
+    }
+}

