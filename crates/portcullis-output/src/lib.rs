@@ -1,1 +1,118 @@
+//! The one alert schema every command emits (documented in `docs/alert-schema.md`), and
+//! its renderers: table, JSON, JSON lines, SARIF.
 
+mod sarif;
+mod table;
+
+pub use sarif::sarif;
+pub use table::table;
+
+use portcullis_model::{Actor, Deployment, Operation, Outcome};
+use portcullis_rules::{ContainerRef, Evidence, Finding, PssResult, Severity};
+use serde::Serialize;
+
+/// Bump when a field changes meaning or disappears; adding fields does not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Alert {
+    pub schema: u32,
+    pub rule: RuleRef,
+    pub severity: Severity,
+    pub attack: Vec<String>,
+    pub message: String,
+    pub source: SourceRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    pub target: TargetRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerRef>,
+    /// Every image of the pod, as written.
+    pub images: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
+    pub operation: Operation,
+    pub outcome: Outcome,
+    pub evidence: Vec<Evidence>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pss: Option<PssResult>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RuleRef {
+    pub id: String,
+    pub name: String,
+    pub family: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceRef {
+    pub kind: String,
+    pub file: String,
+    pub line: usize,
+    pub document: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TargetRef {
+    pub kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Alert {
+    pub fn new(dep: &Deployment, f: &Finding<'_>) -> Alert {
+        Alert {
+            schema: SCHEMA_VERSION,
+            rule: RuleRef {
+                id: f.rule.code.clone(),
+                name: f.rule.name.clone(),
+                family: f.rule.family().to_string(),
+            },
+            severity: f.severity,
+            attack: f.rule.attack.clone(),
+            message: f.message.clone(),
+            source: SourceRef {
+                kind: dep.origin.kind.clone(),
+                file: dep.origin.file.clone(),
+                line: dep.origin.line,
+                document: dep.origin.document,
+                id: dep.origin.record_id.clone(),
+            },
+            time: dep.time.clone(),
+            target: TargetRef {
+                kind: dep.target.kind.clone(),
+                api_version: dep.target.api_version.clone(),
+                namespace: dep.target.namespace.clone(),
+                name: dep.target.name.clone(),
+            },
+            container: f.container.clone(),
+            images: dep
+                .pod
+                .as_ref()
+                .map(|p| p.containers.iter().map(|c| c.image.raw.clone()).collect())
+                .unwrap_or_default(),
+            actor: (!dep.actor.is_empty()).then(|| dep.actor.clone()),
+            operation: dep.operation,
+            outcome: dep.outcome,
+            evidence: f.evidence.clone(),
+            pss: f.pss.clone(),
+        }
+    }
+}
+
+/// Write alerts as one JSON document (an array).
+pub fn json(alerts: &[Alert]) -> String {
+    serde_json::to_string_pretty(alerts).unwrap_or_else(|_| "[]".into())
+}
+
+/// One alert as a JSON line (no trailing newline).
+pub fn json_line(alert: &Alert) -> String {
+    serde_json::to_string(alert).unwrap_or_default()
+}

@@ -1,1 +1,60 @@
-fn main() {}
+//! `portcullis`: a thin binary over the library crates. Commands parse their arguments,
+//! call the libraries and choose an exit code: 0 clean, 1 findings at or above the
+//! threshold, 2 usage or input error.
+
+mod pack;
+mod rules_cmd;
+mod scan;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "portcullis", version, about = "Detect and prevent container deployment as an attack (MITRE ATT&CK T1610)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan manifests and Compose files before they ship.
+    Scan(scan::ScanArgs),
+    /// List the rule pack, show a rule's docs, or write the docs for every rule.
+    Rules {
+        #[command(subcommand)]
+        command: rules_cmd::RulesCommand,
+    },
+}
+
+/// Output formats shared by every command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Rules { command } => rules_cmd::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`portcullis scan … | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "portcullis: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

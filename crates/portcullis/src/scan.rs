@@ -1,0 +1,280 @@
+//! `portcullis scan PATH…`: judge manifests and Compose files before they ship.
+
+use crate::{Format, pack};
+use anyhow::{Context, Result};
+use clap::Args;
+use portcullis_output::Alert;
+use portcullis_rules::pss::Profile;
+use portcullis_rules::{Engine, EvalOptions, Selection, Severity};
+use portcullis_sources::{SourceError, manifest};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Files or folders (searched recursively for .yaml, .yml, .json), or - for stdin.
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, default_value = "high", value_parser = parse_severity)]
+    pub fail_on: Severity,
+    /// Only report findings at or above this severity.
+    #[arg(long, default_value = "info", value_parser = parse_severity)]
+    pub min_severity: Severity,
+    /// Rule codes or family prefixes to run (PRV, MNT001, PSS…). Default: every enabled rule.
+    #[arg(long, value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// Rule codes or family prefixes to skip.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Pod Security profile: baseline|restricted[:v1.xx|latest]. Enables the PSS family.
+    #[arg(long, value_parser = Profile::parse)]
+    pub pss: Option<Profile>,
+    /// Extra rule files, or folders of them (overrides, lists, new rules).
+    #[arg(long = "rules")]
+    pub rules: Vec<PathBuf>,
+    /// Config file: lists, exceptions, overrides, pss profile.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Refuse files larger than this many bytes (with a located error).
+    #[arg(long, default_value_t = manifest::DEFAULT_MAX_FILE_BYTES)]
+    pub max_file_size: u64,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+/// Everything one input produced.
+#[derive(Default)]
+pub struct FileResult {
+    pub alerts: Vec<Alert>,
+    pub errors: Vec<SourceError>,
+    pub documents: usize,
+    pub deployments: usize,
+    pub suppressed: usize,
+}
+
+pub fn run(args: ScanArgs) -> Result<ExitCode> {
+    let engine = pack::load(&args.rules, args.config.as_deref())?;
+    let mut pss = args.pss.or(engine.config_pss());
+    // Selecting the PSS family without a profile means the default profile.
+    if pss.is_none() && args.select.iter().any(|s| s.starts_with("PSS")) {
+        pss = Some(Profile::parse("baseline").map_err(anyhow::Error::msg)?);
+    }
+    let selection = Selection {
+        select: args.select.clone(),
+        ignore: args.ignore.clone(),
+    };
+    let opts = EvalOptions {
+        pss,
+        inline_suppressions: true,
+    };
+    let inputs = collect_inputs(&args.paths)?;
+    let results = scan_inputs(&engine, &selection, opts, &inputs, args.max_file_size);
+
+    let mut alerts: Vec<Alert> = Vec::new();
+    let (mut errors, mut documents, mut deployments, mut suppressed) = (0usize, 0usize, 0usize, 0usize);
+    let mut stderr = std::io::stderr().lock();
+    for r in results {
+        for e in &r.errors {
+            writeln!(stderr, "portcullis: input error: {e}")?;
+        }
+        errors += r.errors.len();
+        documents += r.documents;
+        deployments += r.deployments;
+        suppressed += r.suppressed;
+        alerts.extend(r.alerts.into_iter().filter(|a| a.severity >= args.min_severity));
+    }
+    let tty = std::io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if tty { Format::Table } else { Format::Jsonl });
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Table => {
+            let width = if tty { None } else { Some(160) };
+            write!(out, "{}", portcullis_output::table(&alerts, width, tty))?;
+            writeln!(
+                out,
+                "{} file(s), {documents} document(s), {deployments} workload(s) scanned; {suppressed} finding(s) suppressed; {errors} input error(s)",
+                inputs.len()
+            )?;
+        }
+        Format::Json => writeln!(out, "{}", portcullis_output::json(&alerts))?,
+        Format::Jsonl => {
+            for a in &alerts {
+                writeln!(out, "{}", portcullis_output::json_line(a))?;
+            }
+        }
+        Format::Sarif => writeln!(out, "{}", portcullis_output::sarif(&alerts, &engine, env!("CARGO_PKG_VERSION")))?,
+    }
+    out.flush()?;
+    Ok(if errors > 0 {
+        ExitCode::from(2)
+    } else if alerts.iter().any(|a| a.severity >= args.fail_on) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// An input: a file path, or stdin.
+pub enum Input {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Stdin => "-".into(),
+        }
+    }
+}
+
+/// Expand folders (recursively, skipping hidden ones) into manifest files, in a stable order.
+pub fn collect_inputs(paths: &[String]) -> Result<Vec<Input>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p == "-" {
+            out.push(Input::Stdin);
+            continue;
+        }
+        let path = PathBuf::from(p);
+        if path.is_dir() {
+            let mut files = Vec::new();
+            walk(&path, &mut files).with_context(|| format!("reading folder {p}"))?;
+            files.sort();
+            out.extend(files.into_iter().map(Input::File));
+        } else {
+            // A missing file is reported like any other input error, in order.
+            out.push(Input::File(path));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            walk(&path, out)?;
+        } else if ft.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Scan every input on all cores; results come back in input order.
+pub fn scan_inputs(
+    engine: &Engine,
+    selection: &Selection,
+    opts: EvalOptions,
+    inputs: &[Input],
+    max_bytes: u64,
+) -> Vec<FileResult> {
+    let evaluator = engine.evaluator(selection, opts);
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(inputs.len().max(1));
+    let mut slots: Vec<Option<FileResult>> = (0..inputs.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(input) = inputs.get(i) else { break };
+                        done.push((i, scan_one(&evaluator, input, max_bytes)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Ok(done) = h.join() {
+                for (i, r) in done {
+                    slots[i] = Some(r);
+                }
+            }
+        }
+    });
+    slots.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+fn read_input(input: &Input, max_bytes: u64) -> Result<String, SourceError> {
+    let name = input.name();
+    let err = |message: String| SourceError {
+        file: name.clone(),
+        line: 0,
+        column: None,
+        field: None,
+        message,
+    };
+    let mut bytes = Vec::new();
+    let limited = |r: &mut dyn Read, bytes: &mut Vec<u8>| r.take(max_bytes + 1).read_to_end(bytes);
+    let read = match input {
+        Input::Stdin => limited(&mut std::io::stdin().lock(), &mut bytes),
+        Input::File(p) => match std::fs::File::open(p) {
+            Ok(mut f) => limited(&mut f, &mut bytes),
+            Err(e) => return Err(err(format!("cannot open: {e}"))),
+        },
+    };
+    read.map_err(|e| err(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(err(format!(
+            "larger than {max_bytes} bytes (--max-file-size); not scanned"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1;
+        SourceError {
+            line,
+            ..err("not UTF-8 text".into())
+        }
+    })
+}
+
+fn scan_one(evaluator: &portcullis_rules::Evaluator<'_>, input: &Input, max_bytes: u64) -> FileResult {
+    let text = match read_input(input, max_bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            return FileResult {
+                errors: vec![e],
+                ..FileResult::default()
+            };
+        }
+    };
+    let batch = manifest::read(&text, &input.name());
+    let mut r = FileResult {
+        errors: batch.errors,
+        documents: batch.documents,
+        deployments: batch.deployments.len(),
+        ..FileResult::default()
+    };
+    for dep in &batch.deployments {
+        let ev = evaluator.evaluate(dep);
+        r.suppressed += ev.suppressed;
+        r.alerts.extend(ev.findings.iter().map(|f| Alert::new(dep, f)));
+    }
+    r
+}
