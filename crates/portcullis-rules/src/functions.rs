@@ -19,6 +19,7 @@ pub enum Func {
     ChrootInto,
     Miner,
     ContainerCli,
+    PersistenceWrite,
     /// `pss("checkId")`: the Pod Security check's violations under the active profile.
     Pss,
     Lower,
@@ -37,6 +38,7 @@ pub const ALL: &[(&str, Func, &str)] = &[
     ("chroot_into", Func::ChrootInto, "chroot_into(scripts, dirs): chroot into one of dirs"),
     ("miner", Func::Miner, "miner(scripts): pool URLs, miner binaries, algorithm flags, wallets"),
     ("container_cli", Func::ContainerCli, "container_cli(scripts): docker, kubectl, crictl, ctr, podman, nerdctl, runc"),
+    ("persistence_write", Func::PersistenceWrite, "persistence_write(scripts): writes to cron, SSH keys, systemd units, static-pod manifests"),
     ("pss", Func::Pss, "pss(check): violations of a Pod Security check under the active profile"),
     ("lower", Func::Lower, "lower(text): lower case"),
     ("len", Func::Len, "len(list): number of items"),
@@ -105,6 +107,7 @@ impl Func {
             Func::ChrootInto => owned(crate::shell::chroot_into(&as_list(&args[0]), &as_list(&args[1]))),
             Func::Miner => owned(crate::shell::miner(&as_list(&args[0]))),
             Func::ContainerCli => owned(crate::shell::container_cli(&as_list(&args[0]))),
+            Func::PersistenceWrite => owned(crate::shell::persistence_write(&as_list(&args[0]))),
             Func::Lower => match &args[0] {
                 Val::Str(s) => Val::Str(Cow::Owned(s.to_lowercase())),
                 Val::List(l) => owned(l.iter().map(|s| s.to_lowercase()).collect()),

