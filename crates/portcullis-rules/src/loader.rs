@@ -277,7 +277,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
         };
         let mut exceptions = Vec::new();
         for x in &def.exceptions {
-            match compile_exception(x, def.scope) {
+            match compile_exception(x) {
                 Ok(c) => exceptions.push(c),
                 Err(e) => errors.push(at(format!("exception {}: {e}", x.name))),
             }
@@ -306,7 +306,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
                 });
             }
         }
-        match compile_exception(&x.item, Scope::Container) {
+        match compile_exception(&x.item) {
             Ok(c) => global_exceptions.push(c),
             Err(e) => errors.push(LoadError {
                 file: x.file,
@@ -336,17 +336,15 @@ const ANCHOR_FIELDS: &[&str] = &[
     "container.image.digest",
 ];
 
-pub(crate) fn compile_exception(x: &ExceptionDef, scope: Scope) -> Result<CompiledException, String> {
+pub(crate) fn compile_exception(x: &ExceptionDef) -> Result<CompiledException, String> {
     if x.fields.is_empty() {
         return Err("fields: name at least one field".into());
     }
     let mut fields = Vec::new();
     for f in &x.fields {
-        let field = Field::by_name(f).ok_or_else(|| format!("unknown field {f}"))?;
-        if !scope.allows(field.scope()) && scope != Scope::Event {
-            return Err(format!("field {f} needs scope {}", field.scope().as_str()));
-        }
-        fields.push(field);
+        // Container fields are allowed at any scope: in a finding about the whole pod they
+        // must hold for every container (see engine::exception_matches).
+        fields.push(Field::by_name(f).ok_or_else(|| format!("unknown field {f}"))?);
     }
     // An exception keyed only on image or command fields is one an attacker meets by
     // naming an image: refuse it.

@@ -638,7 +638,13 @@ pub fn persistence_write(scripts: &[String]) -> Vec<String> {
 pub fn container_cli(scripts: &[String]) -> Vec<String> {
     each(scripts, |s, p| {
         any_cmd(p, &|n, args| {
-            CONTAINER_CLIS.contains(&n) && !args.iter().all(|a| matches!(*a, "version" | "--version" | "--help" | "-h"))
+            // `kubectl version --client`, `docker --help`: looking, not acting.
+            let sub = args.iter().find(|a| !a.starts_with('-'));
+            let harmless = match sub {
+                Some(s) => matches!(*s, "version" | "help" | "completion"),
+                None => args.iter().any(|a| matches!(*a, "--version" | "--help" | "-h" | "-v")),
+            };
+            CONTAINER_CLIS.contains(&n) && !harmless
         })
         .then(|| snippet(s))
     })
