@@ -118,8 +118,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
             Ok(r) => r,
             Err(e) => {
                 let line = e.location().map_or(0, |l| l.line() as usize);
-                let msg = e.to_string();
-                errors.push(at(line, msg.lines().next().unwrap_or("invalid YAML").to_string()));
+                errors.push(at(line, format!("invalid YAML: {}", portcullis_reason(&e.to_string()))));
                 continue;
             }
         };
@@ -324,6 +323,15 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
         })
     } else {
         Err(errors)
+    }
+}
+
+fn portcullis_reason(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or("").trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.strip_prefix("line ") {
+        Some(r) => r.split_once(": ").map_or(first, |(_, m)| m).to_string(),
+        None => first.to_string(),
     }
 }
 

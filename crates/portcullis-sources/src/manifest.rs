@@ -106,10 +106,20 @@ pub fn parse_yaml(text: &str) -> Result<Value, (usize, Option<usize>, String)> {
             .unwrap_or((1, None));
         // The library's message repeats the location and may quote a snippet over several
         // lines; the first line is the reason.
-        let msg = e.to_string();
-        let first = msg.lines().next().unwrap_or("invalid YAML").trim();
-        (line.max(1), col, format!("invalid YAML: {first}"))
+        (line.max(1), col, format!("invalid YAML: {}", reason(&e.to_string())))
     })
+}
+
+/// The reason part of a parser message: the first line, without the `error: line N
+/// column M:` prefix the library repeats (the location is reported separately).
+pub fn reason(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or("").trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let rest = match first.strip_prefix("line ") {
+        Some(r) => r.split_once(": ").map_or(first, |(_, m)| m),
+        None => first,
+    };
+    rest.to_string()
 }
 
 fn read_json(text: &str, file: &str, batch: &mut Batch) {
@@ -138,7 +148,10 @@ fn read_json(text: &str, file: &str, batch: &mut Batch) {
                     line: e.line(),
                     column: Some(e.column()),
                     field: None,
-                    message: format!("invalid JSON: {e}"),
+                    message: format!(
+                        "invalid JSON: {}",
+                        e.to_string().split(" at line ").next().unwrap_or("syntax error")
+                    ),
                 });
                 // A JSON stream cannot be resynchronised reliably after a syntax error.
                 break;
