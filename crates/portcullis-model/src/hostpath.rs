@@ -30,15 +30,28 @@ pub fn clean(path: &str) -> String {
     }
 }
 
+/// Clean only when needed: most paths reaching a rule are already clean.
+fn cleaned(path: &str) -> std::borrow::Cow<'_, str> {
+    let is_clean = path == "/"
+        || (!path.ends_with('/')
+            && !path.contains("//")
+            && !path.split('/').any(|p| p == "." || p == ".."));
+    if is_clean {
+        std::borrow::Cow::Borrowed(path)
+    } else {
+        std::borrow::Cow::Owned(clean(path))
+    }
+}
+
 /// `path` is `base` or lies below it (`/etc/kubernetes` is within `/etc`).
 pub fn is_within(path: &str, base: &str) -> bool {
-    let (path, base) = (clean(path), clean(base));
+    let (path, base) = (cleaned(path), cleaned(base));
     if base == "/" {
         return path.starts_with('/');
     }
     path == base
         || path
-            .strip_prefix(base.as_str())
+            .strip_prefix(base.as_ref())
             .is_some_and(|r| r.starts_with('/'))
 }
 

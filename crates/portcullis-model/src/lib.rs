@@ -331,7 +331,10 @@ pub struct Container {
 impl Container {
     /// The argv the container starts with when both are given (entrypoint + cmd).
     pub fn argv(&self) -> impl Iterator<Item = &str> {
-        self.command.iter().chain(self.args.iter()).map(String::as_str)
+        self.command
+            .iter()
+            .chain(self.args.iter())
+            .map(String::as_str)
     }
 }
 

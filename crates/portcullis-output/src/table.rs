@@ -24,7 +24,14 @@ pub fn table(alerts: &[Alert], width: Option<u16>, colors: bool) -> String {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["SEVERITY", "RULE", "LOCATION", "TARGET", "CONTAINER", "MESSAGE"]);
+        .set_header([
+            "SEVERITY",
+            "RULE",
+            "LOCATION",
+            "TARGET",
+            "CONTAINER",
+            "MESSAGE",
+        ]);
     if let Some(w) = width {
         t.set_width(w);
     }
@@ -33,7 +40,11 @@ pub fn table(alerts: &[Alert], width: Option<u16>, colors: bool) -> String {
     }
     for a in alerts {
         let sev = Cell::new(a.severity.as_str());
-        let sev = if colors { sev.fg(color(a.severity)) } else { sev };
+        let sev = if colors {
+            sev.fg(color(a.severity))
+        } else {
+            sev
+        };
         let target = format!(
             "{}/{}{}",
             a.target.kind,
@@ -49,7 +60,11 @@ pub fn table(alerts: &[Alert], width: Option<u16>, colors: bool) -> String {
             Cell::new(format!("{} {}", a.rule.id, a.rule.name)),
             Cell::new(format!("{}:{}", a.source.file, a.source.line)),
             Cell::new(target),
-            Cell::new(a.container.as_ref().map_or("-".to_string(), |c| c.name.clone())),
+            Cell::new(
+                a.container
+                    .as_ref()
+                    .map_or("-".to_string(), |c| c.name.clone()),
+            ),
             Cell::new(&a.message),
         ]);
     }

@@ -172,6 +172,8 @@ struct State {
     evidence: Vec<Evidence>,
     pss: Option<Failure>,
     profile: Option<Profile>,
+    /// False under `not`: what a negation matched is never evidence, so skip building it.
+    recording: bool,
 }
 
 impl<'e> Evaluator<'e> {
@@ -185,6 +187,7 @@ impl<'e> Evaluator<'e> {
             evidence: Vec::new(),
             pss: None,
             profile: self.opts.pss,
+            recording: true,
         };
         let base = Ctx {
             dep,
@@ -206,9 +209,20 @@ impl<'e> Evaluator<'e> {
                         container: Some(c),
                         ..base
                     };
-                    let scripts = crate::shell::scripts(c);
+                    // Parsed once, read by every payload rule.
+                    let scripts: Vec<crate::shell::Script> = crate::shell::scripts(c)
+                        .into_iter()
+                        .map(crate::shell::Script::new)
+                        .collect();
                     for rule in container_rules {
-                        self.run_with_scripts(rule, &ctx, &scripts, &mut st, &suppressed_codes, &mut out);
+                        self.run_with_scripts(
+                            rule,
+                            &ctx,
+                            &scripts,
+                            &mut st,
+                            &suppressed_codes,
+                            &mut out,
+                        );
                     }
                 }
             }
@@ -220,17 +234,33 @@ impl<'e> Evaluator<'e> {
         if !self.opts.inline_suppressions {
             return Vec::new();
         }
-        let pod_ann = dep.pod.as_ref().map(|p| p.annotations.as_slice()).unwrap_or(&[]);
+        let pod_ann = dep
+            .pod
+            .as_ref()
+            .map(|p| p.annotations.as_slice())
+            .unwrap_or(&[]);
         dep.target
             .annotations
             .iter()
             .chain(pod_ann)
             .filter(|(k, _)| k == SUPPRESS_ANNOTATION)
-            .flat_map(|(_, v)| v.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>())
+            .flat_map(|(_, v)| {
+                v.split([',', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
-    fn run(&self, rule: &'e CompiledRule, ctx: &Ctx<'_>, st: &mut State, sup: &[String], out: &mut Evaluation<'e>) {
+    fn run(
+        &self,
+        rule: &'e CompiledRule,
+        ctx: &Ctx<'_>,
+        st: &mut State,
+        sup: &[String],
+        out: &mut Evaluation<'e>,
+    ) {
         self.run_with_scripts(rule, ctx, &[], st, sup, out)
     }
 
@@ -238,21 +268,32 @@ impl<'e> Evaluator<'e> {
         &self,
         rule: &'e CompiledRule,
         ctx: &Ctx<'_>,
-        scripts: &[String],
+        scripts: &[crate::shell::Script],
         st: &mut State,
         sup: &[String],
         out: &mut Evaluation<'e>,
     ) {
         st.evidence.clear();
         st.pss = None;
-        let env = Env { ctx, scripts, pod: ctx.pod };
+        let env = Env {
+            ctx: *ctx,
+            scripts,
+            pod: ctx.pod,
+        };
         if !eval(&rule.cond, &env, st).truthy() {
             return;
         }
         if sup.iter().any(|s| rule.def.code.starts_with(s.as_str()))
-            || rule.exceptions.iter().chain(self.engine.global_exceptions.iter().filter(|x| {
-                x.rules.is_empty() || x.rules.iter().any(|r| rule.def.code.starts_with(r.as_str()))
-            })).any(|x| exception_matches(x, &env))
+            || rule
+                .exceptions
+                .iter()
+                .chain(self.engine.global_exceptions.iter().filter(|x| {
+                    x.rules.is_empty()
+                        || x.rules
+                            .iter()
+                            .any(|r| rule.def.code.starts_with(r.as_str()))
+                }))
+                .any(|x| exception_matches(x, &env))
         {
             out.suppressed += 1;
             return;
@@ -275,10 +316,18 @@ impl<'e> Evaluator<'e> {
             && let (Some(f), Some(pod)) = (&failure, ctx.pod)
         {
             // A pod-level check names a container when exactly one failed.
-            let mut names: Vec<&str> = f.violations.iter().filter_map(|v| v.container.as_deref()).collect();
+            let mut names: Vec<&str> = f
+                .violations
+                .iter()
+                .filter_map(|v| v.container.as_deref())
+                .collect();
             names.dedup();
             if names.len() == 1 && f.violations.iter().all(|v| v.container.is_some()) {
-                container = pod.containers.iter().find(|c| c.name == names[0]).map(container_ref);
+                container = pod
+                    .containers
+                    .iter()
+                    .find(|c| c.name == names[0])
+                    .map(container_ref);
             }
         }
         let matched = match &failure {
@@ -302,7 +351,7 @@ impl<'e> Evaluator<'e> {
             .iter()
             .map(|s| match s {
                 Segment::Text(t) => t.clone(),
-                Segment::Field(f) => f.get(ctx).display(),
+                Segment::Field(f) => get(*f, &env).display(),
                 Segment::Matched => matched.clone(),
             })
             .collect();
@@ -315,7 +364,12 @@ impl<'e> Evaluator<'e> {
             pss: rule.def.pss.as_ref().and(self.opts.pss).map(|p| PssResult {
                 level: p.level,
                 version: p.version(),
-                check: rule.def.pss.as_ref().map(|m| m.check.clone()).unwrap_or_default(),
+                check: rule
+                    .def
+                    .pss
+                    .as_ref()
+                    .map(|m| m.check.clone())
+                    .unwrap_or_default(),
             }),
         });
     }
@@ -330,35 +384,44 @@ fn container_ref(c: &Container) -> ContainerRef {
     }
 }
 
-struct Env<'x, 'a> {
-    ctx: &'x Ctx<'a>,
-    scripts: &'x [String],
+/// What evaluation reads. One lifetime: the deployment, the rule and the container's
+/// parsed scripts all outlive a single rule's evaluation, so values can borrow from any.
+struct Env<'a> {
+    ctx: Ctx<'a>,
+    scripts: &'a [crate::shell::Script],
     pod: Option<&'a PodSpec>,
 }
 
-fn get<'a>(f: Field, env: &Env<'_, 'a>) -> Val<'a> {
+fn get<'a>(f: Field, env: &Env<'a>) -> Val<'a> {
     if f == Field::ContainerScripts {
-        return Val::List(env.scripts.iter().map(|s| Cow::Owned(s.clone())).collect());
+        return Val::List(
+            env.scripts
+                .iter()
+                .map(|s| Cow::Borrowed(s.text.as_str()))
+                .collect(),
+        );
     }
-    f.get(env.ctx)
+    f.get(&env.ctx)
 }
 
-fn lit(l: &Lit) -> Val<'static> {
+fn lit(l: &Lit) -> Val<'_> {
     match l {
         Lit::Bool(b) => Val::Bool(*b),
         Lit::Int(i) => Val::Int(*i),
-        Lit::Str(s) => Val::Str(Cow::Owned(s.clone())),
-        Lit::List(l) => Val::List(l.iter().map(|s| Cow::Owned(s.clone())).collect()),
+        Lit::Str(s) => Val::Str(Cow::Borrowed(s)),
+        Lit::List(l) => Val::List(l.iter().map(|s| Cow::Borrowed(s.as_str())).collect()),
     }
 }
 
 /// The value of an operand, without recording evidence.
-fn value<'a>(n: &Node, env: &Env<'_, 'a>, st: &mut State) -> Val<'a> {
+fn value<'a>(n: &'a Node, env: &Env<'a>, st: &mut State) -> Val<'a> {
     match n {
         Node::Lit(l) => lit(l),
         Node::Field(f) => get(*f, env),
         Node::Call(Func::Pss, args) => {
-            let (Some(Node::Lit(Lit::Str(check))), Some(profile), Some(pod)) = (args.first(), st.profile, env.pod) else {
+            let (Some(Node::Lit(Lit::Str(check))), Some(profile), Some(pod)) =
+                (args.first(), st.profile, env.pod)
+            else {
                 return Val::Null;
             };
             match pss::check(check, pod, profile) {
@@ -366,7 +429,17 @@ fn value<'a>(n: &Node, env: &Env<'_, 'a>, st: &mut State) -> Val<'a> {
                     let list = f
                         .violations
                         .iter()
-                        .map(|v| Cow::Owned(format!("{}{}={}", v.container.as_ref().map(|c| format!("{c}: ")).unwrap_or_default(), v.field, v.value)))
+                        .map(|v| {
+                            Cow::Owned(format!(
+                                "{}{}={}",
+                                v.container
+                                    .as_ref()
+                                    .map(|c| format!("{c}: "))
+                                    .unwrap_or_default(),
+                                v.field,
+                                v.value
+                            ))
+                        })
                         .collect();
                     st.pss = Some(f);
                     Val::List(list)
@@ -375,8 +448,21 @@ fn value<'a>(n: &Node, env: &Env<'_, 'a>, st: &mut State) -> Val<'a> {
             }
         }
         Node::Call(func, args) => {
-            let vals = args.iter().map(|a| value(a, env, st)).collect();
-            func.call(vals)
+            let parsed = (func.is_shell()
+                && matches!(args.first(), Some(Node::Field(Field::ContainerScripts))))
+            .then_some(env.scripts);
+            let vals: Vec<Val<'a>> = args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    if i == 0 && parsed.is_some() {
+                        Val::Null
+                    } else {
+                        value(a, env, st)
+                    }
+                })
+                .collect();
+            func.call(&vals, parsed)
         }
         other => Val::Bool(eval(other, env, st).truthy()),
     }
@@ -388,13 +474,19 @@ fn label(n: &Node) -> Option<String> {
         Node::Call(func, args) => Some(format!(
             "{}({})",
             func.name(),
-            args.iter().map(|a| label(a).unwrap_or_else(|| "…".into())).collect::<Vec<_>>().join(", ")
+            args.iter()
+                .map(|a| label(a).unwrap_or_else(|| "…".into()))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         _ => None,
     }
 }
 
-fn record(st: &mut State, n: &Node, v: &Val<'_>, env: &Env<'_, '_>) {
+fn record(st: &mut State, n: &Node, v: &Val<'_>, env: &Env<'_>) {
+    if !st.recording {
+        return;
+    }
     if let Some(field) = label(n) {
         st.evidence.push(Evidence {
             field,
@@ -405,7 +497,7 @@ fn record(st: &mut State, n: &Node, v: &Val<'_>, env: &Env<'_, '_>) {
 }
 
 /// Evaluate a condition, recording evidence for the parts that made it true.
-fn eval<'a>(n: &Node, env: &Env<'_, 'a>, st: &mut State) -> Val<'a> {
+fn eval<'a>(n: &'a Node, env: &Env<'a>, st: &mut State) -> Val<'a> {
     match n {
         Node::And(items) => {
             let mark = st.evidence.len();
@@ -428,10 +520,10 @@ fn eval<'a>(n: &Node, env: &Env<'_, 'a>, st: &mut State) -> Val<'a> {
             Val::Bool(false)
         }
         Node::Not(inner) => {
-            let mark = st.evidence.len();
             let pss_before = st.pss.take();
+            let recording = std::mem::replace(&mut st.recording, false);
             let v = eval(inner, env, st).truthy();
-            st.evidence.truncate(mark);
+            st.recording = recording;
             st.pss = pss_before;
             Val::Bool(!v)
         }
@@ -456,7 +548,8 @@ fn eval<'a>(n: &Node, env: &Env<'_, 'a>, st: &mut State) -> Val<'a> {
             let hit = match &v {
                 Val::Str(s) => re.is_match(s).then(|| v.clone()),
                 Val::List(l) => {
-                    let m: Vec<Cow<'a, str>> = l.iter().filter(|s| re.is_match(s)).cloned().collect();
+                    let m: Vec<Cow<'a, str>> =
+                        l.iter().filter(|s| re.is_match(s)).cloned().collect();
                     (!m.is_empty()).then_some(Val::List(m))
                 }
                 _ => None,
@@ -475,7 +568,9 @@ fn eval<'a>(n: &Node, env: &Env<'_, 'a>, st: &mut State) -> Val<'a> {
             match compare(*op, &lv, &rv) {
                 Some(matched) => {
                     record(st, l, &matched, env);
-                    if matches!(**r, Node::Field(_) | Node::Call(..)) && !matches!(op, CmpOp::In | CmpOp::Intersects) {
+                    if matches!(**r, Node::Field(_) | Node::Call(..))
+                        && !matches!(op, CmpOp::In | CmpOp::Intersects)
+                    {
                         record(st, r, &rv, env);
                     }
                     Val::Bool(true)
@@ -492,7 +587,9 @@ fn scalar_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
         (Val::Bool(x), Val::Bool(y)) => x == y,
         (Val::Int(x), Val::Int(y)) => x == y,
         (Val::Str(x), Val::Str(y)) => x == y,
-        (Val::Int(x), Val::Str(y)) | (Val::Str(y), Val::Int(x)) => y.parse::<i64>().ok() == Some(*x),
+        (Val::Int(x), Val::Str(y)) | (Val::Str(y), Val::Int(x)) => {
+            y.parse::<i64>().ok() == Some(*x)
+        }
         (Val::List(x), Val::List(y)) => x == y,
         _ => false,
     }
@@ -543,7 +640,8 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
             Val::Str(s) => s.contains(r.display().as_str()).then(|| l.clone()),
             Val::List(x) => {
                 let needle = r.display();
-                x.iter().any(|s| *s == needle).then(|| Val::Str(Cow::Owned(needle)))
+                let found = x.iter().any(|s| *s == needle);
+                found.then_some(Val::Str(Cow::Owned(needle)))
             }
             _ => None,
         },
@@ -562,7 +660,7 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
 /// An exception matches when, for one of its value tuples, every field equals its value.
 /// A container field in a finding about the whole pod must hold for every container, so
 /// that one allow-listed sidecar cannot excuse the pod.
-fn exception_matches(x: &CompiledException, env: &Env<'_, '_>) -> bool {
+fn exception_matches(x: &CompiledException, env: &Env<'_>) -> bool {
     let field_is = |f: Field, want: &str| -> bool {
         let text = |v: Val<'_>| match v {
             Val::List(l) => l.join(" "),
@@ -574,14 +672,17 @@ fn exception_matches(x: &CompiledException, env: &Env<'_, '_>) -> bool {
                 && pod.containers.iter().all(|c| {
                     let ctx = Ctx {
                         container: Some(c),
-                        ..*env.ctx
+                        ..env.ctx
                     };
                     text(f.get(&ctx)) == want
                 });
         }
         text(get(f, env)) == want
     };
-    x.values
-        .iter()
-        .any(|tuple| x.fields.iter().zip(tuple).all(|(f, want)| field_is(*f, want)))
+    x.values.iter().any(|tuple| {
+        x.fields
+            .iter()
+            .zip(tuple)
+            .all(|(f, want)| field_is(*f, want))
+    })
 }

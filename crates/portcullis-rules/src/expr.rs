@@ -125,7 +125,9 @@ pub fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
                 out.push((pos, Tok::Op(op)));
                 i += len;
             }
-            c if c.is_ascii_digit() || (c == '-' && chars.get(i + 1).is_some_and(|(_, d)| d.is_ascii_digit())) => {
+            c if c.is_ascii_digit()
+                || (c == '-' && chars.get(i + 1).is_some_and(|(_, d)| d.is_ascii_digit())) =>
+            {
                 let start = i;
                 i += 1;
                 while chars.get(i).is_some_and(|(_, d)| d.is_ascii_digit()) {
@@ -341,7 +343,12 @@ impl Compiler<'_> {
             "endswith" => CmpOp::EndsWith,
             other => return err(at, format!("unknown operator {other}")),
         };
-        if matches!(cmp, CmpOp::In | CmpOp::Intersects) && !matches!(right, Node::Lit(Lit::List(_)) | Node::Field(_) | Node::Call(..)) {
+        if matches!(cmp, CmpOp::In | CmpOp::Intersects)
+            && !matches!(
+                right,
+                Node::Lit(Lit::List(_)) | Node::Field(_) | Node::Call(..)
+            )
+        {
             return err(at, format!("{op} needs a list on its right"));
         }
         Ok(Node::Cmp(cmp, Box::new(left), Box::new(right)))
@@ -472,14 +479,29 @@ mod tests {
             lists: &lists,
             macros: &macros,
         };
-        assert!(compile("priv and container.cap_add intersects caps", Scope::Container, &n).is_ok());
+        assert!(
+            compile(
+                "priv and container.cap_add intersects caps",
+                Scope::Container,
+                &n
+            )
+            .is_ok()
+        );
         assert!(compile("pod.host_pid or not (pod.host_ipc)", Scope::Pod, &n).is_ok());
         let e = compile("pod.host_pid and container.privileged", Scope::Pod, &n).unwrap_err();
         assert_eq!(e.offset, 17);
         assert!(e.message.contains("needs scope: container"));
         let e = compile("container.privilegd", Scope::Container, &n).unwrap_err();
-        assert!(e.message.contains("did you mean container.privileged"), "{e}");
-        assert!(compile("loop", Scope::Pod, &n).unwrap_err().message.contains("itself"));
+        assert!(
+            e.message.contains("did you mean container.privileged"),
+            "{e}"
+        );
+        assert!(
+            compile("loop", Scope::Pod, &n)
+                .unwrap_err()
+                .message
+                .contains("itself")
+        );
         assert!(compile("pod.host_pid pod.host_ipc", Scope::Pod, &n).is_err());
         assert!(compile("target.kind matches '('", Scope::Event, &n).is_err());
         assert!(compile("'unterminated", Scope::Event, &n).is_err());

@@ -71,7 +71,9 @@ fn owned_list<I: IntoIterator<Item = String>>(it: I) -> Val<'static> {
 }
 
 /// Which part of the model a rule (or a field) is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// The record as a whole: actor, target, operation. Evaluated even without a spec.

@@ -3,6 +3,7 @@
 
 use crate::expr::Node;
 use crate::fields::Val;
+use crate::shell::Script;
 use portcullis_model::hostpath;
 use std::borrow::Cow;
 
@@ -29,20 +30,68 @@ pub enum Func {
 }
 
 pub const ALL: &[(&str, Func, &str)] = &[
-    ("within", Func::Within, "within(paths, bases): paths equal to or below one of bases"),
-    ("exposes", Func::Exposes, "exposes(paths, targets): paths that are a target or one of its ancestors"),
-    ("download_exec", Func::DownloadExec, "download_exec(scripts): downloads piped, substituted or saved into an interpreter"),
-    ("base64_exec", Func::Base64Exec, "base64_exec(scripts): decoded payloads fed to an interpreter"),
-    ("reverse_shell", Func::ReverseShell, "reverse_shell(scripts): netcat -e, /dev/tcp, socat exec, scripted socket shells"),
-    ("nsenter_host", Func::NsenterHost, "nsenter_host(scripts): nsenter into PID 1's namespaces"),
-    ("chroot_into", Func::ChrootInto, "chroot_into(scripts, dirs): chroot into one of dirs"),
-    ("miner", Func::Miner, "miner(scripts): pool URLs, miner binaries, algorithm flags, wallets"),
-    ("container_cli", Func::ContainerCli, "container_cli(scripts): docker, kubectl, crictl, ctr, podman, nerdctl, runc"),
-    ("persistence_write", Func::PersistenceWrite, "persistence_write(scripts): writes to cron, SSH keys, systemd units, static-pod manifests"),
-    ("pss", Func::Pss, "pss(check): violations of a Pod Security check under the active profile"),
+    (
+        "within",
+        Func::Within,
+        "within(paths, bases): paths equal to or below one of bases",
+    ),
+    (
+        "exposes",
+        Func::Exposes,
+        "exposes(paths, targets): paths that are a target or one of its ancestors",
+    ),
+    (
+        "download_exec",
+        Func::DownloadExec,
+        "download_exec(scripts): downloads piped, substituted or saved into an interpreter",
+    ),
+    (
+        "base64_exec",
+        Func::Base64Exec,
+        "base64_exec(scripts): decoded payloads fed to an interpreter",
+    ),
+    (
+        "reverse_shell",
+        Func::ReverseShell,
+        "reverse_shell(scripts): netcat -e, /dev/tcp, socat exec, scripted socket shells",
+    ),
+    (
+        "nsenter_host",
+        Func::NsenterHost,
+        "nsenter_host(scripts): nsenter into PID 1's namespaces",
+    ),
+    (
+        "chroot_into",
+        Func::ChrootInto,
+        "chroot_into(scripts, dirs): chroot into one of dirs",
+    ),
+    (
+        "miner",
+        Func::Miner,
+        "miner(scripts): pool URLs, miner binaries, algorithm flags, wallets",
+    ),
+    (
+        "container_cli",
+        Func::ContainerCli,
+        "container_cli(scripts): docker, kubectl, crictl, ctr, podman, nerdctl, runc",
+    ),
+    (
+        "persistence_write",
+        Func::PersistenceWrite,
+        "persistence_write(scripts): writes to cron, SSH keys, systemd units, static-pod manifests",
+    ),
+    (
+        "pss",
+        Func::Pss,
+        "pss(check): violations of a Pod Security check under the active profile",
+    ),
     ("lower", Func::Lower, "lower(text): lower case"),
     ("len", Func::Len, "len(list): number of items"),
-    ("without", Func::Without, "without(list, exclude): items of list not in exclude"),
+    (
+        "without",
+        Func::Without,
+        "without(list, exclude): items of list not in exclude",
+    ),
 ];
 
 impl Func {
@@ -65,12 +114,21 @@ impl Func {
 
     pub fn check_args(self, args: &[Node]) -> Result<(), String> {
         if args.len() != self.arity() {
-            return Err(format!("takes {} argument(s), got {}", self.arity(), args.len()));
+            return Err(format!(
+                "takes {} argument(s), got {}",
+                self.arity(),
+                args.len()
+            ));
         }
         if self == Func::Pss {
             match &args[0] {
-                Node::Lit(crate::expr::Lit::Str(check)) if crate::pss::CHECKS.iter().any(|(c, _)| c == check) => {}
-                _ => return Err("takes a Pod Security check id in quotes, e.g. pss(\"privileged\")".into()),
+                Node::Lit(crate::expr::Lit::Str(check))
+                    if crate::pss::CHECKS.iter().any(|(c, _)| c == check) => {}
+                _ => {
+                    return Err(
+                        "takes a Pod Security check id in quotes, e.g. pss(\"privileged\")".into(),
+                    );
+                }
             }
         }
         Ok(())
@@ -81,33 +139,92 @@ impl Func {
         false
     }
 
-    pub fn call<'a>(self, args: Vec<Val<'a>>) -> Val<'a> {
-        let as_list = |v: &Val<'a>| -> Vec<String> {
+    /// Whether the function analyses shell scripts (and can use the per-container parse).
+    pub fn is_shell(self) -> bool {
+        matches!(
+            self,
+            Func::DownloadExec
+                | Func::Base64Exec
+                | Func::ReverseShell
+                | Func::NsenterHost
+                | Func::ChrootInto
+                | Func::Miner
+                | Func::ContainerCli
+                | Func::PersistenceWrite
+        )
+    }
+
+    /// Call with evaluated arguments. `parsed` is the container's scripts, already parsed,
+    /// when the first argument is `container.scripts` (the common, hot case).
+    pub fn call<'a>(self, args: &[Val<'a>], parsed: Option<&[Script]>) -> Val<'a> {
+        fn strs<'v>(v: &'v Val<'_>) -> Vec<&'v str> {
             match v {
-                Val::List(l) => l.iter().map(|s| s.to_string()).collect(),
-                Val::Str(s) => vec![s.to_string()],
-                Val::Null => Vec::new(),
-                other => vec![other.display()],
+                Val::List(l) => l.iter().map(|s| s.as_ref()).collect(),
+                Val::Str(s) => vec![s.as_ref()],
+                _ => Vec::new(),
             }
-        };
+        }
         let owned = |v: Vec<String>| Val::List(v.into_iter().map(Cow::Owned).collect());
+        if self.is_shell() {
+            let own;
+            let scripts = match parsed {
+                Some(p) => p,
+                None => {
+                    own = crate::shell::parse_all(
+                        &strs(&args[0])
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect::<Vec<_>>(),
+                    );
+                    &own
+                }
+            };
+            if scripts.is_empty() {
+                return Val::List(Vec::new());
+            }
+            return owned(match self {
+                Func::DownloadExec => crate::shell::download_exec(scripts),
+                Func::Base64Exec => crate::shell::base64_exec(scripts),
+                Func::ReverseShell => crate::shell::reverse_shell(scripts),
+                Func::NsenterHost => crate::shell::nsenter_host(scripts),
+                Func::ChrootInto => crate::shell::chroot_into(scripts, &strs(&args[1])),
+                Func::Miner => crate::shell::miner(scripts),
+                Func::ContainerCli => crate::shell::container_cli(scripts),
+                _ => crate::shell::persistence_write(scripts),
+            });
+        }
         match self {
             Func::Within | Func::Exposes => {
-                let (paths, bases) = (as_list(&args[0]), as_list(&args[1]));
+                let paths = match &args[0] {
+                    Val::List(l) if l.is_empty() => return Val::List(Vec::new()),
+                    Val::List(l) => l.clone(),
+                    Val::Str(s) => vec![s.clone()],
+                    _ => return Val::List(Vec::new()),
+                };
+                let bases = strs(&args[1]);
                 let rel = |p: &str, b: &str| match self {
                     Func::Within => hostpath::is_within(p, b),
                     _ => hostpath::exposes(p, b),
                 };
-                owned(paths.into_iter().filter(|p| p.starts_with('/') && bases.iter().any(|b| rel(p, b))).collect())
+                Val::List(
+                    paths
+                        .into_iter()
+                        .filter(|p| p.starts_with('/') && bases.iter().any(|b| rel(p, b)))
+                        .collect(),
+                )
             }
-            Func::DownloadExec => owned(crate::shell::download_exec(&as_list(&args[0]))),
-            Func::Base64Exec => owned(crate::shell::base64_exec(&as_list(&args[0]))),
-            Func::ReverseShell => owned(crate::shell::reverse_shell(&as_list(&args[0]))),
-            Func::NsenterHost => owned(crate::shell::nsenter_host(&as_list(&args[0]))),
-            Func::ChrootInto => owned(crate::shell::chroot_into(&as_list(&args[0]), &as_list(&args[1]))),
-            Func::Miner => owned(crate::shell::miner(&as_list(&args[0]))),
-            Func::ContainerCli => owned(crate::shell::container_cli(&as_list(&args[0]))),
-            Func::PersistenceWrite => owned(crate::shell::persistence_write(&as_list(&args[0]))),
+            Func::Without => {
+                let exclude = strs(&args[1]);
+                match &args[0] {
+                    Val::List(l) => Val::List(
+                        l.iter()
+                            .filter(|x| !exclude.contains(&x.as_ref()))
+                            .cloned()
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                }
+            }
             Func::Lower => match &args[0] {
                 Val::Str(s) => Val::Str(Cow::Owned(s.to_lowercase())),
                 Val::List(l) => owned(l.iter().map(|s| s.to_lowercase()).collect()),
@@ -119,12 +236,8 @@ impl Func {
                 Val::Null => 0,
                 _ => 1,
             }),
-            Func::Without => {
-                let exclude = as_list(&args[1]);
-                owned(as_list(&args[0]).into_iter().filter(|x| !exclude.contains(x)).collect())
-            }
-            // Evaluated by the engine, which holds the profile.
-            Func::Pss => Val::Null,
+            // Evaluated by the engine, which holds the profile; shell functions above.
+            _ => Val::Null,
         }
     }
 }

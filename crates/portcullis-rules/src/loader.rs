@@ -18,12 +18,21 @@ use std::sync::LazyLock;
 /// The built-in pack, embedded at build time.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("builtin:lists.yaml", include_str!("../pack/lists.yaml")),
-    ("builtin:privilege.yaml", include_str!("../pack/privilege.yaml")),
+    (
+        "builtin:privilege.yaml",
+        include_str!("../pack/privilege.yaml"),
+    ),
     ("builtin:mounts.yaml", include_str!("../pack/mounts.yaml")),
-    ("builtin:placement.yaml", include_str!("../pack/placement.yaml")),
+    (
+        "builtin:placement.yaml",
+        include_str!("../pack/placement.yaml"),
+    ),
     ("builtin:image.yaml", include_str!("../pack/image.yaml")),
     ("builtin:payload.yaml", include_str!("../pack/payload.yaml")),
-    ("builtin:workload.yaml", include_str!("../pack/workload.yaml")),
+    (
+        "builtin:workload.yaml",
+        include_str!("../pack/workload.yaml"),
+    ),
     ("builtin:pss.yaml", include_str!("../pack/pss.yaml")),
 ];
 
@@ -118,7 +127,10 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
             Ok(r) => r,
             Err(e) => {
                 let line = e.location().map_or(0, |l| l.line() as usize);
-                errors.push(at(line, format!("invalid YAML: {}", portcullis_reason(&e.to_string()))));
+                errors.push(at(
+                    line,
+                    format!("invalid YAML: {}", portcullis_reason(&e.to_string())),
+                ));
                 continue;
             }
         };
@@ -126,11 +138,16 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
             let line = def.referenced.line() as usize;
             let (append, items) = match &def.value {
                 Value::Array(items) => (false, items.clone()),
-                Value::Object(m) if m.len() == 1 && m.get("append").is_some_and(Value::is_array) => {
+                Value::Object(m)
+                    if m.len() == 1 && m.get("append").is_some_and(Value::is_array) =>
+                {
                     (true, m["append"].as_array().cloned().unwrap_or_default())
                 }
                 _ => {
-                    errors.push(at(line, format!("list {name}: expected a list, or {{append: [...]}}")));
+                    errors.push(at(
+                        line,
+                        format!("list {name}: expected a list, or {{append: [...]}}"),
+                    ));
                     continue;
                 }
             };
@@ -145,7 +162,10 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
                 .collect();
             if append {
                 if !lists.contains_key(&name) {
-                    errors.push(at(line, format!("list {name}: append to a list that does not exist")));
+                    errors.push(at(
+                        line,
+                        format!("list {name}: append to a list that does not exist"),
+                    ));
                     continue;
                 }
                 lists.entry(name).or_default().extend(items);
@@ -155,7 +175,10 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
         }
         for (name, body) in raw.macros {
             if Field::by_name(&name).is_some() {
-                errors.push(at(body.referenced.line() as usize, format!("macro {name} shadows a field")));
+                errors.push(at(
+                    body.referenced.line() as usize,
+                    format!("macro {name} shadows a field"),
+                ));
                 continue;
             }
             macros.insert(name, body.value);
@@ -163,21 +186,33 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
         for r in raw.rules {
             let line = r.referenced.line() as usize;
             match serde_json::from_value::<RuleDef>(r.value) {
-                Ok(def) => rules.push(Located { file: src.name.clone(), line, item: def }),
+                Ok(def) => rules.push(Located {
+                    file: src.name.clone(),
+                    line,
+                    item: def,
+                }),
                 Err(e) => errors.push(at(line, format!("rule: {e}"))),
             }
         }
         for o in raw.overrides {
             let line = o.referenced.line() as usize;
             match serde_json::from_value::<OverrideDef>(o.value) {
-                Ok(def) => overrides.push(Located { file: src.name.clone(), line, item: def }),
+                Ok(def) => overrides.push(Located {
+                    file: src.name.clone(),
+                    line,
+                    item: def,
+                }),
                 Err(e) => errors.push(at(line, format!("override: {e}"))),
             }
         }
         for x in raw.exceptions {
             let line = x.referenced.line() as usize;
             match serde_json::from_value::<ExceptionDef>(x.value) {
-                Ok(def) => global.push(Located { file: src.name.clone(), line, item: def }),
+                Ok(def) => global.push(Located {
+                    file: src.name.clone(),
+                    line,
+                    item: def,
+                }),
                 Err(e) => errors.push(at(line, format!("exception: {e}"))),
             }
         }
@@ -240,7 +275,9 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
         };
         let before = errors.len();
         if !matches(&CODE_RE, &def.code) {
-            errors.push(at("code must be three capitals and three digits (PRV001)".into()));
+            errors.push(at(
+                "code must be three capitals and three digits (PRV001)".into()
+            ));
         }
         if !matches(&NAME_RE, &def.name) {
             errors.push(at(format!("name {:?} must be kebab-case", def.name)));
@@ -252,7 +289,9 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
         }
         for t in &def.attack {
             if !matches(&ATTACK_RE, t) {
-                errors.push(at(format!("attack: {t:?} is not a technique id (T1610, T1053.007)")));
+                errors.push(at(format!(
+                    "attack: {t:?} is not a technique id (T1610, T1053.007)"
+                )));
             }
         }
         if let Some(p) = &def.pss
@@ -297,7 +336,10 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
     let mut global_exceptions = Vec::new();
     for x in global {
         for code in &x.item.rules {
-            if !compiled.iter().any(|r| r.def.code.starts_with(code.as_str())) {
+            if !compiled
+                .iter()
+                .any(|r| r.def.code.starts_with(code.as_str()))
+            {
                 errors.push(LoadError {
                     file: x.file.clone(),
                     line: x.line,
@@ -372,7 +414,9 @@ pub(crate) fn compile_exception(x: &ExceptionDef) -> Result<CompiledException, S
             ));
         }
         if tuple.iter().any(|v| v.contains('*')) {
-            return Err(format!("values[{i}]: wildcards are not allowed; name exact values"));
+            return Err(format!(
+                "values[{i}]: wildcards are not allowed; name exact values"
+            ));
         }
     }
     Ok(CompiledException {

@@ -33,7 +33,11 @@ impl Profile {
         let level = match level {
             "baseline" => Level::Baseline,
             "restricted" => Level::Restricted,
-            other => return Err(format!("unknown Pod Security level {other:?} (baseline or restricted)")),
+            other => {
+                return Err(format!(
+                    "unknown Pod Security level {other:?} (baseline or restricted)"
+                ));
+            }
         };
         let minor = if version == "latest" {
             LATEST_MINOR
@@ -41,7 +45,11 @@ impl Profile {
             let v = version.trim_start_matches('v');
             match v.split_once('.') {
                 Some(("1", m)) => m.parse().map_err(|_| format!("bad version {version:?}"))?,
-                _ => return Err(format!("bad version {version:?} (expected v1.<minor> or latest)")),
+                _ => {
+                    return Err(format!(
+                        "bad version {version:?} (expected v1.<minor> or latest)"
+                    ));
+                }
             }
         };
         Ok(Profile {
@@ -153,7 +161,11 @@ impl Failure {
     }
 }
 
-fn v(container: Option<&Container>, field: impl Into<String>, value: impl Into<String>) -> Violation {
+fn v(
+    container: Option<&Container>,
+    field: impl Into<String>,
+    value: impl Into<String>,
+) -> Violation {
     Violation {
         container: container.map(|c| c.name.clone()),
         field: field.into(),
@@ -170,7 +182,11 @@ fn quoted(names: &[String]) -> String {
 }
 
 fn containers_phrase(names: &[String]) -> String {
-    let noun = if names.len() == 1 { "container" } else { "containers" };
+    let noun = if names.len() == 1 {
+        "container"
+    } else {
+        "containers"
+    };
     format!("{noun} {}", quoted(names))
 }
 
@@ -199,9 +215,12 @@ pub fn effective_seccomp(c: &Container, pod: &PodSpec) -> Option<String> {
         .clone()
         .or_else(|| pod.security_context.options.seccomp.clone())
         .or_else(|| {
-            annotation(pod, &format!("container.seccomp.security.alpha.kubernetes.io/{}", c.name))
-                .or_else(|| annotation(pod, "seccomp.security.alpha.kubernetes.io/pod"))
-                .map(legacy)
+            annotation(
+                pod,
+                &format!("container.seccomp.security.alpha.kubernetes.io/{}", c.name),
+            )
+            .or_else(|| annotation(pod, "seccomp.security.alpha.kubernetes.io/pod"))
+            .map(legacy)
         })
 }
 
@@ -212,24 +231,45 @@ pub fn effective_apparmor(c: &Container, pod: &PodSpec) -> Option<String> {
         .apparmor
         .clone()
         .or_else(|| {
-            annotation(pod, &format!("container.apparmor.security.beta.kubernetes.io/{}", c.name))
-                .map(|v| match v {
-                    "unconfined" => "Unconfined".to_string(),
-                    "runtime/default" => "RuntimeDefault".to_string(),
-                    _ => "Localhost".to_string(),
-                })
+            annotation(
+                pod,
+                &format!("container.apparmor.security.beta.kubernetes.io/{}", c.name),
+            )
+            .map(|v| match v {
+                "unconfined" => "Unconfined".to_string(),
+                "runtime/default" => "RuntimeDefault".to_string(),
+                _ => "Localhost".to_string(),
+            })
         })
         .or_else(|| pod.security_context.options.apparmor.clone())
 }
 
 const BASELINE_CAPS: &[&str] = &[
-    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
 ];
 
 const RESTRICTED_VOLUMES: &[&str] = &[
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image",
-    "persistentVolumeClaim", "projected", "secret",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "image",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
 ];
 
 fn allowed_sysctls(minor: u32) -> Vec<&'static str> {
@@ -255,7 +295,10 @@ fn allowed_sysctls(minor: u32) -> Vec<&'static str> {
         s.extend(["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]);
     }
     if minor >= 37 {
-        s.extend(["net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"]);
+        s.extend([
+            "net.ipv4.tcp_slow_start_after_idle",
+            "net.ipv4.tcp_notsent_lowat",
+        ]);
     }
     s
 }
@@ -286,29 +329,66 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
     match check {
         "windowsHostProcess" => {
             if psc.windows_host_process == Some(true) {
-                vs.push(v(None, "securityContext.windowsOptions.hostProcess", "true"));
+                vs.push(v(
+                    None,
+                    "securityContext.windowsOptions.hostProcess",
+                    "true",
+                ));
             }
-            for c in cs.iter().filter(|c| c.security_context.options.windows_host_process == Some(true)) {
-                vs.push(v(Some(c), "securityContext.windowsOptions.hostProcess", "true"));
+            for c in cs
+                .iter()
+                .filter(|c| c.security_context.options.windows_host_process == Some(true))
+            {
+                vs.push(v(
+                    Some(c),
+                    "securityContext.windowsOptions.hostProcess",
+                    "true",
+                ));
             }
-            let who = if vs.iter().any(|v| v.container.is_none()) { "pod and containers" } else { "containers" };
-            fail("hostProcess", format!("{who} must not set securityContext.windowsOptions.hostProcess=true"), vs)
+            let who = if vs.iter().any(|v| v.container.is_none()) {
+                "pod and containers"
+            } else {
+                "containers"
+            };
+            fail(
+                "hostProcess",
+                format!("{who} must not set securityContext.windowsOptions.hostProcess=true"),
+                vs,
+            )
         }
         "hostNamespaces" => {
-            for (set, f) in [(pod.host_network, "hostNetwork"), (pod.host_pid, "hostPID"), (pod.host_ipc, "hostIPC")] {
+            for (set, f) in [
+                (pod.host_network, "hostNetwork"),
+                (pod.host_pid, "hostPID"),
+                (pod.host_ipc, "hostIPC"),
+            ] {
                 if set {
                     vs.push(v(None, f, "true"));
                 }
             }
-            let detail = vs.iter().map(|x| format!("{}=true", x.field)).collect::<Vec<_>>().join(", ");
+            let detail = vs
+                .iter()
+                .map(|x| format!("{}=true", x.field))
+                .collect::<Vec<_>>()
+                .join(", ");
             fail("host namespaces", detail, vs)
         }
         "privileged" => {
-            for c in cs.iter().filter(|c| c.security_context.privileged == Some(true)) {
+            for c in cs
+                .iter()
+                .filter(|c| c.security_context.privileged == Some(true))
+            {
                 vs.push(v(Some(c), "securityContext.privileged", "true"));
             }
             let n = names(&vs);
-            fail("privileged", format!("{} must not set securityContext.privileged=true", containers_phrase(&n)), vs)
+            fail(
+                "privileged",
+                format!(
+                    "{} must not set securityContext.privileged=true",
+                    containers_phrase(&n)
+                ),
+                vs,
+            )
         }
         "capabilities_baseline" => {
             for c in cs {
@@ -320,24 +400,57 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
             }
             let caps: Vec<String> = vs.iter().map(|x| x.value.clone()).collect();
             let n = names(&vs);
-            fail("non-default capabilities", format!("{} must not include {} in securityContext.capabilities.add", containers_phrase(&n), quoted(&caps)), vs)
+            fail(
+                "non-default capabilities",
+                format!(
+                    "{} must not include {} in securityContext.capabilities.add",
+                    containers_phrase(&n),
+                    quoted(&caps)
+                ),
+                vs,
+            )
         }
         "hostPathVolumes" => {
             for vol in pod.volumes.iter().filter(|x| x.host_path.is_some()) {
-                vs.push(v(None, format!("volumes[{}].hostPath", vol.name), vol.host_path.as_ref().map(|h| h.path.clone()).unwrap_or_default()));
+                vs.push(v(
+                    None,
+                    format!("volumes[{}].hostPath", vol.name),
+                    vol.host_path
+                        .as_ref()
+                        .map(|h| h.path.clone())
+                        .unwrap_or_default(),
+                ));
             }
-            let vols: Vec<String> = pod.volumes.iter().filter(|x| x.host_path.is_some()).map(|x| x.name.clone()).collect();
+            let vols: Vec<String> = pod
+                .volumes
+                .iter()
+                .filter(|x| x.host_path.is_some())
+                .map(|x| x.name.clone())
+                .collect();
             fail("hostPath volumes", format!("volumes {}", quoted(&vols)), vs)
         }
         "hostPorts" => {
             for c in cs {
-                for p in c.ports.iter().filter_map(|p| p.host_port).filter(|p| *p != 0) {
+                for p in c
+                    .ports
+                    .iter()
+                    .filter_map(|p| p.host_port)
+                    .filter(|p| *p != 0)
+                {
                     vs.push(v(Some(c), "ports[].hostPort", p.to_string()));
                 }
             }
             let ports: Vec<String> = vs.iter().map(|x| x.value.clone()).collect();
             let n = names(&vs);
-            fail("hostPort", format!("{} uses hostPorts {}", containers_phrase(&n), ports.join(", ")), vs)
+            fail(
+                "hostPort",
+                format!(
+                    "{} uses hostPorts {}",
+                    containers_phrase(&n),
+                    ports.join(", ")
+                ),
+                vs,
+            )
         }
         "appArmorProfile" => {
             let ok_type = |t: &str| matches!(t, "RuntimeDefault" | "Localhost");
@@ -345,18 +458,43 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
                 vs.push(v(None, "securityContext.appArmorProfile.type", t));
             }
             for c in cs {
-                if let Some(t) = c.security_context.options.apparmor.as_deref().filter(|t| !ok_type(t)) {
+                if let Some(t) = c
+                    .security_context
+                    .options
+                    .apparmor
+                    .as_deref()
+                    .filter(|t| !ok_type(t))
+                {
                     vs.push(v(Some(c), "securityContext.appArmorProfile.type", t));
                 }
             }
             for (k, val) in &pod.annotations {
-                if let Some(name) = k.strip_prefix("container.apparmor.security.beta.kubernetes.io/")
-                    && !(val.is_empty() || val == "runtime/default" || val.starts_with("localhost/"))
+                if let Some(name) =
+                    k.strip_prefix("container.apparmor.security.beta.kubernetes.io/")
+                    && !(val.is_empty()
+                        || val == "runtime/default"
+                        || val.starts_with("localhost/"))
                 {
-                    vs.push(Violation { container: Some(name.to_string()), field: format!("metadata.annotations[{k}]"), value: val.clone() });
+                    vs.push(Violation {
+                        container: Some(name.to_string()),
+                        field: format!("metadata.annotations[{k}]"),
+                        value: val.clone(),
+                    });
                 }
             }
-            let detail = vs.iter().map(|x| format!("{}={:?}", x.container.as_deref().map_or(x.field.clone(), |c| format!("{c}: {}", x.field)), x.value)).collect::<Vec<_>>().join(", ");
+            let detail = vs
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{}={:?}",
+                        x.container
+                            .as_deref()
+                            .map_or(x.field.clone(), |c| format!("{c}: {}", x.field)),
+                        x.value
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
             fail("forbidden AppArmor profile", detail, vs)
         }
         "seLinuxOptions" => {
@@ -380,7 +518,11 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
             for c in cs {
                 judge(Some(c), &c.security_context.options.selinux);
             }
-            let detail = vs.iter().map(|x| format!("{}={:?}", x.field, x.value)).collect::<Vec<_>>().join(", ");
+            let detail = vs
+                .iter()
+                .map(|x| format!("{}={:?}", x.field, x.value))
+                .collect::<Vec<_>>()
+                .join(", ");
             fail("seLinuxOptions", detail, vs)
         }
         "procMount" | "procMount_restricted" => {
@@ -388,18 +530,36 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
                 return None;
             }
             for c in cs {
-                if let Some(pm) = c.security_context.proc_mount.as_deref().filter(|p| *p != "Default") {
+                if let Some(pm) = c
+                    .security_context
+                    .proc_mount
+                    .as_deref()
+                    .filter(|p| *p != "Default")
+                {
                     vs.push(v(Some(c), "securityContext.procMount", pm));
                 }
             }
             let n = names(&vs);
-            fail("procMount", format!("{} must not set securityContext.procMount to \"Unmasked\"", containers_phrase(&n)), vs)
+            fail(
+                "procMount",
+                format!(
+                    "{} must not set securityContext.procMount to \"Unmasked\"",
+                    containers_phrase(&n)
+                ),
+                vs,
+            )
         }
         "seccompProfile_baseline" => {
             if minor < 19 {
                 for (k, val) in &pod.annotations {
-                    let legacy = k == "seccomp.security.alpha.kubernetes.io/pod" || k.starts_with("container.seccomp.security.alpha.kubernetes.io/");
-                    if legacy && !(val.is_empty() || val == "runtime/default" || val == "docker/default" || val.starts_with("localhost/")) {
+                    let legacy = k == "seccomp.security.alpha.kubernetes.io/pod"
+                        || k.starts_with("container.seccomp.security.alpha.kubernetes.io/");
+                    if legacy
+                        && !(val.is_empty()
+                            || val == "runtime/default"
+                            || val == "docker/default"
+                            || val.starts_with("localhost/"))
+                    {
                         vs.push(v(None, format!("metadata.annotations[{k}]"), val.clone()));
                     }
                 }
@@ -407,12 +567,27 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
                 if psc.seccomp.as_deref() == Some("Unconfined") {
                     vs.push(v(None, "securityContext.seccompProfile.type", "Unconfined"));
                 }
-                for c in cs.iter().filter(|c| c.security_context.options.seccomp.as_deref() == Some("Unconfined")) {
-                    vs.push(v(Some(c), "securityContext.seccompProfile.type", "Unconfined"));
+                for c in cs
+                    .iter()
+                    .filter(|c| c.security_context.options.seccomp.as_deref() == Some("Unconfined"))
+                {
+                    vs.push(v(
+                        Some(c),
+                        "securityContext.seccompProfile.type",
+                        "Unconfined",
+                    ));
                 }
             }
-            let who = if vs.iter().any(|x| x.container.is_none()) { "pod".to_string() } else { containers_phrase(&names(&vs)) };
-            fail("seccompProfile", format!("{who} must not set securityContext.seccompProfile.type to \"Unconfined\""), vs)
+            let who = if vs.iter().any(|x| x.container.is_none()) {
+                "pod".to_string()
+            } else {
+                containers_phrase(&names(&vs))
+            };
+            fail(
+                "seccompProfile",
+                format!("{who} must not set securityContext.seccompProfile.type to \"Unconfined\""),
+                vs,
+            )
         }
         "sysctls" => {
             let allowed = allowed_sysctls(minor);
@@ -431,27 +606,52 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
                 }
             }
             let n = names(&vs);
-            fail("probe or lifecycle host", format!("{} uses probe or lifecycle hosts", containers_phrase(&n)), vs)
+            fail(
+                "probe or lifecycle host",
+                format!("{} uses probe or lifecycle hosts", containers_phrase(&n)),
+                vs,
+            )
         }
         "restrictedVolumes" => {
             for vol in &pod.volumes {
                 if !vol.source.is_empty() && !RESTRICTED_VOLUMES.contains(&vol.source.as_str()) {
-                    vs.push(v(None, format!("volumes[{}]", vol.name), vol.source.clone()));
+                    vs.push(v(
+                        None,
+                        format!("volumes[{}]", vol.name),
+                        vol.source.clone(),
+                    ));
                 }
             }
-            let detail = vs.iter().map(|x| format!("{} uses restricted volume type {:?}", x.field, x.value)).collect::<Vec<_>>().join(", ");
+            let detail = vs
+                .iter()
+                .map(|x| format!("{} uses restricted volume type {:?}", x.field, x.value))
+                .collect::<Vec<_>>()
+                .join(", ");
             fail("restricted volume types", detail, vs)
         }
         "allowPrivilegeEscalation" => {
             if windows_exempt {
                 return None;
             }
-            for c in cs.iter().filter(|c| c.security_context.allow_privilege_escalation != Some(false)) {
-                let val = c.security_context.allow_privilege_escalation.map_or("unset".to_string(), |b| b.to_string());
+            for c in cs
+                .iter()
+                .filter(|c| c.security_context.allow_privilege_escalation != Some(false))
+            {
+                let val = c
+                    .security_context
+                    .allow_privilege_escalation
+                    .map_or("unset".to_string(), |b| b.to_string());
                 vs.push(v(Some(c), "securityContext.allowPrivilegeEscalation", val));
             }
             let n = names(&vs);
-            fail("allowPrivilegeEscalation != false", format!("{} must set securityContext.allowPrivilegeEscalation=false", containers_phrase(&n)), vs)
+            fail(
+                "allowPrivilegeEscalation != false",
+                format!(
+                    "{} must set securityContext.allowPrivilegeEscalation=false",
+                    containers_phrase(&n)
+                ),
+                vs,
+            )
         }
         "runAsNonRoot" => {
             if user_ns {
@@ -464,11 +664,17 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
             for c in cs {
                 match c.security_context.options.run_as_non_root {
                     Some(false) => vs.push(v(Some(c), "securityContext.runAsNonRoot", "false")),
-                    None if !pod_true => vs.push(v(Some(c), "securityContext.runAsNonRoot", "unset")),
+                    None if !pod_true => {
+                        vs.push(v(Some(c), "securityContext.runAsNonRoot", "unset"))
+                    }
                     _ => {}
                 }
             }
-            fail("runAsNonRoot != true", "pod or containers must set securityContext.runAsNonRoot=true".into(), vs)
+            fail(
+                "runAsNonRoot != true",
+                "pod or containers must set securityContext.runAsNonRoot=true".into(),
+                vs,
+            )
         }
         "runAsUser" => {
             if user_ns {
@@ -477,10 +683,17 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
             if psc.run_as_user == Some(0) {
                 vs.push(v(None, "securityContext.runAsUser", "0"));
             }
-            for c in cs.iter().filter(|c| c.security_context.options.run_as_user == Some(0)) {
+            for c in cs
+                .iter()
+                .filter(|c| c.security_context.options.run_as_user == Some(0))
+            {
                 vs.push(v(Some(c), "securityContext.runAsUser", "0"));
             }
-            fail("runAsUser=0", "pod and containers must not set runAsUser=0".into(), vs)
+            fail(
+                "runAsUser=0",
+                "pod and containers must not set runAsUser=0".into(),
+                vs,
+            )
         }
         "seccompProfile_restricted" => {
             if windows_exempt {
@@ -493,8 +706,12 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
             }
             for c in cs {
                 match c.security_context.options.seccomp.as_deref() {
-                    Some(t) if !ok(t) => vs.push(v(Some(c), "securityContext.seccompProfile.type", t)),
-                    None if !pod_ok => vs.push(v(Some(c), "securityContext.seccompProfile.type", "unset")),
+                    Some(t) if !ok(t) => {
+                        vs.push(v(Some(c), "securityContext.seccompProfile.type", t))
+                    }
+                    None if !pod_ok => {
+                        vs.push(v(Some(c), "securityContext.seccompProfile.type", "unset"))
+                    }
                     _ => {}
                 }
             }
@@ -506,14 +723,30 @@ pub fn check(check: &str, pod: &PodSpec, profile: Profile) -> Option<Failure> {
             }
             for c in cs {
                 if !c.security_context.cap_drop.iter().any(|d| d == "ALL") {
-                    vs.push(v(Some(c), "securityContext.capabilities.drop", "missing ALL"));
+                    vs.push(v(
+                        Some(c),
+                        "securityContext.capabilities.drop",
+                        "missing ALL",
+                    ));
                 }
-                for cap in c.security_context.cap_add.iter().filter(|a| *a != "NET_BIND_SERVICE") {
+                for cap in c
+                    .security_context
+                    .cap_add
+                    .iter()
+                    .filter(|a| *a != "NET_BIND_SERVICE")
+                {
                     vs.push(v(Some(c), "securityContext.capabilities.add", cap.clone()));
                 }
             }
             let n = names(&vs);
-            fail("unrestricted capabilities", format!("{} must set securityContext.capabilities.drop=[\"ALL\"] and may only add \"NET_BIND_SERVICE\"", containers_phrase(&n)), vs)
+            fail(
+                "unrestricted capabilities",
+                format!(
+                    "{} must set securityContext.capabilities.drop=[\"ALL\"] and may only add \"NET_BIND_SERVICE\"",
+                    containers_phrase(&n)
+                ),
+                vs,
+            )
         }
         _ => None,
     }
@@ -525,16 +758,28 @@ mod tests {
 
     #[test]
     fn profiles_parse() {
-        assert_eq!(Profile::parse("baseline").map(|p| p.minor), Ok(LATEST_MINOR));
-        assert_eq!(Profile::parse("restricted:v1.29").map(|p| (p.level, p.minor)), Ok((Level::Restricted, 29)));
+        assert_eq!(
+            Profile::parse("baseline").map(|p| p.minor),
+            Ok(LATEST_MINOR)
+        );
+        assert_eq!(
+            Profile::parse("restricted:v1.29").map(|p| (p.level, p.minor)),
+            Ok((Level::Restricted, 29))
+        );
         assert!(Profile::parse("strict").is_err());
         assert!(Profile::parse("baseline:2.0").is_err());
     }
 
     #[test]
     fn overrides_follow_versions() {
-        let r = |m| Profile { level: Level::Restricted, minor: m };
-        let b = |m| Profile { level: Level::Baseline, minor: m };
+        let r = |m| Profile {
+            level: Level::Restricted,
+            minor: m,
+        };
+        let b = |m| Profile {
+            level: Level::Baseline,
+            minor: m,
+        };
         assert!(!applies("hostPathVolumes", r(30)));
         assert!(applies("hostPathVolumes", b(30)));
         assert!(applies("capabilities_baseline", r(21)));

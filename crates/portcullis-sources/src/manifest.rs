@@ -106,7 +106,11 @@ pub fn parse_yaml(text: &str) -> Result<Value, (usize, Option<usize>, String)> {
             .unwrap_or((1, None));
         // The library's message repeats the location and may quote a snippet over several
         // lines; the first line is the reason.
-        (line.max(1), col, format!("invalid YAML: {}", reason(&e.to_string())))
+        (
+            line.max(1),
+            col,
+            format!("invalid YAML: {}", reason(&e.to_string())),
+        )
     })
 }
 
@@ -150,7 +154,10 @@ fn read_json(text: &str, file: &str, batch: &mut Batch) {
                     field: None,
                     message: format!(
                         "invalid JSON: {}",
-                        e.to_string().split(" at line ").next().unwrap_or("syntax error")
+                        e.to_string()
+                            .split(" at line ")
+                            .next()
+                            .unwrap_or("syntax error")
                     ),
                 });
                 // A JSON stream cannot be resynchronised reliably after a syntax error.
@@ -241,7 +248,10 @@ mod tests {
 
     #[test]
     fn json_kind_zero_is_a_field_error() {
-        let b = read("{\"kind\": 0}\n{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"b\"}]}}\n", "t.json");
+        let b = read(
+            "{\"kind\": 0}\n{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"b\"}]}}\n",
+            "t.json",
+        );
         assert_eq!(b.errors.len(), 1);
         assert_eq!(b.errors[0].field.as_deref(), Some("kind"));
         assert_eq!(b.errors[0].line, 1);

@@ -11,7 +11,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "portcullis", version, about = "Detect and prevent container deployment as an attack (MITRE ATT&CK T1610)")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Detect and prevent container deployment as an attack (MITRE ATT&CK T1610)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -10,7 +10,9 @@ pub fn load(rules: &[PathBuf], config: Option<&Path>) -> Result<Engine> {
     for path in rules {
         let mut files = Vec::new();
         if path.is_dir() {
-            for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
+            for entry in
+                std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))?
+            {
                 let p = entry?.path();
                 if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
                     files.push(p);
@@ -23,7 +25,8 @@ pub fn load(rules: &[PathBuf], config: Option<&Path>) -> Result<Engine> {
         for f in files {
             sources.push(RuleSource {
                 name: f.display().to_string(),
-                text: std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?,
+                text: std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading {}", f.display()))?,
             });
         }
     }
@@ -39,7 +42,10 @@ pub fn load(rules: &[PathBuf], config: Option<&Path>) -> Result<Engine> {
             for e in &errors {
                 eprintln!("portcullis: rule error: {e}");
             }
-            bail!("{} problem(s) in the rule pack; nothing was evaluated", errors.len())
+            bail!(
+                "{} problem(s) in the rule pack; nothing was evaluated",
+                errors.len()
+            )
         }
     }
 }

@@ -79,7 +79,8 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
     let results = scan_inputs(&engine, &selection, opts, &inputs, args.max_file_size);
 
     let mut alerts: Vec<Alert> = Vec::new();
-    let (mut errors, mut documents, mut deployments, mut suppressed) = (0usize, 0usize, 0usize, 0usize);
+    let (mut errors, mut documents, mut deployments, mut suppressed) =
+        (0usize, 0usize, 0usize, 0usize);
     let mut stderr = std::io::stderr().lock();
     for r in results {
         for e in &r.errors {
@@ -89,10 +90,16 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         documents += r.documents;
         deployments += r.deployments;
         suppressed += r.suppressed;
-        alerts.extend(r.alerts.into_iter().filter(|a| a.severity >= args.min_severity));
+        alerts.extend(
+            r.alerts
+                .into_iter()
+                .filter(|a| a.severity >= args.min_severity),
+        );
     }
     let tty = std::io::stdout().is_terminal();
-    let format = args.format.unwrap_or(if tty { Format::Table } else { Format::Jsonl });
+    let format = args
+        .format
+        .unwrap_or(if tty { Format::Table } else { Format::Jsonl });
     let mut out = std::io::stdout().lock();
     match format {
         Format::Table => {
@@ -110,7 +117,11 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                 writeln!(out, "{}", portcullis_output::json_line(a))?;
             }
         }
-        Format::Sarif => writeln!(out, "{}", portcullis_output::sarif(&alerts, &engine, env!("CARGO_PKG_VERSION")))?,
+        Format::Sarif => writeln!(
+            out,
+            "{}",
+            portcullis_output::sarif(&alerts, &engine, env!("CARGO_PKG_VERSION"))
+        )?,
     }
     out.flush()?;
     Ok(if errors > 0 {
@@ -246,7 +257,11 @@ fn read_input(input: &Input, max_bytes: u64) -> Result<String, SourceError> {
     }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = e.as_bytes()[..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
         SourceError {
             line,
             ..err("not UTF-8 text".into())
@@ -254,7 +269,11 @@ fn read_input(input: &Input, max_bytes: u64) -> Result<String, SourceError> {
     })
 }
 
-fn scan_one(evaluator: &portcullis_rules::Evaluator<'_>, input: &Input, max_bytes: u64) -> FileResult {
+fn scan_one(
+    evaluator: &portcullis_rules::Evaluator<'_>,
+    input: &Input,
+    max_bytes: u64,
+) -> FileResult {
     let text = match read_input(input, max_bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -274,7 +293,8 @@ fn scan_one(evaluator: &portcullis_rules::Evaluator<'_>, input: &Input, max_byte
     for dep in &batch.deployments {
         let ev = evaluator.evaluate(dep);
         r.suppressed += ev.suppressed;
-        r.alerts.extend(ev.findings.iter().map(|f| Alert::new(dep, f)));
+        r.alerts
+            .extend(ev.findings.iter().map(|f| Alert::new(dep, f)));
     }
     r
 }

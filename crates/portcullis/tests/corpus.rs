@@ -12,7 +12,11 @@ use std::path::Path;
 fn bad_pods_are_flagged_with_their_category_severity() {
     let dir = format!("{SHARED}/corpus/badPods/manifests");
     let out = run(&["scan", &dir, "--format", "jsonl"]);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(1), "high findings exit 1");
     let files = max_by_file(&alerts(&out));
     let mut seen = 0;
@@ -21,17 +25,30 @@ fn bad_pods_are_flagged_with_their_category_severity() {
         let rel = path.trim_start_matches(&format!("{dir}/")).to_string();
         let category = rel.split('/').next().unwrap_or_default();
         let revshell = rel.contains("-revshell-");
-        let (sev, rules) = files.get(&path).cloned().unwrap_or_else(|| panic!("{rel}: no alert at all"));
+        let (sev, rules) = files
+            .get(&path)
+            .cloned()
+            .unwrap_or_else(|| panic!("{rel}: no alert at all"));
         let has = |code: &str| rules.iter().any(|r| r == code);
         seen += 1;
         match category {
             "everything-allowed" => {
                 assert!(sev >= rank("high"), "{rel}");
-                assert!(has("PRV001") && has("MNT001") && has("PRV002") && has("PRV003") && has("PRV004"), "{rel}: {rules:?}");
+                assert!(
+                    has("PRV001")
+                        && has("MNT001")
+                        && has("PRV002")
+                        && has("PRV003")
+                        && has("PRV004"),
+                    "{rel}: {rules:?}"
+                );
             }
             "priv-and-hostpid" => {
                 assert!(sev >= rank("high"), "{rel}");
-                assert!(has("PRV001") && has("PRV002") && has("PAY004"), "{rel}: nsenter into PID 1: {rules:?}");
+                assert!(
+                    has("PRV001") && has("PRV002") && has("PAY004"),
+                    "{rel}: nsenter into PID 1: {rules:?}"
+                );
             }
             "priv" => assert!(sev >= rank("high") && has("PRV001"), "{rel}"),
             "hostpath" => assert!(sev >= rank("high") && has("MNT001"), "{rel}"),
@@ -50,8 +67,14 @@ fn bad_pods_are_flagged_with_their_category_severity() {
             }
             "nothing-allowed" => {
                 if revshell {
-                    assert!(has("PAY003"), "{rel}: the ncat -e command must be flagged: {rules:?}");
-                    assert!(has("IMG006"), "{rel}: raesene/ncat is an offensive tool image");
+                    assert!(
+                        has("PAY003"),
+                        "{rel}: the ncat -e command must be flagged: {rules:?}"
+                    );
+                    assert!(
+                        has("IMG006"),
+                        "{rel}: raesene/ncat is an offensive tool image"
+                    );
                 } else {
                     assert!(sev <= rank("low"), "{rel}: {rules:?}");
                 }
@@ -59,7 +82,10 @@ fn bad_pods_are_flagged_with_their_category_severity() {
             other => panic!("unknown category {other}"),
         }
         if revshell {
-            assert!(has("PAY003"), "{rel}: reverse shell in every revshell variant");
+            assert!(
+                has("PAY003"),
+                "{rel}: reverse shell in every revshell variant"
+            );
         }
     }
     assert_eq!(seen, 128);
@@ -81,8 +107,15 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 fn max_of(path: &str) -> (u8, Vec<String>) {
     let out = run(&["scan", path, "--format", "jsonl"]);
-    assert_ne!(out.status.code(), Some(2), "{path}: {}", String::from_utf8_lossy(&out.stderr));
-    max_by_file(&alerts(&out)).remove(path).unwrap_or((0, Vec::new()))
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    max_by_file(&alerts(&out))
+        .remove(path)
+        .unwrap_or((0, Vec::new()))
 }
 
 #[test]
@@ -95,10 +128,16 @@ fn kubernetes_goat_verdicts() {
     ];
     for (f, code) in high {
         let (sev, rules) = max_of(&format!("{root}/{f}"));
-        assert!(sev >= rank("high") && rules.iter().any(|r| r == code), "{f}: {rules:?}");
+        assert!(
+            sev >= rank("high") && rules.iter().any(|r| r == code),
+            "{f}: {rules:?}"
+        );
     }
     // A legitimate tool that looks dangerous: medium, read-only mounts, until allow-listed.
-    for f in ["kube-bench-security/master-job.yaml", "kube-bench-security/node-job.yaml"] {
+    for f in [
+        "kube-bench-security/master-job.yaml",
+        "kube-bench-security/node-job.yaml",
+    ] {
         let (sev, rules) = max_of(&format!("{root}/{f}"));
         assert_eq!(sev, rank("medium"), "{f}: {rules:?}");
         assert!(rules.iter().any(|r| r == "MNT004"), "{f}: {rules:?}");
@@ -129,13 +168,27 @@ fn kube_bench_is_quiet_once_excepted_by_namespace_and_image_but_a_mimic_is_not()
     .expect("write");
     let cfg = cfg.to_str().expect("utf8");
     for f in ["master-job.yaml", "node-job.yaml"] {
-        let text = std::fs::read_to_string(format!("{SHARED}/corpus/kubernetes-goat/scenarios/kube-bench-security/{f}")).expect("read");
-        let placed = |ns: &str| text.replacen("metadata:\n", &format!("metadata:\n  namespace: {ns}\n"), 1);
-        let out = run_stdin(&["scan", "-", "--format", "jsonl", "--config", cfg], &placed("security-tools"));
+        let text = std::fs::read_to_string(format!(
+            "{SHARED}/corpus/kubernetes-goat/scenarios/kube-bench-security/{f}"
+        ))
+        .expect("read");
+        let placed =
+            |ns: &str| text.replacen("metadata:\n", &format!("metadata:\n  namespace: {ns}\n"), 1);
+        let out = run_stdin(
+            &["scan", "-", "--format", "jsonl", "--config", cfg],
+            &placed("security-tools"),
+        );
         let a = alerts(&out);
-        assert!(a.iter().all(|x| rank(x["severity"].as_str().unwrap_or("")) <= rank("low")), "{f}: {a:?}");
+        assert!(
+            a.iter()
+                .all(|x| rank(x["severity"].as_str().unwrap_or("")) <= rank("low")),
+            "{f}: {a:?}"
+        );
         // The same image deployed elsewhere is not excused: the image name alone proves nothing.
-        let out = run_stdin(&["scan", "-", "--format", "jsonl", "--config", cfg], &placed("default"));
+        let out = run_stdin(
+            &["scan", "-", "--format", "jsonl", "--config", cfg],
+            &placed("default"),
+        );
         let a = alerts(&out);
         assert!(a.iter().any(|x| x["rule"]["id"] == "MNT004"), "{f}: {a:?}");
     }
@@ -163,8 +216,16 @@ fn event_generator_verdicts() {
     // RBAC, services, config maps: not deployments, no alert at all.
     for e in std::fs::read_dir(&root).expect("dir") {
         let p = e.expect("entry").path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        if name.starts_with("cluster-role") || name.contains("configmap") || name.starts_with("k8s-service") || name.contains("node-port") {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if name.starts_with("cluster-role")
+            || name.contains("configmap")
+            || name.starts_with("k8s-service")
+            || name.contains("node-port")
+        {
             let out = run(&["scan", p.to_str().expect("utf8"), "--format", "jsonl"]);
             assert!(alerts(&out).is_empty(), "{name}");
         }
@@ -196,10 +257,22 @@ fn trace_spec(name: &str) -> String {
 
 fn scan_trace(name: &str) -> (u8, Vec<String>, Vec<serde_json::Value>) {
     let out = run_stdin(&["scan", "-", "--format", "jsonl"], &trace_spec(name));
-    assert_ne!(out.status.code(), Some(2), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let a = alerts(&out);
-    let max = a.iter().map(|x| rank(x["severity"].as_str().unwrap_or("info"))).max().unwrap_or(0);
-    let rules = a.iter().map(|x| x["rule"]["id"].as_str().unwrap_or("").to_string()).collect();
+    let max = a
+        .iter()
+        .map(|x| rank(x["severity"].as_str().unwrap_or("info")))
+        .max()
+        .unwrap_or(0);
+    let rules = a
+        .iter()
+        .map(|x| x["rule"]["id"].as_str().unwrap_or("").to_string())
+        .collect();
     (max, rules, a)
 }
 
@@ -211,24 +284,47 @@ fn falco_audit_trace_pod_specs() {
         "create_nginx_pod_no_secctx_1st_container_privileged_2nd_container.json",
     ] {
         let (sev, rules, a) = scan_trace(f);
-        assert!(sev >= rank("high") && rules.iter().any(|r| r == "PRV001"), "{f}: {rules:?}");
+        assert!(
+            sev >= rank("high") && rules.iter().any(|r| r == "PRV001"),
+            "{f}: {rules:?}"
+        );
         if f.contains("2nd_container") {
             // The finding names the second container, the privileged one.
-            let c: Vec<&str> = a.iter().filter(|x| x["rule"]["id"] == "PRV001").filter_map(|x| x["container"]["name"].as_str()).collect();
+            let c: Vec<&str> = a
+                .iter()
+                .filter(|x| x["rule"]["id"] == "PRV001")
+                .filter_map(|x| x["container"]["name"].as_str())
+                .collect();
             assert!(!c.is_empty() && !c.contains(&"nginx1"), "{f}: {c:?}");
         }
     }
     let (sev, rules, _) = scan_trace("create_nginx_pod_hostnetwork.json");
     assert_eq!(sev, rank("medium"), "{rules:?}");
-    for f in ["create_nginx_pod_sensitive_mount.json", "create_nginx_pod_sensitive_mount_2nd_container.json"] {
+    for f in [
+        "create_nginx_pod_sensitive_mount.json",
+        "create_nginx_pod_sensitive_mount_2nd_container.json",
+    ] {
         let (sev, rules, _) = scan_trace(f);
-        assert!(sev >= rank("medium") && rules.iter().any(|r| r.starts_with("MNT")), "{f}: {rules:?}");
+        assert!(
+            sev >= rank("medium") && rules.iter().any(|r| r.starts_with("MNT")),
+            "{f}: {rules:?}"
+        );
     }
-    for f in ["create_nginx_pod_nohostnetwork.json", "create_nginx_pod_unprivileged.json"] {
+    for f in [
+        "create_nginx_pod_nohostnetwork.json",
+        "create_nginx_pod_unprivileged.json",
+    ] {
         let (sev, rules, _) = scan_trace(f);
-        assert_eq!(sev, rank("info"), "{f}: NO-ALERT allows hygiene notes only: {rules:?}");
+        assert_eq!(
+            sev,
+            rank("info"),
+            "{f}: NO-ALERT allows hygiene notes only: {rules:?}"
+        );
     }
-    for f in ["create_pod_kube_system_namespace.json", "create_pod_kube_public_namespace.json"] {
+    for f in [
+        "create_pod_kube_system_namespace.json",
+        "create_pod_kube_public_namespace.json",
+    ] {
         let (sev, rules, _) = scan_trace(f);
         assert_eq!(sev, rank("medium"), "{f}: {rules:?}");
         assert!(rules.iter().any(|r| r == "WKL003"), "{f}: {rules:?}");
