@@ -1,4 +1,4 @@
-//! `cargo bench -p portcullis --bench scan [-- --documents N]`
+//! `cargo bench -p portcullis --bench scan [-- --workloads N]` (default 100,000)
 //!
 //! Generates a corpus of workload documents (every built-in kind, CRDs, Services, 1–3
 //! containers, a few percent risky), then times, in the same process and on one thread:
@@ -188,23 +188,29 @@ fn document(r: &mut Rng, n: usize) -> String {
     }
 }
 
-fn corpus(documents: usize) -> Vec<String> {
+/// Files of `DOCS_PER_FILE` documents until `workloads` workload documents exist (Services
+/// come on top, as in a real repository). Returns the files and the document count.
+fn corpus(workloads: usize) -> (Vec<String>, usize) {
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
     let mut files = Vec::new();
     let mut cur = String::new();
-    for n in 0..documents {
+    let (mut n, mut made) = (0, 0);
+    while made < workloads {
         if n % DOCS_PER_FILE != 0 {
             cur.push_str("---\n");
         }
-        cur.push_str(&document(&mut r, n));
-        if n % DOCS_PER_FILE == DOCS_PER_FILE - 1 {
+        let doc = document(&mut r, n);
+        made += usize::from(!doc.contains("\nkind: Service\n"));
+        cur.push_str(&doc);
+        n += 1;
+        if n % DOCS_PER_FILE == 0 {
             files.push(std::mem::take(&mut cur));
         }
     }
     if !cur.is_empty() {
         files.push(cur);
     }
-    files
+    (files, n)
 }
 
 fn best_of<F: FnMut() -> usize>(runs: usize, mut f: F) -> (Duration, usize) {
@@ -220,13 +226,13 @@ fn best_of<F: FnMut() -> usize>(runs: usize, mut f: F) -> (Duration, usize) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let documents = args
+    let workloads = args
         .iter()
-        .position(|a| a == "--documents")
+        .position(|a| a == "--workloads")
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
-    let files = corpus(documents);
+    let (files, documents) = corpus(workloads);
     let bytes: usize = files.iter().map(String::len).sum();
     let engine = Engine::builtin().expect("built-in pack loads");
     let evaluator = engine.evaluator(
@@ -237,7 +243,7 @@ fn main() {
         },
     );
     println!(
-        "corpus: {documents} documents in {} files, {:.1} MB",
+        "corpus: {documents} documents ({workloads} workloads, the rest Services) in {} files, {:.1} MB",
         files.len(),
         bytes as f64 / 1e6
     );
