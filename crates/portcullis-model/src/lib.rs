@@ -29,6 +29,44 @@ pub struct Deployment {
     /// event or a `docker start` does not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod: Option<PodSpec>,
+    /// The process that issued the deployment, for process-creation sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessInfo>,
+    /// For a pod a controller created: the workload it was made for, and who made that.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_for: Option<WorkloadLink>,
+    /// The API endpoint a client talked to (`tcp://10.0.0.5:2375`), when not the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+/// A process-creation record: what ran, as what, from what.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct ProcessInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executable: Option<String>,
+    pub command_line: String,
+    pub argv: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_executable: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_command_line: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The tool that really runs after unwrapping sudo/env/sh -c (`docker`, `kubectl`).
+    pub tool: String,
+}
+
+/// The workload a controller-created pod belongs to.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct WorkloadLink {
+    pub kind: String,
+    pub name: String,
+    /// Who created the workload, when it was seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// Where a record came from, precise enough to open the file at the line.

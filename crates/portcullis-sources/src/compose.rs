@@ -5,10 +5,10 @@
 //! both. The mapping follows the Compose Specification's short and long syntaxes.
 
 use crate::SourceError;
-use crate::value::{arr, as_bool, boolean, obj, scalar, string, string_map, strings};
+use crate::value::{arr, boolean, obj, scalar, string, string_map, strings};
 use portcullis_model::{
-    Container, ContainerKind, ContainerSecurityContext, Deployment, EnvVar, HostPath, ImageRef,
-    Mount, Origin, PodSecurityContext, PodSpec, Port, SeLinux, SecurityOptions, Target, Volume,
+    Container, ContainerKind, ContainerSecurityContext, Deployment, EnvVar, ImageRef, Origin,
+    PodSecurityContext, PodSpec, Port, SecurityOptions, Target,
 };
 use serde_json::Value;
 
@@ -119,36 +119,19 @@ fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
     let path = format!("services.{name}");
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
-    for (i, vol) in arr(svc, "volumes").iter().enumerate() {
-        let (source, target, read_only, propagation, bind) = match vol {
-            Value::String(s) => short_volume(s),
-            Value::Object(_) => {
-                let kind = string(vol, "type").unwrap_or_else(|| "volume".into());
-                (
-                    string(vol, "source"),
-                    string(vol, "target").unwrap_or_default(),
-                    boolean(vol, "read_only").unwrap_or(false),
-                    vol.get("bind").and_then(|b| string(b, "propagation")),
-                    kind == "bind",
-                )
-            }
+    for vol in arr(svc, "volumes") {
+        let bind = match vol {
+            Value::String(s) => crate::docker_api::parse_bind(s),
+            Value::Object(_) => crate::docker_api::Bind {
+                source: string(vol, "source"),
+                target: string(vol, "target").unwrap_or_default(),
+                read_only: boolean(vol, "read_only").unwrap_or(false),
+                propagation: vol.get("bind").and_then(|b| string(b, "propagation")),
+                host: string(vol, "type").is_some_and(|t| t == "bind"),
+            },
             _ => continue,
         };
-        let vname = format!("{path}.volumes[{i}]");
-        let host_path = bind.then(|| HostPath::new(source.as_deref().unwrap_or(""), None));
-        volumes.push(Volume {
-            name: vname.clone(),
-            source: if bind { "hostPath" } else { "volume" }.into(),
-            host_path: host_path.clone(),
-        });
-        mounts.push(Mount {
-            volume: vname,
-            mount_path: target,
-            read_only,
-            propagation,
-            sub_path: None,
-            host_path,
-        });
+        crate::docker_api::push_mount(&mut volumes, &mut mounts, &format!("{path}.volumes"), bind);
     }
     let mut security = ContainerSecurityContext {
         privileged: boolean(svc, "privileged"),
@@ -164,44 +147,7 @@ fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
             u => u.parse().ok(),
         };
     }
-    for opt in strings(svc, "security_opt") {
-        // Docker accepts both `key:value` and `key=value`.
-        let (key, value) = opt
-            .split_once(['=', ':'])
-            .map_or((opt.as_str(), ""), |(k, v)| (k, v));
-        match (key, value) {
-            ("seccomp", v) => security.options.seccomp = Some(docker_profile(v, "Localhost")),
-            ("apparmor", v) => security.options.apparmor = Some(docker_profile(v, "Localhost")),
-            ("label", "disable") => {
-                security.options.selinux = Some(SeLinux {
-                    disabled: true,
-                    ..SeLinux::default()
-                })
-            }
-            ("label", v) => {
-                let sel = security
-                    .options
-                    .selinux
-                    .get_or_insert_with(SeLinux::default);
-                if let Some((k, val)) = v.split_once(':') {
-                    match k {
-                        "type" => sel.r#type = Some(val.into()),
-                        "user" => sel.user = Some(val.into()),
-                        "role" => sel.role = Some(val.into()),
-                        "level" => sel.level = Some(val.into()),
-                        _ => {}
-                    }
-                }
-            }
-            ("no-new-privileges", v) => {
-                security.allow_privilege_escalation =
-                    Some(!as_bool(&Value::String(v.into())).unwrap_or(true))
-            }
-            // `systempaths=unconfined` unmasks /proc and /sys like procMount: Unmasked.
-            ("systempaths", "unconfined") => security.proc_mount = Some("Unmasked".into()),
-            _ => {}
-        }
-    }
+    crate::docker_api::apply_security_opts(&strings(svc, "security_opt"), &mut security);
     let image = match string(svc, "image") {
         Some(i) => i,
         // A build-only service runs an image built on the spot, named after the project.
@@ -278,45 +224,6 @@ fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
         containers: vec![container],
         ..PodSpec::default()
     }
-}
-
-/// Docker's profile words mapped to Kubernetes' profile types.
-fn docker_profile(v: &str, other: &str) -> String {
-    match v {
-        "unconfined" => "Unconfined".into(),
-        "" | "default" | "docker-default" | "runtime/default" => "RuntimeDefault".into(),
-        _ => other.into(),
-    }
-}
-
-/// `SRC:DST[:MODE]`, `DST`. A source that is a path (`/`, `.`, `~`) is a bind mount; any
-/// other source is a named volume.
-fn short_volume(s: &str) -> (Option<String>, String, bool, Option<String>, bool) {
-    let parts: Vec<&str> = s.split(':').collect();
-    let (src, dst, mode) = match parts.as_slice() {
-        [dst] => (None, *dst, ""),
-        [src, dst] => (Some(*src), *dst, ""),
-        [src, dst, mode, ..] => (Some(*src), *dst, *mode),
-        [] => (None, "", ""),
-    };
-    let modes: Vec<&str> = mode.split(',').collect();
-    let propagation = modes
-        .iter()
-        .find(|m| {
-            matches!(
-                **m,
-                "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
-            )
-        })
-        .map(|m| m.to_string());
-    let bind = src.is_some_and(|s| s.starts_with(['/', '.', '~']));
-    (
-        src.map(str::to_string),
-        dst.to_string(),
-        modes.contains(&"ro"),
-        propagation,
-        bind,
-    )
 }
 
 fn port(p: &Value) -> Port {

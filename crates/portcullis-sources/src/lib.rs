@@ -7,6 +7,7 @@
 //! [`compose`] (Docker Compose files).
 
 pub mod compose;
+pub mod docker_api;
 pub mod k8s;
 pub mod manifest;
 mod value;

@@ -67,10 +67,15 @@ pub fn as_int(v: &Value) -> Option<i64> {
 
 /// A list of strings; a lone string becomes a one-element list.
 pub fn strings(v: &Value, key: &str) -> Vec<String> {
-    match v.get(key) {
-        Some(Value::Array(items)) => items.iter().filter_map(scalar).collect(),
-        Some(other) => scalar(other).into_iter().collect(),
-        None => Vec::new(),
+    v.get(key).map(string_list).unwrap_or_default()
+}
+
+/// A value as a list of strings: an array's scalars, or a lone scalar.
+pub fn string_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(items) => items.iter().filter_map(scalar).collect(),
+        Value::Null => Vec::new(),
+        other => scalar(other).into_iter().collect(),
     }
 }
 
