@@ -10,6 +10,7 @@
 
 pub mod hostpath;
 pub mod image;
+pub mod shell;
 
 pub use image::ImageRef;
 use serde::Serialize;

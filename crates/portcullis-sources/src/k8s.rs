@@ -514,3 +514,107 @@ fn container(c: &Value, kind: ContainerKind, path: String, pod: &PodSpec) -> Con
         },
     }
 }
+
+/// Keys that only a pod spec has: a partial object holding one is a pod spec fragment.
+const POD_SPEC_KEYS: &[&str] = &[
+    "containers",
+    "initContainers",
+    "ephemeralContainers",
+    "hostPID",
+    "hostIPC",
+    "hostNetwork",
+    "hostUsers",
+    "volumes",
+    "nodeName",
+    "nodeSelector",
+    "tolerations",
+    "serviceAccountName",
+    "securityContext",
+];
+
+/// The pod spec inside a (possibly partial) object: a patch body, a merge fragment. Tries
+/// the workload paths, then the object's own `spec`, then a search by shape.
+pub fn any_pod_spec(object: &Value) -> Option<PodSpec> {
+    for path in [
+        &["spec", "jobTemplate", "spec", "template", "spec"][..],
+        &["spec", "template", "spec"][..],
+        &["template", "spec"][..],
+        &["spec"][..],
+    ] {
+        let mut cur = object;
+        let mut ok = true;
+        for k in path {
+            match cur.get(*k) {
+                Some(next) => cur = next,
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok && cur.as_object().is_some_and(|m| m.keys().any(|k| POD_SPEC_KEYS.contains(&k.as_str()))) {
+            let annotations = Vec::new();
+            return Some(pod_spec(cur, &path.join("."), annotations, None));
+        }
+    }
+    let mut found = Vec::new();
+    find_by_shape(object, "", 0, &mut found);
+    found
+        .into_iter()
+        .next()
+        .map(|(path, v, explicit)| pod_spec(v, &path, Vec::new(), explicit))
+}
+
+/// The object a JSON Patch (RFC 6902) writes: every `add`/`replace` value placed at its
+/// path in an otherwise empty object, so the fragment can be judged like a manifest.
+pub fn json_patch_object(patch: &Value) -> Value {
+    let mut root = Value::Object(serde_json::Map::new());
+    for op in patch.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
+        if !matches!(kind, "add" | "replace") {
+            continue;
+        }
+        let (Some(path), Some(value)) = (op.get("path").and_then(Value::as_str), op.get("value")) else {
+            continue;
+        };
+        let segments: Vec<String> = path
+            .split('/')
+            .skip(1)
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        set_path(&mut root, &segments, value.clone());
+    }
+    root
+}
+
+fn set_path(cur: &mut Value, segments: &[String], value: Value) {
+    let Some((first, rest)) = segments.split_first() else {
+        *cur = value;
+        return;
+    };
+    let index = if first == "-" { Some(usize::MAX) } else { first.parse::<usize>().ok() };
+    match index {
+        Some(i) => {
+            if !cur.is_array() {
+                *cur = Value::Array(Vec::new());
+            }
+            if let Value::Array(a) = cur {
+                // Bounded: a hostile patch must not make us allocate a huge array.
+                let i = if i == usize::MAX { a.len() } else { i.min(a.len()).min(1024) };
+                if i >= a.len() {
+                    a.push(Value::Object(serde_json::Map::new()));
+                }
+                let last = a.len() - 1;
+                set_path(&mut a[i.min(last)], rest, value);
+            }
+        }
+        None => {
+            if !cur.is_object() {
+                *cur = Value::Object(serde_json::Map::new());
+            }
+            if let Value::Object(m) = cur {
+                set_path(m.entry(first.clone()).or_insert(Value::Null), rest, value);
+            }
+        }
+    }
+}

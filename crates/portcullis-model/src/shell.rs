@@ -1,0 +1,255 @@
+//! Shell command lines, parsed the way a shell reads them: words with quotes, pipelines,
+//! `;`/`&&`/`||` lists, `$( … )`, `` ` … ` `` and `<( … )` substitutions (kept as scripts of
+//! their own), redirections. Wrappers (`sudo`, `env`, `nohup`, `timeout`, `busybox`, full
+//! paths, `.exe`) unwrap to the tool that really runs. Shared by the payload detectors and
+//! the command-line sources.
+
+pub const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox"];
+
+/// The script an argv runs: the `-c` body for a shell, else the words joined.
+pub fn script_of(argv: &[&str]) -> Option<String> {
+    if argv.is_empty() {
+        return None;
+    }
+    let (name, rest) = unwrap(argv);
+    if SHELLS.contains(&name) {
+        let mut it = rest.iter().skip_while(|a| **a == "sh" && name == "busybox");
+        let mut body = Vec::new();
+        let mut after_c = false;
+        for a in it.by_ref() {
+            if after_c {
+                if *a == "--" && body.is_empty() {
+                    continue;
+                }
+                body.push(*a);
+                // The words after the body are $0, $1…: not code.
+                break;
+            }
+            if a.starts_with('-') && !a.starts_with("--") && a.contains('c') {
+                after_c = true;
+            }
+        }
+        if let Some(b) = body.first() {
+            return Some((*b).to_string());
+        }
+    }
+    Some(argv.join(" "))
+}
+
+/// The tool that really runs and its arguments, past wrappers and paths.
+pub fn unwrap<'a, 'b>(argv: &'b [&'a str]) -> (&'a str, &'b [&'a str]) {
+    let mut i = 0;
+    loop {
+        let Some(word) = argv.get(i) else {
+            return ("", &[]);
+        };
+        // Leading VAR=value assignments.
+        if word.contains('=') && !word.starts_with('-') && !word.contains('/') {
+            i += 1;
+            continue;
+        }
+        let name = base_name(word);
+        match name {
+            "sudo" | "doas" | "nohup" | "exec" | "nice" | "setsid" | "stdbuf" | "time"
+            | "command" | "env" => {
+                i += 1;
+                while let Some(a) = argv.get(i) {
+                    if a.starts_with('-') || (name == "env" && a.contains('=')) {
+                        // `sudo -u user`, `nice -n 5`: options with a value.
+                        let takes_value = matches!(*a, "-u" | "-g" | "-n" | "-i" | "-C" | "-U");
+                        i += if takes_value { 2 } else { 1 };
+                    } else {
+                        break;
+                    }
+                }
+            }
+            "timeout" => {
+                i += 1;
+                while argv.get(i).is_some_and(|a| a.starts_with('-')) {
+                    i += 1;
+                }
+                i += 1; // the duration
+            }
+            "busybox" if argv.get(i + 1).is_some_and(|a| !a.starts_with('-')) => i += 1,
+            _ => return (name, &argv[i + 1..]),
+        }
+    }
+}
+
+pub fn base_name(word: &str) -> &str {
+    let w = word.rsplit(['/', '\\']).next().unwrap_or(word);
+    w.strip_suffix(".exe").unwrap_or(w)
+}
+
+/// A simple command inside a pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct Cmd {
+    pub words: Vec<String>,
+}
+
+impl Cmd {
+    pub fn name_and_args(&self) -> (&str, Vec<&str>) {
+        let refs: Vec<&str> = self.words.iter().map(String::as_str).collect();
+        let (n, rest) = unwrap(&refs);
+        (n, rest.to_vec())
+    }
+}
+
+/// A parsed script: pipelines (each a list of commands joined by `|`), and the scripts of
+/// its substitutions.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub pipelines: Vec<Vec<Cmd>>,
+    pub subs: Vec<String>,
+}
+
+/// Marks where a substitution stood inside a word: `SUB_MARK` followed by its index.
+pub const SUB_MARK: &str = "\u{1}SUB";
+
+pub fn parse(script: &str) -> Parsed {
+    let mut p = Parsed::default();
+    let chars: Vec<char> = script.chars().collect();
+    let mut pipeline: Vec<Cmd> = Vec::new();
+    let mut cmd = Cmd::default();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut i = 0;
+    let flush_word = |word: &mut String, in_word: &mut bool, cmd: &mut Cmd| {
+        if *in_word {
+            cmd.words.push(std::mem::take(word));
+            *in_word = false;
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\'' => {
+                in_word = true;
+                i += 1;
+                while i < chars.len() && chars[i] != '\'' {
+                    word.push(chars[i]);
+                    i += 1;
+                }
+                i += 1;
+            }
+            '"' => {
+                in_word = true;
+                i += 1;
+                while i < chars.len() && chars[i] != '"' {
+                    if chars[i] == '\\' && i + 1 < chars.len() {
+                        word.push(chars[i + 1]);
+                        i += 2;
+                        continue;
+                    }
+                    if chars[i] == '$' && chars.get(i + 1) == Some(&'(') {
+                        let (sub, next) = balanced(&chars, i + 2);
+                        word.push_str(&format!("{SUB_MARK}{}", p.subs.len()));
+                        p.subs.push(sub);
+                        i = next;
+                        continue;
+                    }
+                    word.push(chars[i]);
+                    i += 1;
+                }
+                i += 1;
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.get(i + 1)
+                    && *n != '\n'
+                {
+                    word.push(*n);
+                }
+                i += 2;
+            }
+            '$' | '<' if chars.get(i + 1) == Some(&'(') => {
+                in_word = true;
+                let (sub, next) = balanced(&chars, i + 2);
+                word.push_str(&format!("{SUB_MARK}{}", p.subs.len()));
+                p.subs.push(sub);
+                i = next;
+            }
+            '`' => {
+                in_word = true;
+                let start = i + 1;
+                let mut j = start;
+                while j < chars.len() && chars[j] != '`' {
+                    j += 1;
+                }
+                word.push_str(&format!("{SUB_MARK}{}", p.subs.len()));
+                p.subs
+                    .push(chars[start..j.min(chars.len())].iter().collect());
+                i = j + 1;
+            }
+            '|' | '&' | ';' | '\n' => {
+                flush_word(&mut word, &mut in_word, &mut cmd);
+                let double = chars.get(i + 1) == Some(&c);
+                if c == '|' && !double {
+                    pipeline.push(std::mem::take(&mut cmd));
+                } else if c == '&' && !double && i > 0 && matches!(chars[i - 1], '>' | '<') {
+                    // `2>&1`: part of a redirection, not a separator.
+                    word.push('&');
+                    in_word = true;
+                    i += 1;
+                    continue;
+                } else {
+                    pipeline.push(std::mem::take(&mut cmd));
+                    p.pipelines.push(std::mem::take(&mut pipeline));
+                }
+                i += if double { 2 } else { 1 };
+            }
+            '>' | '<' => {
+                flush_word(&mut word, &mut in_word, &mut cmd);
+                let mut op = String::from(c);
+                while matches!(chars.get(i + op.len()), Some('>' | '&')) {
+                    op.push(chars[i + op.len()]);
+                }
+                i += op.len();
+                cmd.words.push(op);
+            }
+            c if c.is_whitespace() => {
+                flush_word(&mut word, &mut in_word, &mut cmd);
+                i += 1;
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+                i += 1;
+            }
+        }
+    }
+    flush_word(&mut word, &mut in_word, &mut cmd);
+    pipeline.push(cmd);
+    p.pipelines.push(pipeline);
+    for pl in &mut p.pipelines {
+        pl.retain(|c| !c.words.is_empty());
+    }
+    p.pipelines.retain(|pl| !pl.is_empty());
+    p
+}
+
+/// Text up to the `)` that closes a `$(` / `<(` opened before `start`.
+fn balanced(chars: &[char], start: usize) -> (String, usize) {
+    let mut depth = 1;
+    let mut j = start;
+    let mut quote: Option<char> = None;
+    while j < chars.len() {
+        let c = chars[j];
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return (chars[start..j].iter().collect(), j + 1);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    (chars[start..].iter().collect(), chars.len())
+}
+
