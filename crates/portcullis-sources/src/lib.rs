@@ -10,6 +10,7 @@ pub mod cmdline;
 pub mod compose;
 pub mod docker_api;
 pub mod k8s;
+pub mod k8s_audit;
 pub mod manifest;
 mod value;
 
