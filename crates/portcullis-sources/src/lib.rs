@@ -12,6 +12,7 @@ pub mod docker_api;
 pub mod k8s;
 pub mod k8s_audit;
 pub mod manifest;
+pub mod process;
 mod value;
 
 use portcullis_model::Deployment;
