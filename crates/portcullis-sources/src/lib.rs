@@ -9,8 +9,10 @@
 pub mod cmdline;
 pub mod compose;
 pub mod docker_api;
+pub mod docker_events;
 pub mod k8s;
 pub mod k8s_audit;
+pub mod logs;
 pub mod manifest;
 pub mod process;
 mod value;

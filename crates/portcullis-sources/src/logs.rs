@@ -1,0 +1,272 @@
+//! Log formats for `hunt`: detection from a file's first bytes, and one dispatch per line
+//! or per document. Line formats without state run on every core; auditd and the daemon
+//! log keep a little state and run in order; document formats are read whole.
+
+use crate::{SourceError, docker_events, k8s_audit, process};
+use portcullis_model::Deployment;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    K8sAudit,
+    DockerEvents,
+    DockerEventsText,
+    DockerInspect,
+    DockerDaemon,
+    K8sEvents,
+    Ecs,
+    /// Sysmon (Linux or Windows) and Windows Security events as XML, one per line or an
+    /// exported document.
+    XmlEvents,
+    Auditd,
+}
+
+impl Format {
+    pub const NAMES: &'static [(&'static str, Format)] = &[
+        ("k8s-audit", Format::K8sAudit),
+        ("docker-events", Format::DockerEvents),
+        ("docker-events-text", Format::DockerEventsText),
+        ("docker-inspect", Format::DockerInspect),
+        ("docker-daemon", Format::DockerDaemon),
+        ("k8s-events", Format::K8sEvents),
+        ("ecs", Format::Ecs),
+        ("xml-events", Format::XmlEvents),
+        ("auditd", Format::Auditd),
+    ];
+
+    pub fn parse(s: &str) -> Result<Format, String> {
+        Format::NAMES
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                format!(
+                    "unknown input format {s:?} ({})",
+                    Format::NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                )
+            })
+    }
+
+    pub fn name(self) -> &'static str {
+        Format::NAMES.iter().find(|(_, f)| *f == self).map_or("?", |(n, _)| n)
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Format::K8sAudit | Format::DockerEvents | Format::DockerEventsText | Format::Ecs => Kind::Lines,
+            Format::XmlEvents => Kind::Lines,
+            Format::Auditd | Format::DockerDaemon => Kind::OrderedLines,
+            Format::DockerInspect | Format::K8sEvents => Kind::Document,
+        }
+    }
+}
+
+/// How a format is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Independent lines: parsed in parallel.
+    Lines,
+    /// Lines that join (auditd serials, daemon call + body): parsed in order.
+    OrderedLines,
+    /// One or more JSON values spanning lines.
+    Document,
+}
+
+/// Guess the format from the first kilobytes of a file. `None`: not a log we read.
+pub fn detect(head: &str) -> Option<Format> {
+    let first = head.lines().map(str::trim).find(|l| !l.is_empty())?;
+    if first.contains("type=") && first.contains("msg=audit(") {
+        return Some(Format::Auditd);
+    }
+    if first.contains("<Event") || first.starts_with("<?xml") || first.starts_with("<Events") {
+        return Some(Format::XmlEvents);
+    }
+    if first.contains("msg=\"") && (first.contains("level=") || first.contains("dockerd")) {
+        return Some(Format::DockerDaemon);
+    }
+    if first.len() > 20
+        && first.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+        && first.contains(" container ")
+    {
+        return Some(Format::DockerEventsText);
+    }
+    let json_head = first.trim_start_matches('[').trim_start();
+    if json_head.starts_with('{') || first.starts_with('[') {
+        // A complete first line is JSON lines; otherwise a pretty-printed document.
+        let v: Option<Value> = serde_json::from_str(json_head.trim_end_matches(',')).ok();
+        return Some(match v {
+            Some(v) => classify(&v, first.starts_with('[')),
+            None if first.starts_with('[') && head.contains("\"Config\"") => Format::DockerInspect,
+            None => classify_text(head),
+        });
+    }
+    None
+}
+
+fn classify(v: &Value, array: bool) -> Format {
+    let has = |k: &str| v.get(k).is_some();
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if has("auditID") || api.starts_with("audit.k8s.io") || has("protoPayload") || has("properties") {
+        return Format::K8sAudit;
+    }
+    if kind == "Event" && has("involvedObject") || (kind == "List" || kind == "EventList") && !api.starts_with("audit") {
+        return Format::K8sEvents;
+    }
+    if has("HostConfig") || (array && has("Config")) {
+        return Format::DockerInspect;
+    }
+    if has("Action") && has("Actor") || has("status") && has("from") {
+        return Format::DockerEvents;
+    }
+    Format::Ecs
+}
+
+/// Classify a pretty-printed document by the keys that appear in it.
+fn classify_text(head: &str) -> Format {
+    if head.contains("\"auditID\"") || head.contains("audit.k8s.io") {
+        Format::K8sAudit
+    } else if head.contains("\"HostConfig\"") {
+        Format::DockerInspect
+    } else if head.contains("\"involvedObject\"") {
+        Format::K8sEvents
+    } else {
+        Format::Ecs
+    }
+}
+
+/// What one line produced.
+pub enum LineOutput {
+    Audit(Vec<k8s_audit::Record>),
+    Deployments(Vec<Deployment>),
+}
+
+/// Parse one line of a [`Kind::Lines`] format.
+pub fn parse_line(format: Format, text: &str, file: &str, line: usize) -> Result<LineOutput, SourceError> {
+    match format {
+        Format::K8sAudit => k8s_audit::parse_line(text, file, line).map(LineOutput::Audit),
+        Format::DockerEvents => docker_events::event_json(text, file, line).map(LineOutput::Deployments),
+        Format::DockerEventsText => docker_events::event_text(text, file, line).map(LineOutput::Deployments),
+        Format::Ecs => process::ecs_line(text, file, line).map(LineOutput::Deployments),
+        Format::XmlEvents => process::xml_event(text, file, line, "sysmon").map(LineOutput::Deployments),
+        _ => Ok(LineOutput::Deployments(Vec::new())),
+    }
+}
+
+/// State for [`Kind::OrderedLines`] formats.
+pub enum Ordered {
+    Auditd(process::AuditdReader),
+    Daemon(docker_events::DaemonLogReader),
+}
+
+impl Ordered {
+    pub fn new(format: Format) -> Ordered {
+        match format {
+            Format::DockerDaemon => Ordered::Daemon(docker_events::DaemonLogReader::default()),
+            _ => Ordered::Auditd(process::AuditdReader::default()),
+        }
+    }
+
+    pub fn push(&mut self, text: &str, file: &str, line: usize, out: &mut Vec<Deployment>) -> Result<(), SourceError> {
+        match self {
+            Ordered::Auditd(r) => r.push(text, file, line, out),
+            Ordered::Daemon(r) => {
+                out.extend(r.push(text, file, line)?);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn finish(&mut self, file: &str, out: &mut Vec<Deployment>) {
+        if let Ordered::Auditd(r) = self {
+            r.finish(file, out);
+        }
+    }
+}
+
+/// Parse a whole document (JSON values, possibly several, possibly arrays; or XML events).
+pub fn parse_document(format: Format, text: &str, file: &str) -> (Vec<LineOutput>, Vec<SourceError>) {
+    let mut outs = Vec::new();
+    let mut errors = Vec::new();
+    if format == Format::XmlEvents {
+        // Every <Event>…</Event> of an export.
+        let mut rest = text;
+        let mut offset = 0;
+        while let Some(start) = rest.find("<Event") {
+            let tail = &rest[start..];
+            if tail.starts_with("<Events") {
+                rest = &tail[7..];
+                offset += start + 7;
+                continue;
+            }
+            let end = tail.find("</Event>").map_or(tail.len(), |e| e + 8);
+            let line = text[..offset + start].matches('\n').count() + 1;
+            match process::xml_event(&tail[..end], file, line, "windows_xml") {
+                Ok(d) => outs.push(LineOutput::Deployments(d)),
+                Err(e) => errors.push(e),
+            }
+            rest = &tail[end..];
+            offset += start + end;
+        }
+        return (outs, errors);
+    }
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    loop {
+        let at = stream.byte_offset();
+        let line = text[..at].matches('\n').count() + 1;
+        match stream.next() {
+            None => break,
+            Some(Ok(v)) => {
+                let items: Vec<Value> = match v {
+                    Value::Array(a) if format != Format::DockerInspect => a,
+                    Value::Object(ref m) if m.contains_key("items") && format == Format::K8sAudit => {
+                        m.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
+                    }
+                    other => vec![other],
+                };
+                for item in items {
+                    match format {
+                        Format::DockerInspect => outs.push(LineOutput::Deployments(docker_events::inspect(&item, file, line))),
+                        Format::K8sEvents => outs.push(LineOutput::Deployments(docker_events::k8s_events(&item, file, line))),
+                        f => match parse_line(f, &item.to_string(), file, line) {
+                            Ok(o) => outs.push(o),
+                            Err(e) => errors.push(e),
+                        },
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                errors.push(SourceError {
+                    file: file.into(),
+                    line: e.line(),
+                    column: Some(e.column()),
+                    field: None,
+                    message: format!("invalid JSON: {}", e.to_string().split(" at line ").next().unwrap_or("")),
+                });
+                break;
+            }
+        }
+    }
+    (outs, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection() {
+        assert_eq!(detect(r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"x"}"#), Some(Format::K8sAudit));
+        assert_eq!(detect(r#"{"auditID":"x","verb":"get"}"#), Some(Format::K8sAudit));
+        assert_eq!(detect(r#"{"protoPayload":{}}"#), Some(Format::K8sAudit));
+        assert_eq!(detect("{\n  \"kind\": \"EventList\",\n  \"apiVersion\": \"audit.k8s.io/v1\",\n"), Some(Format::K8sAudit));
+        assert_eq!(detect(r#"{"Type":"container","Action":"create","Actor":{}}"#), Some(Format::DockerEvents));
+        assert_eq!(detect("2017-01-05T00:35:58.859401177+08:00 container create 0fdb (image=alpine)"), Some(Format::DockerEventsText));
+        assert_eq!(detect("[\n  {\n    \"Id\": \"abc\",\n    \"HostConfig\": {}"), Some(Format::DockerInspect));
+        assert_eq!(detect(r#"{"@timestamp":"x","process":{"command_line":"docker ps"}}"#), Some(Format::Ecs));
+        assert_eq!(detect("Nov 20 node sysmon: <Event><System>"), Some(Format::XmlEvents));
+        assert_eq!(detect("type=SYSCALL msg=audit(1.2:3): arch=x"), Some(Format::Auditd));
+        assert_eq!(detect(r#"time="x" level=debug msg="Calling GET /_ping""#), Some(Format::DockerDaemon));
+        assert_eq!(detect("plain text"), None);
+    }
+}
