@@ -252,4 +252,3 @@ fn balanced(chars: &[char], start: usize) -> (String, usize) {
     }
     (chars[start..].iter().collect(), chars.len())
 }
-

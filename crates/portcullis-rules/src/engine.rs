@@ -332,19 +332,7 @@ impl<'e> Evaluator<'e> {
         }
         let matched = match &failure {
             Some(f) => f.message(),
-            None => evidence
-                .iter()
-                .map(|e| match &e.value {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Array(a) => a
-                        .iter()
-                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
+            None => matched_text(&evidence),
         };
         let message = rule
             .message
@@ -373,6 +361,37 @@ impl<'e> Evaluator<'e> {
             }),
         });
     }
+}
+
+/// What `{matched}` says: what the functions found, else the list items that matched,
+/// else every value (so `"/" in container.host_mounts` says `/`, not `true`).
+fn matched_text(evidence: &[Evidence]) -> String {
+    let show = |e: &Evidence| match &e.value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    let calls: Vec<String> = evidence
+        .iter()
+        .filter(|e| e.field.contains('('))
+        .map(show)
+        .collect();
+    if !calls.is_empty() {
+        return calls.join("; ");
+    }
+    let lists: Vec<String> = evidence
+        .iter()
+        .filter(|e| e.value.is_array())
+        .map(show)
+        .collect();
+    if !lists.is_empty() {
+        return lists.join("; ");
+    }
+    evidence.iter().map(show).collect::<Vec<_>>().join("; ")
 }
 
 fn container_ref(c: &Container) -> ContainerRef {
@@ -658,31 +677,35 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
 }
 
 /// An exception matches when, for one of its value tuples, every field equals its value.
-/// A container field in a finding about the whole pod must hold for every container, so
-/// that one allow-listed sidecar cannot excuse the pod.
+/// In a finding about the whole pod, container fields must hold for every container: each
+/// container has to be allowed by some tuple, so one allow-listed sidecar cannot excuse
+/// the pod.
 fn exception_matches(x: &CompiledException, env: &Env<'_>) -> bool {
-    let field_is = |f: Field, want: &str| -> bool {
-        let text = |v: Val<'_>| match v {
-            Val::List(l) => l.join(" "),
-            other => other.display(),
-        };
-        if f.scope() == Scope::Container && env.ctx.container.is_none() {
-            let Some(pod) = env.pod else { return false };
-            return !pod.containers.is_empty()
-                && pod.containers.iter().all(|c| {
-                    let ctx = Ctx {
-                        container: Some(c),
-                        ..env.ctx
-                    };
-                    text(f.get(&ctx)) == want
-                });
-        }
-        text(get(f, env)) == want
+    let text = |v: Val<'_>| match v {
+        Val::List(l) => l.join(" "),
+        other => other.display(),
     };
-    x.values.iter().any(|tuple| {
-        x.fields
-            .iter()
-            .zip(tuple)
-            .all(|(f, want)| field_is(*f, want))
-    })
+    let tuple_matches = |ctx: &Ctx<'_>, tuple: &[String]| {
+        x.fields.iter().zip(tuple).all(|(f, want)| {
+            let v = if *f == Field::ContainerScripts {
+                get(*f, env)
+            } else {
+                f.get(ctx)
+            };
+            text(v) == *want
+        })
+    };
+    let has_container_field = x.fields.iter().any(|f| f.scope() == Scope::Container);
+    if env.ctx.container.is_some() || !has_container_field {
+        return x.values.iter().any(|t| tuple_matches(&env.ctx, t));
+    }
+    let Some(pod) = env.pod else { return false };
+    !pod.containers.is_empty()
+        && pod.containers.iter().all(|c| {
+            let ctx = Ctx {
+                container: Some(c),
+                ..env.ctx
+            };
+            x.values.iter().any(|t| tuple_matches(&ctx, t))
+        })
 }

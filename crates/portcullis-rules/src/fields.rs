@@ -160,6 +160,26 @@ fields! {
     TargetName "target.name" Event "object name" => |d| opt(&d.target.name);
     TargetOwnerKinds "target.owner_kinds" Event "kinds of the object's owner references" =>
         |d| list(d.target.owner_references.iter().map(|o| o.kind.as_str()));
+    Endpoint "endpoint" Event "API endpoint the client used when not the default (tcp://host:2375, unix:///var/run/docker.sock, context:name)" => |d| opt(&d.endpoint);
+    ActorIsController "actor.is_controller" Event "the actor is a Kubernetes control-plane identity: a kube-system *-controller service account, the controller manager, the scheduler or a kubelet (system:node:*)" =>
+        |d| Val::Bool(d.actor.user.as_deref().is_some_and(is_controller));
+    ExecCommand "exec.command" Event "command of an exec/attach (pods/exec query, docker exec_create)" =>
+        |d| d.target.annotation("portcullis.dev/exec-command").map_or(Val::Null, s);
+    CreatedForKind "created_for.kind" Event "for a controller-made pod: the kind of workload it belongs to" =>
+        |d| d.created_for.as_ref().map_or(Val::Null, |l| s(&l.kind));
+    ProcessTool "process.tool" Event "the tool a process record runs, after unwrapping sudo/env/sh -c (docker, kubectl, mount…)" =>
+        |d| d.process.as_ref().map_or(Val::Null, |p| s(&p.tool));
+    ProcessCommandLine "process.command_line" Event "the process command line" =>
+        |d| d.process.as_ref().map_or(Val::Null, |p| s(&p.command_line));
+    ProcessExecutable "process.executable" Event "the process executable path" =>
+        |d| d.process.as_ref().map_or(Val::Null, |p| opt(&p.executable));
+    ProcessParentExecutable "process.parent_executable" Event "the parent process executable" =>
+        |d| d.process.as_ref().map_or(Val::Null, |p| opt(&p.parent_executable));
+    ProcessScripts "process.scripts" Event "the shell text the process runs (its sh -c body, or its argv joined)" =>
+        |d| d.process.as_ref().map_or(Val::Null, |p| {
+            let argv: Vec<&str> = p.argv.iter().map(String::as_str).collect();
+            owned_list(portcullis_model::shell::script_of(&argv))
+        });
     TargetLabels "target.labels" Event "labels as key=value" =>
         |d| owned_list(d.target.labels.iter().map(|(k, v)| format!("{k}={v}")));
 
@@ -255,6 +275,14 @@ fields! {
         |c, _, _| owned_list(c.devices.iter().cloned().chain(c.mounts.iter().filter_map(|m| m.host_path.as_ref()).filter(|h| {
             matches!(h.r#type.as_deref(), Some("CharDevice" | "BlockDevice")) || (hostpath::is_within(&h.path, "/dev") && h.path != "/dev")
         }).map(|h| h.path.clone())));
+}
+
+/// Control-plane identities that create pods on others' behalf.
+pub fn is_controller(user: &str) -> bool {
+    (user.starts_with("system:serviceaccount:kube-system:") && user.ends_with("-controller"))
+        || user == "system:kube-controller-manager"
+        || user == "system:kube-scheduler"
+        || user.starts_with("system:node:")
 }
 
 impl Field {

@@ -33,7 +33,15 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "builtin:workload.yaml",
         include_str!("../pack/workload.yaml"),
     ),
+    (
+        "builtin:activity.yaml",
+        include_str!("../pack/activity.yaml"),
+    ),
     ("builtin:pss.yaml", include_str!("../pack/pss.yaml")),
+    (
+        "builtin:exceptions.yaml",
+        include_str!("../pack/exceptions.yaml"),
+    ),
 ];
 
 /// One rule or config file to load.

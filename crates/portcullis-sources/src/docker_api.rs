@@ -42,8 +42,14 @@ pub fn apply_security_opts(opts: &[String], sc: &mut ContainerSecurityContext) {
                 }
             }
             ("no-new-privileges", v) => {
-                sc.allow_privilege_escalation =
-                    Some(!as_bool(&Value::String(if v.is_empty() { "true".into() } else { v.into() })).unwrap_or(true))
+                sc.allow_privilege_escalation = Some(
+                    !as_bool(&Value::String(if v.is_empty() {
+                        "true".into()
+                    } else {
+                        v.into()
+                    }))
+                    .unwrap_or(true),
+                )
             }
             // `systempaths=unconfined` unmasks /proc and /sys like procMount: Unmasked.
             ("systempaths", "unconfined") => sc.proc_mount = Some("Unmasked".into()),
@@ -84,7 +90,12 @@ pub fn parse_bind(s: &str) -> Bind {
     let opts: Vec<&str> = opts.split(',').collect();
     let propagation = opts
         .iter()
-        .find(|m| matches!(**m, "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"))
+        .find(|m| {
+            matches!(
+                **m,
+                "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate"
+            )
+        })
         .map(|m| m.to_string());
     Bind {
         source: src.map(str::to_string),
@@ -98,7 +109,9 @@ pub fn parse_bind(s: &str) -> Bind {
 /// Build the volumes and mounts of one container from binds, adding to `volumes`.
 pub fn push_mount(volumes: &mut Vec<Volume>, mounts: &mut Vec<Mount>, prefix: &str, b: Bind) {
     let name = format!("{prefix}[{}]", volumes.len());
-    let host_path = b.host.then(|| HostPath::new(b.source.as_deref().unwrap_or(""), None));
+    let host_path = b
+        .host
+        .then(|| HostPath::new(b.source.as_deref().unwrap_or(""), None));
     volumes.push(Volume {
         name: name.clone(),
         source: if b.host { "hostPath" } else { "volume" }.into(),
@@ -134,11 +147,7 @@ fn hc<'a>(body: &'a Value, key: &str) -> Option<&'a Value> {
 /// create request, `Config` for `docker inspect`); `host` holds HostConfig (or the body).
 pub fn create_pod(body: &Value, path: &str) -> PodSpec {
     let config = body.get("Config").filter(|c| c.is_object()).unwrap_or(body);
-    let mode = |key: &str| {
-        hc(body, key)
-            .and_then(scalar)
-            .is_some_and(|m| m == "host")
-    };
+    let mode = |key: &str| hc(body, key).and_then(scalar).is_some_and(|m| m == "host");
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
     let vprefix = format!("{path}.HostConfig.Binds");
@@ -154,8 +163,11 @@ pub fn create_pod(body: &Value, path: &str) -> PodSpec {
                 &format!("{path}.HostConfig.Mounts"),
                 Bind {
                     source: string(m, "Source"),
-                    target: string(m, "Target").or_else(|| string(m, "Destination")).unwrap_or_default(),
-                    read_only: boolean(m, "ReadOnly").unwrap_or(false) || boolean(m, "RW") == Some(false),
+                    target: string(m, "Target")
+                        .or_else(|| string(m, "Destination"))
+                        .unwrap_or_default(),
+                    read_only: boolean(m, "ReadOnly").unwrap_or(false)
+                        || boolean(m, "RW") == Some(false),
                     propagation: m.get("BindOptions").and_then(|b| string(b, "Propagation")),
                     host: kind == "bind",
                 },
@@ -185,7 +197,9 @@ pub fn create_pod(body: &Value, path: &str) -> PodSpec {
             for b in binds.as_array().map(Vec::as_slice).unwrap_or_default() {
                 ports.push(Port {
                     container_port: cport.split('/').next().and_then(|p| p.parse().ok()),
-                    host_port: string(b, "HostPort").and_then(|p| p.parse().ok()).or(Some(0)),
+                    host_port: string(b, "HostPort")
+                        .and_then(|p| p.parse().ok())
+                        .or(Some(0)),
                     host_ip: string(b, "HostIp"),
                 });
             }
@@ -215,8 +229,14 @@ pub fn create_pod(body: &Value, path: &str) -> PodSpec {
             .iter()
             .filter_map(scalar)
             .map(|e| match e.split_once('=') {
-                Some((k, v)) => EnvVar { name: k.into(), value: Some(v.into()) },
-                None => EnvVar { name: e, value: None },
+                Some((k, v)) => EnvVar {
+                    name: k.into(),
+                    value: Some(v.into()),
+                },
+                None => EnvVar {
+                    name: e,
+                    value: None,
+                },
             })
             .collect(),
         working_dir: string(config, "WorkingDir"),
@@ -229,7 +249,11 @@ pub fn create_pod(body: &Value, path: &str) -> PodSpec {
     let sysctls = obj(body, "HostConfig")
         .and_then(|h| h.get("Sysctls"))
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), scalar(v).unwrap_or_default())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), scalar(v).unwrap_or_default()))
+                .collect()
+        })
         .unwrap_or_default();
     PodSpec {
         path: path.to_string(),
@@ -287,11 +311,17 @@ mod tests {
         let c = &p.containers[0];
         assert!(p.host_pid && !p.host_network);
         assert_eq!(c.security_context.privileged, Some(true));
-        assert_eq!(c.mounts[0].host_path.as_ref().map(|h| h.path.as_str()), Some("/"));
+        assert_eq!(
+            c.mounts[0].host_path.as_ref().map(|h| h.path.as_str()),
+            Some("/")
+        );
         assert!(c.mounts[0].read_only);
         assert_eq!(c.devices, vec!["/dev/sda"]);
         assert_eq!(c.ports[0].host_port, Some(2375));
-        assert_eq!(c.security_context.options.apparmor.as_deref(), Some("Unconfined"));
+        assert_eq!(
+            c.security_context.options.apparmor.as_deref(),
+            Some("Unconfined")
+        );
         // A curl body with the old top-level positions.
         let old = serde_json::json!({"Image": "alpine", "Binds": ["/var/run/docker.sock:/s"], "Privileged": true});
         let p = create_pod(&old, "body");

@@ -39,7 +39,15 @@ fn image_only_pod(image: &str, name: &str) -> PodSpec {
     }
 }
 
-fn event_deployment(kind: &str, file: &str, line: usize, action: &str, id: &str, attrs: &[(String, String)], time: Option<String>) -> Option<Deployment> {
+fn event_deployment(
+    kind: &str,
+    file: &str,
+    line: usize,
+    action: &str,
+    id: &str,
+    attrs: &[(String, String)],
+    time: Option<String>,
+) -> Option<Deployment> {
     let op = match action.split(':').next().unwrap_or("").trim() {
         "create" => Operation::Create,
         "start" => Operation::Start,
@@ -52,13 +60,19 @@ fn event_deployment(kind: &str, file: &str, line: usize, action: &str, id: &str,
         kind: "DockerContainer".into(),
         api_version: "docker".into(),
         name: Some(name.clone()),
-        labels: attrs.iter().filter(|(k, _)| k != "image" && k != "name").cloned().collect(),
+        labels: attrs
+            .iter()
+            .filter(|(k, _)| k != "image" && k != "name")
+            .cloned()
+            .collect(),
         ..Target::default()
     };
     if op == Operation::Exec
         && let Some((_, cmd)) = action.split_once(':')
     {
-        target.annotations.push(("portcullis.dev/exec-command".into(), cmd.trim().to_string()));
+        target
+            .annotations
+            .push(("portcullis.dev/exec-command".into(), cmd.trim().to_string()));
     }
     Some(Deployment {
         origin: origin(kind, file, line, Some(format!("{id}:{action}"))),
@@ -66,7 +80,8 @@ fn event_deployment(kind: &str, file: &str, line: usize, action: &str, id: &str,
         operation: op,
         outcome: Outcome::Created,
         target,
-        pod: (op != Operation::Exec).then(|| image_only_pod(&get("image").unwrap_or_default(), &name)),
+        pod: (op != Operation::Exec)
+            .then(|| image_only_pod(&get("image").unwrap_or_default(), &name)),
         ..Deployment::default()
     })
 }
@@ -78,15 +93,22 @@ pub fn event_json(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>
         line,
         column: Some(e.column()),
         field: None,
-        message: format!("invalid Docker event: {}", e.to_string().split(" at line ").next().unwrap_or("")),
+        message: format!(
+            "invalid Docker event: {}",
+            e.to_string().split(" at line ").next().unwrap_or("")
+        ),
     })?;
     let typ = value::string(&v, "Type").unwrap_or_else(|| "container".into());
     if typ != "container" {
         return Ok(Vec::new());
     }
-    let action = value::string(&v, "Action").or_else(|| value::string(&v, "status")).unwrap_or_default();
+    let action = value::string(&v, "Action")
+        .or_else(|| value::string(&v, "status"))
+        .unwrap_or_default();
     let actor = v.get("Actor").unwrap_or(&Value::Null);
-    let id = value::string(actor, "ID").or_else(|| value::string(&v, "id")).unwrap_or_default();
+    let id = value::string(actor, "ID")
+        .or_else(|| value::string(&v, "id"))
+        .unwrap_or_default();
     let mut attrs = value::string_map(actor, "Attributes");
     if !attrs.iter().any(|(k, _)| k == "image")
         && let Some(from) = value::string(&v, "from")
@@ -94,14 +116,19 @@ pub fn event_json(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>
         attrs.push(("image".into(), from));
     }
     let time = value::string(&v, "time");
-    Ok(event_deployment("docker_events", file, line, &action, &id, &attrs, time).into_iter().collect())
+    Ok(
+        event_deployment("docker_events", file, line, &action, &id, &attrs, time)
+            .into_iter()
+            .collect(),
+    )
 }
 
 /// One line of `docker events` default text output:
 /// `2017-01-05T00:35:58.859401177+08:00 container create 0fdb… (image=alpine:latest, name=test)`.
 pub fn event_text(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>, SourceError> {
     let mut parts = text.splitn(4, ' ');
-    let (Some(time), Some(typ), Some(action_id)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(time), Some(typ), Some(action_id)) = (parts.next(), parts.next(), parts.next())
+    else {
         return Err(SourceError {
             file: file.into(),
             line,
@@ -126,9 +153,22 @@ pub fn event_text(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>
     let attrs: Vec<(String, String)> = attrs_text
         .trim_end_matches(')')
         .split(", ")
-        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect();
-    Ok(event_deployment("docker_events", file, line, &action, &id, &attrs, Some(time.to_string())).into_iter().collect())
+    Ok(event_deployment(
+        "docker_events",
+        file,
+        line,
+        &action,
+        &id,
+        &attrs,
+        Some(time.to_string()),
+    )
+    .into_iter()
+    .collect())
 }
 
 /// `docker inspect` output: a container object, or an array of them.
@@ -142,7 +182,11 @@ pub fn inspect(v: &Value, file: &str, line: usize) -> Vec<Deployment> {
         .filter(|c| c.get("HostConfig").is_some())
         .map(|c| {
             let id = value::string(c, "Id");
-            let mut d = docker_api::create_deployment(c, value::string(c, "Name").as_deref(), origin("docker_inspect", file, line, id));
+            let mut d = docker_api::create_deployment(
+                c,
+                value::string(c, "Name").as_deref(),
+                origin("docker_inspect", file, line, id),
+            );
             d.operation = Operation::Create;
             d.outcome = Outcome::Created;
             d.time = value::string(c, "Created");
@@ -159,7 +203,12 @@ pub struct DaemonLogReader {
 }
 
 impl DaemonLogReader {
-    pub fn push(&mut self, text: &str, file: &str, line: usize) -> Result<Vec<Deployment>, SourceError> {
+    pub fn push(
+        &mut self,
+        text: &str,
+        file: &str,
+        line: usize,
+    ) -> Result<Vec<Deployment>, SourceError> {
         let msg = go_msg(text);
         let msg = msg.as_deref().unwrap_or(text);
         let time = go_field(text, "time");
@@ -167,7 +216,10 @@ impl DaemonLogReader {
             let path = call.split_whitespace().next().unwrap_or("");
             let (p, query) = path.split_once('?').unwrap_or((path, ""));
             self.pending = (crate::cmdline::strip_version(p) == "/containers/create").then(|| {
-                let name = query.split('&').find_map(|kv| kv.strip_prefix("name=")).map(str::to_string);
+                let name = query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("name="))
+                    .map(str::to_string);
                 (line, name, time)
             });
             return Ok(Vec::new());
@@ -182,7 +234,11 @@ impl DaemonLogReader {
                 field: Some("form data".into()),
                 message: format!("invalid create body: {e}"),
             })?;
-            let mut d = docker_api::create_deployment(&v, name.as_deref(), origin("docker_daemon", file, start, None));
+            let mut d = docker_api::create_deployment(
+                &v,
+                name.as_deref(),
+                origin("docker_daemon", file, start, None),
+            );
             d.operation = Operation::Create;
             d.outcome = Outcome::Attempted;
             d.time = t;
@@ -233,12 +289,25 @@ pub fn k8s_events(v: &Value, file: &str, line: usize) -> Vec<Deployment> {
             };
             let obj = e.get("involvedObject").unwrap_or(&Value::Null);
             let message = value::string(e, "message").unwrap_or_default();
-            let image = message.split('"').nth(1).filter(|_| reason.starts_with("Pull")).unwrap_or("");
+            let image = message
+                .split('"')
+                .nth(1)
+                .filter(|_| reason.starts_with("Pull"))
+                .unwrap_or("");
             let container = value::string(obj, "fieldPath")
-                .and_then(|f| f.split('{').nth(1).map(|s| s.trim_end_matches('}').to_string()))
+                .and_then(|f| {
+                    f.split('{')
+                        .nth(1)
+                        .map(|s| s.trim_end_matches('}').to_string())
+                })
                 .unwrap_or_default();
             Some(Deployment {
-                origin: origin("k8s_events", file, line, e.get("metadata").and_then(|m| value::string(m, "uid"))),
+                origin: origin(
+                    "k8s_events",
+                    file,
+                    line,
+                    e.get("metadata").and_then(|m| value::string(m, "uid")),
+                ),
                 time: value::string(e, "lastTimestamp").or_else(|| value::string(e, "eventTime")),
                 operation: op,
                 outcome: Outcome::Created,
@@ -261,21 +330,40 @@ mod tests {
 
     #[test]
     fn docs_text_lines() {
-        let text = std::fs::read_to_string("../../../shared/corpus/docker-cli-docs/system_events.basic-example.txt").expect("corpus");
+        let text = std::fs::read_to_string(
+            "../../../shared/corpus/docker-cli-docs/system_events.basic-example.txt",
+        )
+        .expect("corpus");
         let mut found = Vec::new();
-        for (i, l) in text.lines().enumerate().filter(|(_, l)| l.starts_with("20")) {
+        for (i, l) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("20"))
+        {
             found.extend(event_text(l, "events.txt", i + 1).expect("line"));
         }
-        assert!(found.iter().any(|d| d.operation == Operation::Create && d.target.name.as_deref() == Some("test")));
+        assert!(
+            found
+                .iter()
+                .any(|d| d.operation == Operation::Create
+                    && d.target.name.as_deref() == Some("test"))
+        );
         assert!(found.iter().any(|d| d.operation == Operation::Start));
-        assert!(found.iter().all(|d| d.pod.as_ref().is_none_or(|p| p.containers[0].image.raw == "alpine:latest")));
+        assert!(found.iter().all(|d| {
+            d.pod
+                .as_ref()
+                .is_none_or(|p| p.containers[0].image.raw == "alpine:latest")
+        }));
     }
 
     #[test]
     fn json_events_and_daemon_log() {
         let e = r#"{"status":"create","id":"abc","from":"alpineos/dockerapi","Type":"container","Action":"create","Actor":{"ID":"abc","Attributes":{"image":"alpineos/dockerapi","name":"x"}},"scope":"local","time":1732096800,"timeNano":1732096800000000000}"#;
         let d = event_json(e, "ev.json", 1).expect("ok");
-        assert_eq!(d[0].pod.as_ref().expect("pod").containers[0].image.name(), "docker.io/alpineos/dockerapi");
+        assert_eq!(
+            d[0].pod.as_ref().expect("pod").containers[0].image.name(),
+            "docker.io/alpineos/dockerapi"
+        );
         let mut r = DaemonLogReader::default();
         let l1 = r#"time="2026-11-20T10:00:00.000000000Z" level=debug msg="Calling POST /v1.47/containers/create?name=miner""#;
         let l2 = r#"time="2026-11-20T10:00:00.000100000Z" level=debug msg="form data: {\"HostConfig\":{\"Binds\":[\"/:/host\"],\"Privileged\":true},\"Image\":\"alpine\"}""#;
@@ -283,6 +371,11 @@ mod tests {
         let d = r.push(l2, "d.log", 2).expect("ok");
         assert_eq!(d[0].origin.line, 1);
         assert_eq!(d[0].target.name.as_deref(), Some("miner"));
-        assert_eq!(d[0].pod.as_ref().expect("pod").containers[0].security_context.privileged, Some(true));
+        assert_eq!(
+            d[0].pod.as_ref().expect("pod").containers[0]
+                .security_context
+                .privileged,
+            Some(true)
+        );
     }
 }

@@ -552,7 +552,11 @@ pub fn any_pod_spec(object: &Value) -> Option<PodSpec> {
                 }
             }
         }
-        if ok && cur.as_object().is_some_and(|m| m.keys().any(|k| POD_SPEC_KEYS.contains(&k.as_str()))) {
+        if ok
+            && cur
+                .as_object()
+                .is_some_and(|m| m.keys().any(|k| POD_SPEC_KEYS.contains(&k.as_str())))
+        {
             let annotations = Vec::new();
             return Some(pod_spec(cur, &path.join("."), annotations, None));
         }
@@ -574,7 +578,8 @@ pub fn json_patch_object(patch: &Value) -> Value {
         if !matches!(kind, "add" | "replace") {
             continue;
         }
-        let (Some(path), Some(value)) = (op.get("path").and_then(Value::as_str), op.get("value")) else {
+        let (Some(path), Some(value)) = (op.get("path").and_then(Value::as_str), op.get("value"))
+        else {
             continue;
         };
         let segments: Vec<String> = path
@@ -592,7 +597,11 @@ fn set_path(cur: &mut Value, segments: &[String], value: Value) {
         *cur = value;
         return;
     };
-    let index = if first == "-" { Some(usize::MAX) } else { first.parse::<usize>().ok() };
+    let index = if first == "-" {
+        Some(usize::MAX)
+    } else {
+        first.parse::<usize>().ok()
+    };
     match index {
         Some(i) => {
             if !cur.is_array() {
@@ -600,7 +609,11 @@ fn set_path(cur: &mut Value, segments: &[String], value: Value) {
             }
             if let Value::Array(a) = cur {
                 // Bounded: a hostile patch must not make us allocate a huge array.
-                let i = if i == usize::MAX { a.len() } else { i.min(a.len()).min(1024) };
+                let i = if i == usize::MAX {
+                    a.len()
+                } else {
+                    i.min(a.len()).min(1024)
+                };
                 if i >= a.len() {
                     a.push(Value::Object(serde_json::Map::new()));
                 }

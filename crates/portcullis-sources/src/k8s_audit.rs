@@ -17,8 +17,8 @@ use portcullis_model::{
     Actor, Deployment, Operation, Origin, Outcome, OwnerRef, PodSpec, Target, WorkloadLink,
 };
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -159,7 +159,11 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, So
     };
     let ev: Event<'_> = serde_json::from_str(text).map_err(|e| {
         let msg = e.to_string();
-        let reason = msg.split(" at line ").next().unwrap_or("invalid JSON").to_string();
+        let reason = msg
+            .split(" at line ")
+            .next()
+            .unwrap_or("invalid JSON")
+            .to_string();
         SourceError {
             column: Some(e.column()),
             ..err(format!("invalid audit event: {reason}"))
@@ -167,7 +171,8 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, So
     })?;
     // Wrappers first: an EventList, a GKE or AKS envelope.
     if let Some(items) = ev.items {
-        let items: Vec<&RawValue> = serde_json::from_str(items.get()).map_err(|e| err(format!("EventList items: {e}")))?;
+        let items: Vec<&RawValue> =
+            serde_json::from_str(items.get()).map_err(|e| err(format!("EventList items: {e}")))?;
         let mut out = Vec::new();
         for it in items {
             out.extend(parse_line(it.get(), file, line)?);
@@ -175,7 +180,8 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, So
         return Ok(out);
     }
     if let Some(props) = ev.properties {
-        let props: Value = serde_json::from_str(props.get()).map_err(|e| err(format!("properties: {e}")))?;
+        let props: Value =
+            serde_json::from_str(props.get()).map_err(|e| err(format!("properties: {e}")))?;
         return match props.get("log") {
             Some(Value::String(s)) => parse_line(s, file, line),
             Some(obj @ Value::Object(_)) => parse_line(&obj.to_string(), file, line),
@@ -183,7 +189,8 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, So
         };
     }
     if let Some(pp) = ev.proto_payload {
-        let pp: Value = serde_json::from_str(pp.get()).map_err(|e| err(format!("protoPayload: {e}")))?;
+        let pp: Value =
+            serde_json::from_str(pp.get()).map_err(|e| err(format!("protoPayload: {e}")))?;
         let outer: Value = serde_json::from_str(text).unwrap_or_default();
         return match gke_to_event(&pp, &outer) {
             Some(e) => parse_line(&e.to_string(), file, line),
@@ -255,7 +262,11 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
             imp.groups.iter().map(|g| g.to_string()).collect(),
             username.clone(),
         ),
-        None => (username, ev.user.groups.iter().map(|g| g.to_string()).collect(), None),
+        None => (
+            username,
+            ev.user.groups.iter().map(|g| g.to_string()).collect(),
+            None,
+        ),
     };
     let actor = Actor {
         service_account: user
@@ -268,9 +279,17 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
         user_agent: ev.user_agent.as_deref().map(str::to_string),
         impersonator,
     };
-    let annotations = |k: &str| ev.annotations.as_ref().and_then(|a| a.get(k)).map(|v| v.to_string());
+    let annotations = |k: &str| {
+        ev.annotations
+            .as_ref()
+            .and_then(|a| a.get(k))
+            .map(|v| v.to_string())
+    };
     let code = ev.response_status.as_ref().and_then(|s| s.code);
-    let dry_run = ev.request_uri.as_deref().is_some_and(|u| u.contains("dryRun="));
+    let dry_run = ev
+        .request_uri
+        .as_deref()
+        .is_some_and(|u| u.contains("dryRun="));
     let outcome = if annotations("authorization.k8s.io/decision").as_deref() == Some("forbid") {
         Outcome::Denied
     } else {
@@ -282,8 +301,15 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
             // Admission webhooks and ValidatingAdmissionPolicy deny with 400/422.
             Some(400 | 422)
                 if ev.response_status.as_ref().is_some_and(|s| {
-                    let m = format!("{} {}", s.reason.as_deref().unwrap_or(""), s.message.as_deref().unwrap_or(""));
-                    m.contains("admission") || m.contains("denied") || m.contains("violates PodSecurity") || m.contains("Forbidden")
+                    let m = format!(
+                        "{} {}",
+                        s.reason.as_deref().unwrap_or(""),
+                        s.message.as_deref().unwrap_or("")
+                    );
+                    m.contains("admission")
+                        || m.contains("denied")
+                        || m.contains("violates PodSecurity")
+                        || m.contains("Forbidden")
                 }) =>
             {
                 Outcome::Denied
@@ -300,7 +326,9 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
                 _ => String::new(),
             })
             .unwrap_or_default(),
-        namespace: oref.and_then(|o| o.namespace.as_deref()).map(str::to_string),
+        namespace: oref
+            .and_then(|o| o.namespace.as_deref())
+            .map(str::to_string),
         name: oref.and_then(|o| o.name.as_deref()).map(str::to_string),
         ..Target::default()
     };
@@ -314,10 +342,17 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
                 .map(percent_decode)
                 .collect();
             if !cmd.is_empty() {
-                target.annotations.push(("portcullis.dev/exec-command".into(), cmd.join(" ")));
+                target
+                    .annotations
+                    .push(("portcullis.dev/exec-command".into(), cmd.join(" ")));
             }
-            if let Some(c) = query.split('&').find_map(|kv| kv.strip_prefix("container=")) {
-                target.annotations.push(("portcullis.dev/exec-container".into(), percent_decode(c)));
+            if let Some(c) = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("container="))
+            {
+                target
+                    .annotations
+                    .push(("portcullis.dev/exec-container".into(), percent_decode(c)));
             }
         }
     }
@@ -342,7 +377,9 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
     } else {
         // The object as persisted when the response has it (mutations applied, a patch
         // merged), else what was asked for.
-        let response = ev.response_object.filter(|_| code.is_some_and(|c| (200..300).contains(&c)));
+        let response = ev
+            .response_object
+            .filter(|_| code.is_some_and(|c| (200..300).contains(&c)));
         let is_response = response.is_some();
         let body = response.or(ev.request_object);
         match body.and_then(|b| serde_json::from_str::<Value>(b.get()).ok()) {
@@ -360,7 +397,12 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
 
 /// Deployments from an event's object. A patch body (no response object) is a fragment: a
 /// JSON Patch is placed at its paths, a merge patch is taken as the partial object.
-fn object_deployments(mut obj: Value, base: &Deployment, is_response: bool, resource: &str) -> Vec<Deployment> {
+fn object_deployments(
+    mut obj: Value,
+    base: &Deployment,
+    is_response: bool,
+    resource: &str,
+) -> Vec<Deployment> {
     if base.operation == Operation::Patch && !is_response {
         if obj.is_array() {
             obj = k8s::json_patch_object(&obj);
@@ -381,9 +423,14 @@ fn object_deployments(mut obj: Value, base: &Deployment, is_response: bool, reso
     if obj.get("kind").and_then(Value::as_str) == Some("EphemeralContainers")
         && let Some(m) = obj.as_object_mut()
     {
-        let list = m.remove("ephemeralContainers").unwrap_or(Value::Array(Vec::new()));
+        let list = m
+            .remove("ephemeralContainers")
+            .unwrap_or(Value::Array(Vec::new()));
         m.insert("kind".into(), "Pod".into());
-        m.insert("spec".into(), serde_json::json!({"containers": [], "ephemeralContainers": list}));
+        m.insert(
+            "spec".into(),
+            serde_json::json!({"containers": [], "ephemeralContainers": list}),
+        );
     }
     let mut found = Vec::new();
     let mut errors = Vec::new();
@@ -391,7 +438,11 @@ fn object_deployments(mut obj: Value, base: &Deployment, is_response: bool, reso
     if found.is_empty() {
         let mut d = base.clone();
         absorb_metadata(&mut d.target, &obj);
-        return if resource_kind(resource).is_some() { vec![d] } else { Vec::new() };
+        return if resource_kind(resource).is_some() {
+            vec![d]
+        } else {
+            Vec::new()
+        };
     }
     found
         .into_iter()
@@ -438,16 +489,14 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(v) => {
+                    out.push(v);
+                    i += 3;
+                    continue;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             c => out.push(c),
         }
@@ -468,10 +517,27 @@ fn gke_to_event(pp: &Value, outer: &Value) -> Option<Value> {
         _ => return None,
     };
     // resourceName: core/v1/namespaces/default/pods/name[/exec]
-    let rn: Vec<&str> = pp.get("resourceName").and_then(Value::as_str).unwrap_or("").split('/').collect();
-    let ns = rn.iter().position(|p| *p == "namespaces").and_then(|i| rn.get(i + 1)).copied();
-    let name = rn.iter().position(|p| *p == resource).and_then(|i| rn.get(i + 1)).copied();
-    let code = match pp.get("status").and_then(|s| s.get("code")).and_then(Value::as_i64) {
+    let rn: Vec<&str> = pp
+        .get("resourceName")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .split('/')
+        .collect();
+    let ns = rn
+        .iter()
+        .position(|p| *p == "namespaces")
+        .and_then(|i| rn.get(i + 1))
+        .copied();
+    let name = rn
+        .iter()
+        .position(|p| *p == resource)
+        .and_then(|i| rn.get(i + 1))
+        .copied();
+    let code = match pp
+        .get("status")
+        .and_then(|s| s.get("code"))
+        .and_then(Value::as_i64)
+    {
         Some(0) | None => 200,
         Some(7) => 403,
         Some(16) => 401,
@@ -501,16 +567,40 @@ fn gke_to_event(pp: &Value, outer: &Value) -> Option<Value> {
 pub fn fingerprint(pod: &PodSpec) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    (pod.host_network, pod.host_pid, pod.host_ipc, pod.host_users, pod.share_process_namespace).hash(&mut h);
+    (
+        pod.host_network,
+        pod.host_pid,
+        pod.host_ipc,
+        pod.host_users,
+        pod.share_process_namespace,
+    )
+        .hash(&mut h);
     format!("{:?}", pod.security_context).hash(&mut h);
     for v in pod.volumes.iter().filter(|v| v.host_path.is_some()) {
         format!("{:?}", v.host_path).hash(&mut h);
     }
     for c in &pod.containers {
-        (c.kind, &c.name, &c.image.raw, &c.command, &c.args, &c.working_dir, &c.devices, &c.post_start, &c.pre_stop).hash(&mut h);
+        (
+            c.kind,
+            &c.name,
+            &c.image.raw,
+            &c.command,
+            &c.args,
+            &c.working_dir,
+            &c.devices,
+            &c.post_start,
+            &c.pre_stop,
+        )
+            .hash(&mut h);
         format!("{:?}", c.security_context).hash(&mut h);
         for m in c.mounts.iter().filter(|m| m.host_path.is_some()) {
-            (&m.mount_path, m.read_only, &m.propagation, format!("{:?}", m.host_path)).hash(&mut h);
+            (
+                &m.mount_path,
+                m.read_only,
+                &m.propagation,
+                format!("{:?}", m.host_path),
+            )
+                .hash(&mut h);
         }
         for p in c.ports.iter().filter_map(|p| p.host_port) {
             p.hash(&mut h);
@@ -574,7 +664,9 @@ impl Correlator {
             }
             self.pending.insert(id, merged);
             while self.pending.len() > self.limit {
-                let Some(old) = self.pending_order.pop_front() else { break };
+                let Some(old) = self.pending_order.pop_front() else {
+                    break;
+                };
                 if let Some(r) = self.pending.remove(&old) {
                     self.emit(r, out);
                 }
@@ -612,7 +704,9 @@ impl Correlator {
 
     /// Record workload templates; link (and drop) controller pods identical to one.
     fn link(&mut self, d: &mut Deployment) -> bool {
-        let Some(pod) = d.pod.as_ref() else { return false };
+        let Some(pod) = d.pod.as_ref() else {
+            return false;
+        };
         let key = (d.target.namespace.clone(), fingerprint(pod));
         let by_controller = d.target.owner_references.iter().any(|o| o.controller)
             || d.actor.user.as_deref().is_some_and(|u| {
@@ -630,7 +724,8 @@ impl Correlator {
                     self.template_order.push_back(key.clone());
                 }
                 // A ReplicaSet made by the deployment controller keeps the Deployment's link.
-                let keep = self.templates.get(&key).is_some_and(|l| l.actor.is_some()) && by_controller;
+                let keep =
+                    self.templates.get(&key).is_some_and(|l| l.actor.is_some()) && by_controller;
                 if !keep {
                     self.templates.insert(key, link);
                 }
@@ -652,11 +747,16 @@ impl Correlator {
             }
             None => {
                 // Judged on its own: the template was never seen, or the pod differs from it.
-                d.created_for = d.target.owner_references.iter().find(|o| o.controller).map(|o| WorkloadLink {
-                    kind: o.kind.clone(),
-                    name: o.name.clone(),
-                    actor: None,
-                });
+                d.created_for = d
+                    .target
+                    .owner_references
+                    .iter()
+                    .find(|o| o.controller)
+                    .map(|o| WorkloadLink {
+                        kind: o.kind.clone(),
+                        name: o.name.clone(),
+                        actor: None,
+                    });
                 false
             }
         }
@@ -667,7 +767,9 @@ impl Correlator {
 /// later has none.
 fn merge(a: Record, b: Record) -> Record {
     let (early, late) = if a.stage <= b.stage { (a, b) } else { (b, a) };
-    let deployments = if late.deployments.iter().all(|d| d.pod.is_none()) && early.deployments.iter().any(|d| d.pod.is_some()) {
+    let deployments = if late.deployments.iter().all(|d| d.pod.is_none())
+        && early.deployments.iter().any(|d| d.pod.is_some())
+    {
         let outcome = late.deployments.first().map(|d| d.outcome);
         early
             .deployments
@@ -720,20 +822,30 @@ mod tests {
         assert_eq!(d.outcome, Outcome::Created);
         assert_eq!(d.origin.record_id.as_deref(), Some("a1"));
         // A replica that differs from its template (a mutating webhook added hostPID) is judged.
-        let mutated = POD.replace("p1", "p3").replace(r#""tolerations""#, r#""hostPID":true,"tolerations""#);
+        let mutated = POD
+            .replace("p1", "p3")
+            .replace(r#""tolerations""#, r#""hostPID":true,"tolerations""#);
         let (out, linked) = run(&[DEPLOY, &mutated]);
         assert_eq!(linked, 0);
         assert_eq!(out.len(), 2);
-        assert_eq!(out[1].created_for.as_ref().map(|l| l.kind.as_str()), Some("ReplicaSet"));
+        assert_eq!(
+            out[1].created_for.as_ref().map(|l| l.kind.as_str()),
+            Some("ReplicaSet")
+        );
     }
 
     #[test]
     fn stages_merge_into_one_request() {
-        let rr = DEPLOY.replace("ResponseComplete", "RequestReceived").replace(r#""responseStatus":{"code":201},"#, "");
+        let rr = DEPLOY
+            .replace("ResponseComplete", "RequestReceived")
+            .replace(r#""responseStatus":{"code":201},"#, "");
         let done = DEPLOY.replace(r#""requestObject""#, r#""ignored""#);
         let (out, _) = run(&[&rr, &done]);
         assert_eq!(out.len(), 1);
-        assert!(out[0].pod.is_some(), "the body from RequestReceived is kept");
+        assert!(
+            out[0].pod.is_some(),
+            "the body from RequestReceived is kept"
+        );
         assert_eq!(out[0].outcome, Outcome::Created);
         let (out, _) = run(&[&rr]);
         assert_eq!(out[0].outcome, Outcome::Attempted);
@@ -744,21 +856,39 @@ mod tests {
         let denied = DEPLOY.replace(r#""code":201"#, r#""code":403"#);
         assert_eq!(run(&[&denied]).0[0].outcome, Outcome::Denied);
         let meta = DEPLOY.replace(r#""level":"RequestResponse""#, r#""level":"Metadata""#);
-        let meta = meta.split(r#","requestObject""#).next().unwrap_or_default().to_string() + "}";
+        let meta = meta
+            .split(r#","requestObject""#)
+            .next()
+            .unwrap_or_default()
+            .to_string()
+            + "}";
         let (out, _) = run(&[&meta]);
         assert_eq!(out.len(), 1);
         assert!(out[0].pod.is_none());
         assert_eq!(out[0].target.kind, "Deployment");
-        let aks = serde_json::json!({"category": "kube-audit", "properties": {"log": DEPLOY}}).to_string();
+        let aks = serde_json::json!({"category": "kube-audit", "properties": {"log": DEPLOY}})
+            .to_string();
         assert_eq!(run(&[&aks]).0[0].actor.user.as_deref(), Some("alice"));
-        let list = format!(r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{DEPLOY}]}}"#);
+        let list =
+            format!(r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{DEPLOY}]}}"#);
         assert_eq!(run(&[&list]).0.len(), 1);
     }
 
     #[test]
     fn bad_events_are_located() {
-        assert_eq!(parse_line(r#"{"kind": 0}"#, "f", 7).err().map(|e| e.line), Some(7));
+        assert_eq!(
+            parse_line(r#"{"kind": 0}"#, "f", 7).err().map(|e| e.line),
+            Some(7)
+        );
         assert!(parse_line(r#"{"kind":"Event","verb":"create","objectRef":{"#, "f", 2).is_err());
-        assert!(parse_line(r#"{"kind":"Event","verb":"get","objectRef":{"resource":"pods"}}"#, "f", 1).expect("ok").is_empty());
+        assert!(
+            parse_line(
+                r#"{"kind":"Event","verb":"get","objectRef":{"resource":"pods"}}"#,
+                "f",
+                1
+            )
+            .expect("ok")
+            .is_empty()
+        );
     }
 }

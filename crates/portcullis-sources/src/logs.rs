@@ -42,18 +42,27 @@ impl Format {
             .ok_or_else(|| {
                 format!(
                     "unknown input format {s:?} ({})",
-                    Format::NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    Format::NAMES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })
     }
 
     pub fn name(self) -> &'static str {
-        Format::NAMES.iter().find(|(_, f)| *f == self).map_or("?", |(n, _)| n)
+        Format::NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
     }
 
     pub fn kind(self) -> Kind {
         match self {
-            Format::K8sAudit | Format::DockerEvents | Format::DockerEventsText | Format::Ecs => Kind::Lines,
+            Format::K8sAudit | Format::DockerEvents | Format::DockerEventsText | Format::Ecs => {
+                Kind::Lines
+            }
             Format::XmlEvents => Kind::Lines,
             Format::Auditd | Format::DockerDaemon => Kind::OrderedLines,
             Format::DockerInspect | Format::K8sEvents => Kind::Document,
@@ -107,10 +116,13 @@ fn classify(v: &Value, array: bool) -> Format {
     let has = |k: &str| v.get(k).is_some();
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
     let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    if has("auditID") || api.starts_with("audit.k8s.io") || has("protoPayload") || has("properties") {
+    if has("auditID") || api.starts_with("audit.k8s.io") || has("protoPayload") || has("properties")
+    {
         return Format::K8sAudit;
     }
-    if kind == "Event" && has("involvedObject") || (kind == "List" || kind == "EventList") && !api.starts_with("audit") {
+    if kind == "Event" && has("involvedObject")
+        || (kind == "List" || kind == "EventList") && !api.starts_with("audit")
+    {
         return Format::K8sEvents;
     }
     if has("HostConfig") || (array && has("Config")) {
@@ -142,13 +154,24 @@ pub enum LineOutput {
 }
 
 /// Parse one line of a [`Kind::Lines`] format.
-pub fn parse_line(format: Format, text: &str, file: &str, line: usize) -> Result<LineOutput, SourceError> {
+pub fn parse_line(
+    format: Format,
+    text: &str,
+    file: &str,
+    line: usize,
+) -> Result<LineOutput, SourceError> {
     match format {
         Format::K8sAudit => k8s_audit::parse_line(text, file, line).map(LineOutput::Audit),
-        Format::DockerEvents => docker_events::event_json(text, file, line).map(LineOutput::Deployments),
-        Format::DockerEventsText => docker_events::event_text(text, file, line).map(LineOutput::Deployments),
+        Format::DockerEvents => {
+            docker_events::event_json(text, file, line).map(LineOutput::Deployments)
+        }
+        Format::DockerEventsText => {
+            docker_events::event_text(text, file, line).map(LineOutput::Deployments)
+        }
         Format::Ecs => process::ecs_line(text, file, line).map(LineOutput::Deployments),
-        Format::XmlEvents => process::xml_event(text, file, line, "sysmon").map(LineOutput::Deployments),
+        Format::XmlEvents => {
+            process::xml_event(text, file, line, "sysmon").map(LineOutput::Deployments)
+        }
         _ => Ok(LineOutput::Deployments(Vec::new())),
     }
 }
@@ -167,7 +190,13 @@ impl Ordered {
         }
     }
 
-    pub fn push(&mut self, text: &str, file: &str, line: usize, out: &mut Vec<Deployment>) -> Result<(), SourceError> {
+    pub fn push(
+        &mut self,
+        text: &str,
+        file: &str,
+        line: usize,
+        out: &mut Vec<Deployment>,
+    ) -> Result<(), SourceError> {
         match self {
             Ordered::Auditd(r) => r.push(text, file, line, out),
             Ordered::Daemon(r) => {
@@ -185,7 +214,11 @@ impl Ordered {
 }
 
 /// Parse a whole document (JSON values, possibly several, possibly arrays; or XML events).
-pub fn parse_document(format: Format, text: &str, file: &str) -> (Vec<LineOutput>, Vec<SourceError>) {
+pub fn parse_document(
+    format: Format,
+    text: &str,
+    file: &str,
+) -> (Vec<LineOutput>, Vec<SourceError>) {
     let mut outs = Vec::new();
     let mut errors = Vec::new();
     if format == Format::XmlEvents {
@@ -194,8 +227,8 @@ pub fn parse_document(format: Format, text: &str, file: &str) -> (Vec<LineOutput
         let mut offset = 0;
         while let Some(start) = rest.find("<Event") {
             let tail = &rest[start..];
-            if tail.starts_with("<Events") {
-                rest = &tail[7..];
+            if let Some(after) = tail.strip_prefix("<Events") {
+                rest = after;
                 offset += start + 7;
                 continue;
             }
@@ -219,15 +252,24 @@ pub fn parse_document(format: Format, text: &str, file: &str) -> (Vec<LineOutput
             Some(Ok(v)) => {
                 let items: Vec<Value> = match v {
                     Value::Array(a) if format != Format::DockerInspect => a,
-                    Value::Object(ref m) if m.contains_key("items") && format == Format::K8sAudit => {
-                        m.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
+                    Value::Object(ref m)
+                        if m.contains_key("items") && format == Format::K8sAudit =>
+                    {
+                        m.get("items")
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default()
                     }
                     other => vec![other],
                 };
                 for item in items {
                     match format {
-                        Format::DockerInspect => outs.push(LineOutput::Deployments(docker_events::inspect(&item, file, line))),
-                        Format::K8sEvents => outs.push(LineOutput::Deployments(docker_events::k8s_events(&item, file, line))),
+                        Format::DockerInspect => outs.push(LineOutput::Deployments(
+                            docker_events::inspect(&item, file, line),
+                        )),
+                        Format::K8sEvents => outs.push(LineOutput::Deployments(
+                            docker_events::k8s_events(&item, file, line),
+                        )),
                         f => match parse_line(f, &item.to_string(), file, line) {
                             Ok(o) => outs.push(o),
                             Err(e) => errors.push(e),
@@ -241,7 +283,10 @@ pub fn parse_document(format: Format, text: &str, file: &str) -> (Vec<LineOutput
                     line: e.line(),
                     column: Some(e.column()),
                     field: None,
-                    message: format!("invalid JSON: {}", e.to_string().split(" at line ").next().unwrap_or("")),
+                    message: format!(
+                        "invalid JSON: {}",
+                        e.to_string().split(" at line ").next().unwrap_or("")
+                    ),
                 });
                 break;
             }
@@ -250,23 +295,124 @@ pub fn parse_document(format: Format, text: &str, file: &str) -> (Vec<LineOutput
     (outs, errors)
 }
 
+/// Read a whole log text in order, on one thread: detection (unless `format` is given),
+/// every line or document, audit stage merging and controller-pod linking. For tests,
+/// fixtures and small inputs; `hunt` streams large files on every core instead.
+pub fn read_all(text: &str, file: &str, format: Option<Format>) -> crate::Batch {
+    let mut batch = crate::Batch::default();
+    let Some(format) = format.or_else(|| detect(text)) else {
+        batch.errors.push(SourceError {
+            file: file.into(),
+            line: 0,
+            column: None,
+            field: None,
+            message: "not a log format portcullis reads (use --input-format)".into(),
+        });
+        return batch;
+    };
+    let mut correlator = k8s_audit::Correlator::default();
+    let absorb = |o: LineOutput, batch: &mut crate::Batch, c: &mut k8s_audit::Correlator| match o {
+        LineOutput::Audit(records) => {
+            for r in records {
+                c.push(r, &mut batch.deployments);
+            }
+        }
+        LineOutput::Deployments(d) => batch.deployments.extend(d),
+    };
+    match format.kind() {
+        Kind::Document => {
+            let (outs, errors) = parse_document(format, text, file);
+            batch.errors.extend(errors);
+            for o in outs {
+                batch.documents += 1;
+                absorb(o, &mut batch, &mut correlator);
+            }
+        }
+        Kind::Lines
+            if format == Format::XmlEvents
+                && !text.trim_start().starts_with("<Event")
+                && text.contains("<Events") =>
+        {
+            let (outs, errors) = parse_document(format, text, file);
+            batch.errors.extend(errors);
+            for o in outs {
+                absorb(o, &mut batch, &mut correlator);
+            }
+        }
+        Kind::Lines => {
+            for (i, l) in text.lines().enumerate() {
+                if l.trim().is_empty() {
+                    continue;
+                }
+                batch.documents += 1;
+                match parse_line(format, l, file, i + 1) {
+                    Ok(o) => absorb(o, &mut batch, &mut correlator),
+                    Err(e) => batch.errors.push(e),
+                }
+            }
+        }
+        Kind::OrderedLines => {
+            let mut state = Ordered::new(format);
+            for (i, l) in text.lines().enumerate() {
+                batch.documents += 1;
+                if let Err(e) = state.push(l, file, i + 1, &mut batch.deployments) {
+                    batch.errors.push(e);
+                }
+            }
+            state.finish(file, &mut batch.deployments);
+        }
+    }
+    correlator.finish(&mut batch.deployments);
+    batch
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn detection() {
-        assert_eq!(detect(r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"x"}"#), Some(Format::K8sAudit));
-        assert_eq!(detect(r#"{"auditID":"x","verb":"get"}"#), Some(Format::K8sAudit));
+        assert_eq!(
+            detect(r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"x"}"#),
+            Some(Format::K8sAudit)
+        );
+        assert_eq!(
+            detect(r#"{"auditID":"x","verb":"get"}"#),
+            Some(Format::K8sAudit)
+        );
         assert_eq!(detect(r#"{"protoPayload":{}}"#), Some(Format::K8sAudit));
-        assert_eq!(detect("{\n  \"kind\": \"EventList\",\n  \"apiVersion\": \"audit.k8s.io/v1\",\n"), Some(Format::K8sAudit));
-        assert_eq!(detect(r#"{"Type":"container","Action":"create","Actor":{}}"#), Some(Format::DockerEvents));
-        assert_eq!(detect("2017-01-05T00:35:58.859401177+08:00 container create 0fdb (image=alpine)"), Some(Format::DockerEventsText));
-        assert_eq!(detect("[\n  {\n    \"Id\": \"abc\",\n    \"HostConfig\": {}"), Some(Format::DockerInspect));
-        assert_eq!(detect(r#"{"@timestamp":"x","process":{"command_line":"docker ps"}}"#), Some(Format::Ecs));
-        assert_eq!(detect("Nov 20 node sysmon: <Event><System>"), Some(Format::XmlEvents));
-        assert_eq!(detect("type=SYSCALL msg=audit(1.2:3): arch=x"), Some(Format::Auditd));
-        assert_eq!(detect(r#"time="x" level=debug msg="Calling GET /_ping""#), Some(Format::DockerDaemon));
+        assert_eq!(
+            detect("{\n  \"kind\": \"EventList\",\n  \"apiVersion\": \"audit.k8s.io/v1\",\n"),
+            Some(Format::K8sAudit)
+        );
+        assert_eq!(
+            detect(r#"{"Type":"container","Action":"create","Actor":{}}"#),
+            Some(Format::DockerEvents)
+        );
+        assert_eq!(
+            detect("2017-01-05T00:35:58.859401177+08:00 container create 0fdb (image=alpine)"),
+            Some(Format::DockerEventsText)
+        );
+        assert_eq!(
+            detect("[\n  {\n    \"Id\": \"abc\",\n    \"HostConfig\": {}"),
+            Some(Format::DockerInspect)
+        );
+        assert_eq!(
+            detect(r#"{"@timestamp":"x","process":{"command_line":"docker ps"}}"#),
+            Some(Format::Ecs)
+        );
+        assert_eq!(
+            detect("Nov 20 node sysmon: <Event><System>"),
+            Some(Format::XmlEvents)
+        );
+        assert_eq!(
+            detect("type=SYSCALL msg=audit(1.2:3): arch=x"),
+            Some(Format::Auditd)
+        );
+        assert_eq!(
+            detect(r#"time="x" level=debug msg="Calling GET /_ping""#),
+            Some(Format::DockerDaemon)
+        );
         assert_eq!(detect("plain text"), None);
     }
 }

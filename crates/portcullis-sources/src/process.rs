@@ -18,22 +18,47 @@ use std::collections::HashMap;
 
 /// Words that make a non-deployment command worth judging on the host (T1611 follow-ons).
 const ESCAPE_HINTS: &[&str] = &[
-    "mount", "nsenter", "chroot", "/dev/tcp/", "crontab", "cron.d", "authorized_keys", "ld.so.preload",
-    "release_agent", "core_pattern", "ncat", "netcat", "socat", "unshare",
+    "mount",
+    "nsenter",
+    "chroot",
+    "/dev/tcp/",
+    "crontab",
+    "cron.d",
+    "authorized_keys",
+    "ld.so.preload",
+    "release_agent",
+    "core_pattern",
+    "ncat",
+    "netcat",
+    "socat",
+    "unshare",
 ];
 
 /// The deployments (or host follow-ons) of one process record.
-pub fn from_process(origin: Origin, time: Option<String>, user: Option<String>, process: ProcessInfo) -> Vec<Deployment> {
+pub fn from_process(
+    origin: Origin,
+    time: Option<String>,
+    user: Option<String>,
+    process: ProcessInfo,
+) -> Vec<Deployment> {
     if process.argv.is_empty() {
         return Vec::new();
     }
     let base = cmdline::process_base(origin, time, user, process);
-    let argv = base.process.as_ref().map(|p| p.argv.clone()).unwrap_or_default();
+    let argv = base
+        .process
+        .as_ref()
+        .map(|p| p.argv.clone())
+        .unwrap_or_default();
     let found = cmdline::analyze(&argv, &base);
     if !found.is_empty() {
         return found;
     }
-    let line = base.process.as_ref().map(|p| p.command_line.clone()).unwrap_or_default();
+    let line = base
+        .process
+        .as_ref()
+        .map(|p| p.command_line.clone())
+        .unwrap_or_default();
     if ESCAPE_HINTS.iter().any(|h| line.contains(h)) {
         let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
         let (tool, _) = shell::unwrap(&refs);
@@ -142,7 +167,9 @@ fn ecs<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 fn ecs_str(v: &Value, path: &str) -> Option<String> {
-    ecs(v, path).and_then(crate::value::scalar).filter(|s| !s.is_empty())
+    ecs(v, path)
+        .and_then(crate::value::scalar)
+        .filter(|s| !s.is_empty())
 }
 
 /// One ECS JSON line (Elastic Agent / Auditbeat / Winlogbeat process events).
@@ -152,10 +179,15 @@ pub fn ecs_line(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>, 
         line,
         column: Some(e.column()),
         field: None,
-        message: format!("invalid ECS JSON: {}", e.to_string().split(" at line ").next().unwrap_or("")),
+        message: format!(
+            "invalid ECS JSON: {}",
+            e.to_string().split(" at line ").next().unwrap_or("")
+        ),
     })?;
     // Only process starts (ECS `event.type: start`, Sysmon 1, Security 4688) are creations.
-    let event_type = ecs(&v, "event.type").map(crate::value::string_list).unwrap_or_default();
+    let event_type = ecs(&v, "event.type")
+        .map(crate::value::string_list)
+        .unwrap_or_default();
     let code = ecs_str(&v, "event.code").or_else(|| ecs_str(&v, "winlog.event_id"));
     let is_start = event_type.iter().any(|t| t == "start")
         || matches!(code.as_deref(), Some("1" | "4688"))
@@ -164,14 +196,24 @@ pub fn ecs_line(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>, 
         return Ok(Vec::new());
     }
     let data = |k: &str| ecs_str(&v, &format!("winlog.event_data.{k}"));
-    let command_line = ecs_str(&v, "process.command_line").or_else(|| data("CommandLine")).unwrap_or_default();
-    let executable = ecs_str(&v, "process.executable").or_else(|| data("Image")).or_else(|| data("NewProcessName"));
+    let command_line = ecs_str(&v, "process.command_line")
+        .or_else(|| data("CommandLine"))
+        .unwrap_or_default();
+    let executable = ecs_str(&v, "process.executable")
+        .or_else(|| data("Image"))
+        .or_else(|| data("NewProcessName"));
     let windows = looks_windows(executable.as_deref(), &command_line);
     let argv = match ecs(&v, "process.args") {
-        Some(Value::Array(a)) if !a.is_empty() => a.iter().filter_map(crate::value::scalar).collect(),
+        Some(Value::Array(a)) if !a.is_empty() => {
+            a.iter().filter_map(crate::value::scalar).collect()
+        }
         _ => split_command_line(&command_line, windows),
     };
-    let command_line = if command_line.is_empty() { argv.join(" ") } else { command_line };
+    let command_line = if command_line.is_empty() {
+        argv.join(" ")
+    } else {
+        command_line
+    };
     let origin = Origin {
         kind: "ecs".into(),
         file: file.into(),
@@ -185,17 +227,30 @@ pub fn ecs_line(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>, 
         argv,
         pid: ecs(&v, "process.pid").and_then(crate::value::as_int),
         parent_executable: ecs_str(&v, "process.parent.executable").or_else(|| data("ParentImage")),
-        parent_command_line: ecs_str(&v, "process.parent.command_line").or_else(|| data("ParentCommandLine")),
+        parent_command_line: ecs_str(&v, "process.parent.command_line")
+            .or_else(|| data("ParentCommandLine")),
         host: ecs_str(&v, "host.hostname").or_else(|| ecs_str(&v, "host.name")),
         tool: String::new(),
     };
-    let user = ecs_str(&v, "user.name").or_else(|| data("User")).or_else(|| data("SubjectUserName"));
-    Ok(from_process(origin, ecs_str(&v, "@timestamp"), user, process))
+    let user = ecs_str(&v, "user.name")
+        .or_else(|| data("User"))
+        .or_else(|| data("SubjectUserName"));
+    Ok(from_process(
+        origin,
+        ecs_str(&v, "@timestamp"),
+        user,
+        process,
+    ))
 }
 
 /// One Windows-style XML `<Event>` (Sysmon for Linux in syslog, Sysmon or Security 4688
 /// exported from Windows). `text` may carry a syslog prefix before `<Event`.
-pub fn xml_event(text: &str, file: &str, line: usize, kind: &str) -> Result<Vec<Deployment>, SourceError> {
+pub fn xml_event(
+    text: &str,
+    file: &str,
+    line: usize,
+    kind: &str,
+) -> Result<Vec<Deployment>, SourceError> {
     let err = |m: String| SourceError {
         file: file.into(),
         line,
@@ -217,11 +272,11 @@ pub fn xml_event(text: &str, file: &str, line: usize, kind: &str) -> Result<Vec<
             Ok(XmlEvent::Start(e)) => {
                 let name = e.local_name().as_ref().to_string();
                 if name == "Data" {
-                    data_name = e
-                        .try_get_attribute("Name")
-                        .ok()
-                        .flatten()
-                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()));
+                    data_name = e.try_get_attribute("Name").ok().flatten().and_then(|a| {
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .ok()
+                            .map(|v| v.into_owned())
+                    });
                 }
                 path.push(name);
                 text_buf.clear();
@@ -242,13 +297,19 @@ pub fn xml_event(text: &str, file: &str, line: usize, kind: &str) -> Result<Vec<
                     if let Ok(Some(c)) = r.resolve_char_ref() {
                         text_buf.push(c);
                     }
-                } else if let Some(s) = quick_xml::escape::resolve_predefined_entity(&r.xml10_content()) {
+                } else if let Some(s) =
+                    quick_xml::escape::resolve_predefined_entity(&r.xml10_content())
+                {
                     text_buf.push_str(s);
                 }
             }
             Ok(XmlEvent::End(_)) => {
                 let name = path.pop().unwrap_or_default();
-                let key = if name == "Data" { data_name.take() } else { Some(name.clone()) };
+                let key = if name == "Data" {
+                    data_name.take()
+                } else {
+                    Some(name.clone())
+                };
                 if let Some(k) = key
                     && !text_buf.is_empty()
                 {
@@ -261,7 +322,10 @@ pub fn xml_event(text: &str, file: &str, line: usize, kind: &str) -> Result<Vec<
             }
             Ok(XmlEvent::Eof) => {
                 if !path.is_empty() {
-                    return Err(err(format!("truncated XML event (unclosed <{}>)", path.join("><"))));
+                    return Err(err(format!(
+                        "truncated XML event (unclosed <{}>)",
+                        path.join("><")
+                    )));
                 }
                 break;
             }
@@ -274,7 +338,10 @@ pub fn xml_event(text: &str, file: &str, line: usize, kind: &str) -> Result<Vec<
         return Ok(Vec::new());
     }
     let command_line = fields.get("CommandLine").cloned().unwrap_or_default();
-    let executable = fields.get("Image").or_else(|| fields.get("NewProcessName")).cloned();
+    let executable = fields
+        .get("Image")
+        .or_else(|| fields.get("NewProcessName"))
+        .cloned();
     let windows = looks_windows(executable.as_deref(), &command_line);
     let origin = Origin {
         kind: kind.into(),
@@ -287,16 +354,29 @@ pub fn xml_event(text: &str, file: &str, line: usize, kind: &str) -> Result<Vec<
         argv: split_command_line(&command_line, windows),
         command_line,
         executable,
-        pid: fields.get("ProcessId").or_else(|| fields.get("NewProcessId")).and_then(|p| {
-            p.strip_prefix("0x").map_or_else(|| p.parse().ok(), |h| i64::from_str_radix(h, 16).ok())
-        }),
-        parent_executable: fields.get("ParentImage").or_else(|| fields.get("ParentProcessName")).cloned(),
+        pid: fields
+            .get("ProcessId")
+            .or_else(|| fields.get("NewProcessId"))
+            .and_then(|p| {
+                p.strip_prefix("0x")
+                    .map_or_else(|| p.parse().ok(), |h| i64::from_str_radix(h, 16).ok())
+            }),
+        parent_executable: fields
+            .get("ParentImage")
+            .or_else(|| fields.get("ParentProcessName"))
+            .cloned(),
         parent_command_line: fields.get("ParentCommandLine").cloned(),
         host: fields.get("Computer").cloned(),
         tool: String::new(),
     };
-    let user = fields.get("User").or_else(|| fields.get("SubjectUserName")).cloned();
-    let time = fields.get("UtcTime").cloned().or_else(|| fields.get("@time").cloned());
+    let user = fields
+        .get("User")
+        .or_else(|| fields.get("SubjectUserName"))
+        .cloned();
+    let time = fields
+        .get("UtcTime")
+        .cloned()
+        .or_else(|| fields.get("@time").cloned());
     Ok(from_process(origin, time, user, process))
 }
 
@@ -320,7 +400,13 @@ struct AuditdEvent {
 
 impl AuditdReader {
     /// Feed one line; finished events' deployments go to `out`.
-    pub fn push(&mut self, text: &str, file: &str, line: usize, out: &mut Vec<Deployment>) -> Result<(), SourceError> {
+    pub fn push(
+        &mut self,
+        text: &str,
+        file: &str,
+        line: usize,
+        out: &mut Vec<Deployment>,
+    ) -> Result<(), SourceError> {
         let err = |m: String| SourceError {
             file: file.into(),
             line,
@@ -329,7 +415,11 @@ impl AuditdReader {
             message: m,
         };
         let Some(t) = text.find("type=") else {
-            return if text.trim().is_empty() { Ok(()) } else { Err(err("not an auditd record (no type=)".into())) };
+            return if text.trim().is_empty() {
+                Ok(())
+            } else {
+                Err(err("not an auditd record (no type=)".into()))
+            };
         };
         let rec = &text[t..];
         let kind = rec[5..].split_whitespace().next().unwrap_or("");
@@ -340,7 +430,9 @@ impl AuditdReader {
         let Some(close) = stamp.find(')') else {
             return Err(err("auditd record with a truncated msg=audit(…)".into()));
         };
-        let (ts, serial) = stamp[..close].split_once(':').unwrap_or((&stamp[..close], ""));
+        let (ts, serial) = stamp[..close]
+            .split_once(':')
+            .unwrap_or((&stamp[..close], ""));
         let body = stamp[close + 1..].trim_start_matches(':').trim();
         let key = serial.to_string();
         if kind == "EOE" {
@@ -358,7 +450,10 @@ impl AuditdReader {
         for (k, v) in audit_fields(body) {
             match kind {
                 "EXECVE" => {
-                    if let Some(n) = k.strip_prefix('a').and_then(|n| n.split(['[', '_']).next()).and_then(|n| n.parse::<usize>().ok())
+                    if let Some(n) = k
+                        .strip_prefix('a')
+                        .and_then(|n| n.split(['[', '_']).next())
+                        .and_then(|n| n.parse::<usize>().ok())
                         && !k.contains("_len")
                     {
                         let value = decode_audit_value(&v);
@@ -393,11 +488,16 @@ impl AuditdReader {
     }
 
     fn flush(&mut self, key: &str, file: &str, out: &mut Vec<Deployment>) {
-        let Some(mut ev) = self.events.remove(key) else { return };
+        let Some(mut ev) = self.events.remove(key) else {
+            return;
+        };
         self.order.retain(|k| k != key);
         ev.args.sort_by_key(|(i, _)| *i);
         let argv: Vec<String> = if ev.args.is_empty() {
-            ev.proctitle.as_deref().map(|p| split_command_line(p, false)).unwrap_or_default()
+            ev.proctitle
+                .as_deref()
+                .map(|p| split_command_line(p, false))
+                .unwrap_or_default()
         } else {
             ev.args.into_iter().map(|(_, a)| a).collect()
         };
@@ -405,7 +505,11 @@ impl AuditdReader {
             return;
         }
         let unquote = |s: &String| s.trim_matches('"').to_string();
-        let uid = ev.fields.get("auid").filter(|a| *a != "4294967295" && *a != "unset").or_else(|| ev.fields.get("uid"));
+        let uid = ev
+            .fields
+            .get("auid")
+            .filter(|a| *a != "4294967295" && *a != "unset")
+            .or_else(|| ev.fields.get("uid"));
         let origin = Origin {
             kind: "auditd".into(),
             file: file.into(),
@@ -423,7 +527,12 @@ impl AuditdReader {
             host: ev.fields.get("node").cloned(),
             tool: String::new(),
         };
-        out.extend(from_process(origin, ev.time, uid.map(|u| format!("uid:{u}")), process));
+        out.extend(from_process(
+            origin,
+            ev.time,
+            uid.map(|u| format!("uid:{u}")),
+            process,
+        ));
     }
 }
 
@@ -457,7 +566,7 @@ fn decode_audit_value(v: &str) -> String {
     if let Some(q) = v.strip_prefix('"') {
         return q.trim_end_matches('"').to_string();
     }
-    if v.len() % 2 == 0 && !v.is_empty() && v.chars().all(|c| c.is_ascii_hexdigit()) {
+    if v.len().is_multiple_of(2) && !v.is_empty() && v.chars().all(|c| c.is_ascii_hexdigit()) {
         let bytes: Vec<u8> = (0..v.len())
             .step_by(2)
             .filter_map(|i| u8::from_str_radix(&v[i..i + 2], 16).ok())
@@ -482,9 +591,15 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].origin.record_id.as_deref(), Some("e1"));
         assert_eq!(d[0].actor.user.as_deref(), Some("mallory"));
-        assert_eq!(d[0].process.as_ref().map(|p| p.tool.as_str()), Some("docker"));
+        assert_eq!(
+            d[0].process.as_ref().map(|p| p.tool.as_str()),
+            Some("docker")
+        );
         let flat = r#"{"event.type":"start","process.args":["kubectl","exec","-it","web","--","sh"],"process.command_line":"kubectl exec -it web -- sh"}"#;
-        assert_eq!(ecs_line(flat, "p.json", 1).expect("parses")[0].operation, Operation::Exec);
+        assert_eq!(
+            ecs_line(flat, "p.json", 1).expect("parses")[0].operation,
+            Operation::Exec
+        );
         let end = r#"{"event":{"type":["end"]},"process":{"command_line":"docker run --privileged alpine"}}"#;
         assert!(ecs_line(end, "p.json", 1).expect("parses").is_empty());
         let benign = r#"{"event":{"type":["start"]},"process":{"command_line":"git commit -m \"docker run --privileged\""}}"#;
@@ -530,6 +645,9 @@ mod tests {
 
     #[test]
     fn windows_argv_rules() {
-        assert_eq!(windows_argv(r#""C:\a b\c.exe" x "y z" a\\"b"#), vec![r"C:\a b\c.exe", "x", "y z", r#"a\b"#]);
+        assert_eq!(
+            windows_argv(r#""C:\a b\c.exe" x "y z" a\\"b"#),
+            vec![r"C:\a b\c.exe", "x", "y z", r#"a\b"#]
+        );
     }
 }
