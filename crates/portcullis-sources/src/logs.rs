@@ -103,21 +103,37 @@ pub fn detect(head: &str) -> Option<Format> {
     if json_head.starts_with('{') || first.starts_with('[') {
         // A complete first line is JSON lines; otherwise a pretty-printed document.
         let v: Option<Value> = serde_json::from_str(json_head.trim_end_matches(',')).ok();
-        return Some(match v {
+        return match v {
             Some(v) => classify(&v, first.starts_with('[')),
-            None if first.starts_with('[') && head.contains("\"Config\"") => Format::DockerInspect,
-            None => classify_text(head),
-        });
+            None if first.starts_with('[') && head.contains("\"Config\"") => Some(Format::DockerInspect),
+            None => Some(classify_text(head)),
+        };
     }
     None
 }
 
-fn classify(v: &Value, array: bool) -> Format {
+fn classify(v: &Value, array: bool) -> Option<Format> {
+    Some(classify_value(v, array)).filter(|f| *f != Format::Ecs || is_ecs(v))
+}
+
+/// ECS process events have `process` (nested or dotted) or Winlogbeat's `winlog`.
+fn is_ecs(v: &Value) -> bool {
+    v.as_object().is_some_and(|m| {
+        m.keys().any(|k| k == "process" || k.starts_with("process.") || k == "winlog" || k == "event" || k.starts_with("event."))
+    })
+}
+
+fn classify_value(v: &Value, array: bool) -> Format {
     let has = |k: &str| v.get(k).is_some();
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
     let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     if has("auditID") || api.starts_with("audit.k8s.io") || has("protoPayload") || has("properties")
     {
+        return Format::K8sAudit;
+    }
+    // A `kind` that is not a string (`{"kind": 0}`) is a broken Kubernetes object: read it
+    // as audit so the error is reported, not skipped as an unknown format.
+    if v.get("kind").is_some_and(|k| !k.is_string()) {
         return Format::K8sAudit;
     }
     if kind == "Event" && has("involvedObject")

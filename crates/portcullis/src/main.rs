@@ -2,9 +2,11 @@
 //! call the libraries and choose an exit code: 0 clean, 1 findings at or above the
 //! threshold, 2 usage or input error.
 
+mod hunt;
 mod pack;
 mod rules_cmd;
 mod scan;
+mod timefmt;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
@@ -25,6 +27,8 @@ struct Cli {
 enum Command {
     /// Scan manifests and Compose files before they ship.
     Scan(scan::ScanArgs),
+    /// Hunt through Kubernetes audit logs, Docker events and daemon logs, and process logs.
+    Hunt(hunt::HuntArgs),
     /// List the rule pack, show a rule's docs, or write the docs for every rule.
     Rules {
         #[command(subcommand)]
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Hunt(args) => hunt::run(args),
         Command::Rules { command } => rules_cmd::run(command),
     };
     match result {

@@ -1,0 +1,628 @@
+//! `portcullis hunt PATH…`: sweep logs for container deployments.
+//!
+//! Pipeline per file: a reader thread cuts the (possibly gzipped) stream into blocks of
+//! whole lines; worker threads, one per core, parse the lines of a block (the expensive
+//! part); the main thread takes blocks back in order, merges audit stages and links
+//! controller pods (which needs order), evaluates the rules and writes alerts. Channels are
+//! bounded, so memory stays flat whatever the file size.
+
+use crate::pack;
+use crate::timefmt;
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use portcullis_model::Deployment;
+use portcullis_output::Alert;
+use portcullis_rules::pss::Profile;
+use portcullis_rules::{EvalOptions, Evaluator, Selection, Severity};
+use portcullis_sources::k8s_audit::Correlator;
+use portcullis_sources::logs::{self, Format, Kind, LineOutput};
+use portcullis_sources::SourceError;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HuntFormat {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct HuntArgs {
+    /// Log files or folders (recursive; .gz read transparently), or - for stdin.
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<HuntFormat>,
+    /// Force the input format instead of detecting it per file.
+    #[arg(long, value_parser = Format::parse)]
+    pub input_format: Option<Format>,
+    /// Only records at or after this time (RFC 3339, or a duration back from now: 24h, 7d).
+    #[arg(long, value_parser = timefmt::parse_bound)]
+    pub since: Option<f64>,
+    /// Only records before this time.
+    #[arg(long, value_parser = timefmt::parse_bound)]
+    pub until: Option<f64>,
+    /// Only report alerts at or above this severity.
+    #[arg(long, default_value = "info", value_parser = parse_severity)]
+    pub min_severity: Severity,
+    /// Exit 1 when an alert is at or above this severity.
+    #[arg(long, default_value = "high", value_parser = parse_severity)]
+    pub fail_on: Severity,
+    #[arg(long, value_delimiter = ',')]
+    pub select: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Pod Security profile for the PSS family (off unless given).
+    #[arg(long, value_parser = Profile::parse)]
+    pub pss: Option<Profile>,
+    #[arg(long = "rules")]
+    pub rules: Vec<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+/// Lines per block handed to a worker.
+const BLOCK_BYTES: usize = 1 << 20;
+/// A document-format file larger than this is refused: such inputs come as JSON lines.
+const MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Totals for the closing summary.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub files: usize,
+    pub bytes: u64,
+    pub records: u64,
+    pub deployments: u64,
+    pub alerts: u64,
+    pub errors: u64,
+    pub linked_replicas: usize,
+    pub skipped_by_time: u64,
+    pub unreadable: usize,
+    pub skipped_files: usize,
+}
+
+/// Where alerts go: streamed for json/jsonl/csv, gathered for the table.
+struct Sink<'w> {
+    format: HuntFormat,
+    out: Box<dyn Write + 'w>,
+    min: Severity,
+    fail_on: Severity,
+    failed: bool,
+    gathered: Vec<Alert>,
+    first_json: bool,
+    count: u64,
+}
+
+impl Sink<'_> {
+    fn start(&mut self) -> std::io::Result<()> {
+        match self.format {
+            HuntFormat::Json => write!(self.out, "["),
+            HuntFormat::Csv => writeln!(
+                self.out,
+                "time,severity,rule_id,rule_name,message,source_kind,file,line,record_id,target_kind,namespace,name,container,images,actor,outcome,attack"
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    fn push(&mut self, alert: Alert) -> std::io::Result<()> {
+        if alert.severity < self.min {
+            return Ok(());
+        }
+        self.failed |= alert.severity >= self.fail_on;
+        self.count += 1;
+        match self.format {
+            HuntFormat::Table => self.gathered.push(alert),
+            HuntFormat::Jsonl => writeln!(self.out, "{}", portcullis_output::json_line(&alert))?,
+            HuntFormat::Json => {
+                let sep = if self.first_json { "\n" } else { ",\n" };
+                self.first_json = false;
+                write!(self.out, "{sep}{}", portcullis_output::json_line(&alert))?;
+            }
+            HuntFormat::Csv => writeln!(self.out, "{}", csv_row(&alert))?,
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, stats: &Stats, elapsed: f64, tty: bool) -> std::io::Result<()> {
+        match self.format {
+            HuntFormat::Json => writeln!(self.out, "\n]")?,
+            HuntFormat::Table => {
+                let width = if tty { None } else { Some(160) };
+                write!(self.out, "{}", portcullis_output::table(&self.gathered, width, tty))?;
+                writeln!(self.out, "{}", summary_line(stats, elapsed))?;
+            }
+            _ => {}
+        }
+        self.out.flush()
+    }
+}
+
+fn summary_line(s: &Stats, elapsed: f64) -> String {
+    let mb = s.bytes as f64 / 1e6;
+    format!(
+        "{} file(s) ({} not logs, skipped), {:.1} MB, {} record(s), {} deployment(s), {} alert(s), {} replica pod(s) linked to their workload, {} outside --since/--until, {} input error(s) in {:.2}s ({:.1} MB/s, {:.0} records/s)",
+        s.files,
+        s.skipped_files,
+        mb,
+        s.records,
+        s.deployments,
+        s.alerts,
+        s.linked_replicas,
+        s.skipped_by_time,
+        s.errors,
+        elapsed,
+        mb / elapsed.max(1e-9),
+        s.records as f64 / elapsed.max(1e-9)
+    )
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_row(a: &Alert) -> String {
+    [
+        a.time.clone().unwrap_or_default(),
+        a.severity.as_str().to_string(),
+        a.rule.id.clone(),
+        a.rule.name.clone(),
+        a.message.clone(),
+        a.source.kind.clone(),
+        a.source.file.clone(),
+        a.source.line.to_string(),
+        a.source.id.clone().unwrap_or_default(),
+        a.target.kind.clone(),
+        a.target.namespace.clone().unwrap_or_default(),
+        a.target.name.clone().unwrap_or_default(),
+        a.container.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+        a.images.join(" "),
+        a.actor.as_ref().and_then(|x| x.user.clone()).unwrap_or_default(),
+        serde_json_str(&a.outcome),
+        a.attack.join(" "),
+    ]
+    .iter()
+    .map(|f| csv_field(f))
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+fn serde_json_str<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The judging half, on the main thread: time filter, evaluation, output.
+struct Judge<'e, 'w> {
+    evaluator: Evaluator<'e>,
+    since: Option<f64>,
+    until: Option<f64>,
+    sink: Sink<'w>,
+    stats: Stats,
+}
+
+impl Judge<'_, '_> {
+    fn deployment(&mut self, d: Deployment) -> std::io::Result<()> {
+        if self.since.is_some() || self.until.is_some() {
+            // Records without a time are kept: absence is not evidence of age.
+            if let Some(t) = d.time.as_deref().and_then(timefmt::parse_time) {
+                if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
+                    self.stats.skipped_by_time += 1;
+                    return Ok(());
+                }
+            }
+        }
+        self.stats.deployments += 1;
+        let ev = self.evaluator.evaluate(&d);
+        for f in &ev.findings {
+            self.stats.alerts += 1;
+            self.sink.push(Alert::new(&d, f))?;
+        }
+        Ok(())
+    }
+
+    fn error(&mut self, e: &SourceError) {
+        self.stats.errors += 1;
+        // Thousands of garbage lines must not flood the terminal: report the first ones.
+        if self.stats.errors <= 100 {
+            eprintln!("portcullis: input error: {e}");
+        } else if self.stats.errors == 101 {
+            eprintln!("portcullis: further input errors are counted, not shown");
+        }
+    }
+}
+
+pub fn run(args: HuntArgs) -> Result<ExitCode> {
+    let engine = pack::load(&args.rules, args.config.as_deref())?;
+    let selection = Selection {
+        select: args.select.clone(),
+        ignore: args.ignore.clone(),
+    };
+    let opts = EvalOptions {
+        pss: args.pss.or(engine.config_pss()),
+        // Annotations in logs were written by whoever deployed: never a suppression.
+        inline_suppressions: false,
+    };
+    let inputs = collect(&args.paths)?;
+    let total_bytes: u64 = inputs
+        .iter()
+        .filter_map(|(p, _)| p.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len()))
+        .sum();
+    let tty = std::io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if tty { HuntFormat::Table } else { HuntFormat::Jsonl });
+    let stdout = std::io::stdout();
+    let mut judge = Judge {
+        evaluator: engine.evaluator(&selection, opts),
+        since: args.since,
+        until: args.until,
+        sink: Sink {
+            format,
+            out: Box::new(std::io::BufWriter::new(stdout.lock())),
+            min: args.min_severity,
+            fail_on: args.fail_on,
+            failed: false,
+            gathered: Vec::new(),
+            first_json: true,
+            count: 0,
+        },
+        stats: Stats::default(),
+    };
+    let progress = (!args.quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()).then(|| {
+        let pb = indicatif::ProgressBar::new(total_bytes);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let started = Instant::now();
+    let mut correlator = Correlator::default();
+    judge.sink.start()?;
+    for (input, explicit) in &inputs {
+        let name = input.as_ref().map_or("-".to_string(), |p| p.display().to_string());
+        judge.stats.files += 1;
+        let reader: Box<dyn Read + Send> = match input {
+            Some(p) => match std::fs::File::open(p) {
+                Ok(f) => Box::new(f),
+                Err(e) => {
+                    judge.stats.unreadable += 1;
+                    eprintln!("portcullis: input error: {name}: cannot open: {e}");
+                    continue;
+                }
+            },
+            None => Box::new(std::io::stdin()),
+        };
+        let mut reader = BufReader::with_capacity(1 << 16, maybe_gunzip(reader)?);
+        let head = String::from_utf8_lossy(reader.fill_buf().unwrap_or_default()).into_owned();
+        let Some(fmt) = args.input_format.or_else(|| logs::detect(&head)) else {
+            // Named on the command line: an error. Found in a folder (a README, a
+            // manifest): skipped and counted.
+            if *explicit && !head.trim().is_empty() {
+                judge.stats.unreadable += 1;
+                eprintln!("portcullis: input error: {name}: not a log format portcullis reads (use --input-format)");
+            } else {
+                judge.stats.skipped_files += 1;
+            }
+            continue;
+        };
+        let progress_ref = progress.as_ref();
+        match fmt.kind() {
+            Kind::Lines if !(fmt == Format::XmlEvents && head.contains("<Events")) => {
+                hunt_lines(reader, fmt, &name, threads, &mut judge, &mut correlator, progress_ref)?
+            }
+            Kind::OrderedLines => hunt_ordered(reader, fmt, &name, &mut judge, progress_ref)?,
+            _ => {
+                let mut text = String::new();
+                let read = reader.take(MAX_DOCUMENT_BYTES + 1).read_to_string(&mut text);
+                if let Err(e) = read {
+                    judge.error(&SourceError { file: name.clone(), line: 0, column: None, field: None, message: format!("cannot read: {e}") });
+                    continue;
+                }
+                if text.len() as u64 > MAX_DOCUMENT_BYTES {
+                    judge.error(&SourceError { file: name.clone(), line: 0, column: None, field: None, message: "document larger than 512 MiB; export it as JSON lines".into() });
+                    continue;
+                }
+                judge.stats.bytes += text.len() as u64;
+                let (outs, errors) = logs::parse_document(fmt, &text, &name);
+                for e in &errors {
+                    judge.error(e);
+                }
+                let mut ready = Vec::new();
+                for o in outs {
+                    judge.stats.records += 1;
+                    route(o, &mut correlator, &mut ready);
+                }
+                for d in ready {
+                    judge.deployment(d)?;
+                }
+            }
+        }
+    }
+    let mut rest = Vec::new();
+    correlator.finish(&mut rest);
+    for d in rest {
+        judge.deployment(d)?;
+    }
+    judge.stats.linked_replicas = correlator.linked_replicas;
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    judge.sink.finish(&judge.stats, elapsed, tty)?;
+    if format != HuntFormat::Table {
+        eprintln!("portcullis: {}", summary_line(&judge.stats, elapsed));
+    }
+    Ok(if judge.stats.unreadable > 0 && judge.stats.records == 0 {
+        ExitCode::from(2)
+    } else if judge.sink.failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn route(o: LineOutput, correlator: &mut Correlator, ready: &mut Vec<Deployment>) {
+    match o {
+        LineOutput::Audit(records) => {
+            for r in records {
+                correlator.push(r, ready);
+            }
+        }
+        LineOutput::Deployments(d) => ready.extend(d),
+    }
+}
+
+/// Gzip is recognised by its magic bytes, whatever the file is called.
+fn maybe_gunzip(r: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>> {
+    let mut r = BufReader::new(r);
+    let magic = r.fill_buf().context("reading input")?;
+    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(r))
+    } else {
+        Box::new(r)
+    })
+}
+
+/// A block of whole lines and the number of its first line.
+struct Block {
+    seq: usize,
+    first_line: usize,
+    data: Vec<u8>,
+}
+
+/// What a worker made of a block.
+struct Parsed {
+    seq: usize,
+    lines: u64,
+    bytes: u64,
+    outputs: Vec<Result<LineOutput, SourceError>>,
+}
+
+fn hunt_lines<R: Read + Send>(
+    reader: R,
+    fmt: Format,
+    name: &str,
+    threads: usize,
+    judge: &mut Judge<'_, '_>,
+    correlator: &mut Correlator,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<()> {
+    let (block_tx, block_rx) = sync_channel::<Block>(threads * 2);
+    let block_rx = std::sync::Mutex::new(block_rx);
+    let (out_tx, out_rx) = sync_channel::<Parsed>(threads * 2);
+    let mut io_result: Result<()> = Ok(());
+    std::thread::scope(|s| {
+        // Reader: cut the stream into blocks of whole lines.
+        let reader_handle = s.spawn(move || -> std::io::Result<()> {
+            let mut reader = BufReader::with_capacity(1 << 20, reader);
+            let (mut seq, mut line) = (0usize, 1usize);
+            loop {
+                let mut data = Vec::with_capacity(BLOCK_BYTES + 4096);
+                let mut lines = 0;
+                while data.len() < BLOCK_BYTES {
+                    let n = reader.read_until(b'\n', &mut data)?;
+                    if n == 0 {
+                        break;
+                    }
+                    lines += 1;
+                }
+                if data.is_empty() {
+                    return Ok(());
+                }
+                if block_tx.send(Block { seq, first_line: line, data }).is_err() {
+                    return Ok(());
+                }
+                seq += 1;
+                line += lines;
+            }
+        });
+        // Workers: parse the lines of a block.
+        for _ in 0..threads {
+            let out_tx = out_tx.clone();
+            let block_rx = &block_rx;
+            s.spawn(move || {
+                loop {
+                    let block = match block_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(block) = block else { return };
+                    let parsed = parse_block(&block, fmt, name);
+                    if out_tx.send(parsed).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(out_tx);
+        io_result = collect_in_order(out_rx, judge, correlator, progress);
+        if let Ok(Err(e)) = reader_handle.join() {
+            io_result = Err(anyhow::Error::new(e).context(format!("reading {name}")));
+        }
+    });
+    io_result
+}
+
+fn parse_block(block: &Block, fmt: Format, name: &str) -> Parsed {
+    let mut outputs = Vec::new();
+    let mut lines = 0u64;
+    for (i, raw) in block.data.split(|b| *b == b'\n').enumerate() {
+        let line_no = block.first_line + i;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        lines += 1;
+        match std::str::from_utf8(raw) {
+            Ok(text) => match logs::parse_line(fmt, text, name, line_no) {
+                Ok(LineOutput::Audit(r)) if r.is_empty() => {}
+                Ok(LineOutput::Deployments(d)) if d.is_empty() => {}
+                other => outputs.push(other),
+            },
+            Err(_) => outputs.push(Err(SourceError {
+                file: name.into(),
+                line: line_no,
+                column: None,
+                field: None,
+                message: "not UTF-8 text".into(),
+            })),
+        }
+    }
+    Parsed {
+        seq: block.seq,
+        lines,
+        bytes: block.data.len() as u64,
+        outputs,
+    }
+}
+
+/// Take parsed blocks back in file order: merging stages and linking pods need it.
+fn collect_in_order(
+    rx: Receiver<Parsed>,
+    judge: &mut Judge<'_, '_>,
+    correlator: &mut Correlator,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<()> {
+    let mut waiting: BTreeMap<usize, Parsed> = BTreeMap::new();
+    let mut next = 0usize;
+    let mut ready = Vec::new();
+    for parsed in rx {
+        waiting.insert(parsed.seq, parsed);
+        while let Some(p) = waiting.remove(&next) {
+            next += 1;
+            judge.stats.records += p.lines;
+            judge.stats.bytes += p.bytes;
+            if let Some(pb) = progress {
+                pb.inc(p.bytes);
+                pb.set_message(format!("{} records, {} alerts", judge.stats.records, judge.stats.alerts));
+            }
+            for o in p.outputs {
+                match o {
+                    Ok(o) => route(o, correlator, &mut ready),
+                    Err(e) => judge.error(&e),
+                }
+            }
+            for d in ready.drain(..) {
+                judge.deployment(d)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn hunt_ordered<R: BufRead>(mut reader: R, fmt: Format, name: &str, judge: &mut Judge<'_, '_>, progress: Option<&indicatif::ProgressBar>) -> Result<()> {
+    let mut state = logs::Ordered::new(fmt);
+    let mut buf = Vec::new();
+    let mut line = 0usize;
+    let mut ready = Vec::new();
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("reading {name}"))?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        judge.stats.bytes += n as u64;
+        judge.stats.records += 1;
+        if let Some(pb) = progress {
+            pb.inc(n as u64);
+        }
+        let text = String::from_utf8_lossy(&buf);
+        if let Err(e) = state.push(text.trim_end(), name, line, &mut ready) {
+            judge.error(&e);
+        }
+        for d in ready.drain(..) {
+            judge.deployment(d)?;
+        }
+    }
+    state.finish(name, &mut ready);
+    for d in ready {
+        judge.deployment(d)?;
+    }
+    Ok(())
+}
+
+/// Files to hunt, and whether each was named explicitly: folders recursively (hidden
+/// entries skipped), `-` is stdin (`None`).
+fn collect(paths: &[String]) -> Result<Vec<(Option<PathBuf>, bool)>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p == "-" {
+            out.push((None, true));
+            continue;
+        }
+        let path = PathBuf::from(p);
+        if path.is_dir() {
+            let mut files = Vec::new();
+            walk(&path, &mut files).with_context(|| format!("reading folder {p}"))?;
+            files.sort();
+            out.extend(files.into_iter().map(|f| (Some(f), false)));
+        } else {
+            out.push((Some(path), true));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            walk(&entry.path(), out)?;
+        } else if ft.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
