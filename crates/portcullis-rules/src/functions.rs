@@ -21,6 +21,7 @@ pub enum Func {
     Miner,
     ContainerCli,
     PersistenceWrite,
+    BlockMount,
     /// `pss("checkId")`: the Pod Security check's violations under the active profile.
     Pss,
     Lower,
@@ -74,6 +75,11 @@ pub const ALL: &[(&str, Func, &str)] = &[
         "container_cli",
         Func::ContainerCli,
         "container_cli(scripts): docker, kubectl, crictl, ctr, podman, nerdctl, runc",
+    ),
+    (
+        "block_mount",
+        Func::BlockMount,
+        "block_mount(scripts): mount of a host disk or device-mapper volume",
     ),
     (
         "persistence_write",
@@ -151,6 +157,7 @@ impl Func {
                 | Func::Miner
                 | Func::ContainerCli
                 | Func::PersistenceWrite
+                | Func::BlockMount
         )
     }
 
@@ -190,6 +197,7 @@ impl Func {
                 Func::ChrootInto => crate::shell::chroot_into(scripts, &strs(&args[1])),
                 Func::Miner => crate::shell::miner(scripts),
                 Func::ContainerCli => crate::shell::container_cli(scripts),
+                Func::BlockMount => crate::shell::block_mount(scripts),
                 _ => crate::shell::persistence_write(scripts),
             });
         }

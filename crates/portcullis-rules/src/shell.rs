@@ -506,6 +506,21 @@ pub fn persistence_write(scripts: &[Script]) -> Vec<String> {
     })
 }
 
+/// `mount` of a host block device (a disk, a device-mapper volume): the node's filesystem.
+pub fn block_mount(scripts: &[Script]) -> Vec<String> {
+    each(scripts, |s, p| {
+        let device = |a: &str| {
+            let d = a.strip_prefix("/dev/").unwrap_or("");
+            [
+                "sd", "hd", "vd", "xvd", "nvme", "dm-", "mapper/", "disk/", "mmcblk",
+            ]
+            .iter()
+            .any(|k| d.starts_with(k))
+        };
+        any_cmd(p, &|n, args| n == "mount" && args.iter().any(|a| device(a))).then(|| snippet(s))
+    })
+}
+
 /// Container or cluster CLIs run from inside a container.
 pub fn container_cli(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
@@ -638,6 +653,18 @@ mod tests {
         assert!(
             persistence_write(&v(&["echo hi > /tmp/crontab-notes", "cat /etc/crontab"])).is_empty()
         );
+    }
+
+    #[test]
+    fn block_device_mounts() {
+        assert!(
+            !block_mount(&v(&[
+                "if [ ! -d /mnt/x ]; then mkdir /mnt/x; mount /dev/dm-0 /mnt/x; fi"
+            ]))
+            .is_empty()
+        );
+        assert!(!block_mount(&v(&["mount -o ro /dev/nvme0n1p1 /host"])).is_empty());
+        assert!(block_mount(&v(&["mount -t tmpfs tmpfs /tmp/x", "mount /dev/shm /x"])).is_empty());
     }
 
     #[test]

@@ -105,7 +105,9 @@ pub fn detect(head: &str) -> Option<Format> {
         let v: Option<Value> = serde_json::from_str(json_head.trim_end_matches(',')).ok();
         return match v {
             Some(v) => classify(&v, first.starts_with('[')),
-            None if first.starts_with('[') && head.contains("\"Config\"") => Some(Format::DockerInspect),
+            None if first.starts_with('[') && head.contains("\"Config\"") => {
+                Some(Format::DockerInspect)
+            }
             None => Some(classify_text(head)),
         };
     }
@@ -119,7 +121,13 @@ fn classify(v: &Value, array: bool) -> Option<Format> {
 /// ECS process events have `process` (nested or dotted) or Winlogbeat's `winlog`.
 fn is_ecs(v: &Value) -> bool {
     v.as_object().is_some_and(|m| {
-        m.keys().any(|k| k == "process" || k.starts_with("process.") || k == "winlog" || k == "event" || k.starts_with("event."))
+        m.keys().any(|k| {
+            k == "process"
+                || k.starts_with("process.")
+                || k == "winlog"
+                || k == "event"
+                || k.starts_with("event.")
+        })
     })
 }
 

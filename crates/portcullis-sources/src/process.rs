@@ -80,13 +80,54 @@ pub fn from_process(
     Vec::new()
 }
 
-/// Split a command line into argv: Windows rules for `.exe` images and `C:\` paths,
-/// POSIX shell words otherwise.
+/// Split a command line into argv: Windows rules for `.exe` images and `C:\` paths.
+/// On Linux a logged command line is the argv joined by spaces with no quoting (Sysmon,
+/// auditd's PROCTITLE, Auditbeat's `command_line`), so a shell split would be wrong:
+/// split on spaces, then put back what spaces broke — an `sh -c` body is the rest of the
+/// line, and a JSON value (`--overrides {"spec": …}`) runs until it parses.
 pub fn split_command_line(line: &str, windows: bool) -> Vec<String> {
     if windows {
         return windows_argv(line);
     }
-    shlex::split(line).unwrap_or_else(|| line.split_whitespace().map(str::to_string).collect())
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        let shell_c = out
+            .last()
+            .is_some_and(|prev| shell::SHELLS.contains(&shell::base_name(prev)))
+            && w.starts_with('-')
+            && !w.starts_with("--")
+            && w.contains('c');
+        if shell_c {
+            out.push(w.to_string());
+            if i + 1 < words.len() {
+                out.push(words[i + 1..].join(" "));
+            }
+            break;
+        }
+        if (w.starts_with('{') || w.starts_with('[')) && serde_json::from_str::<Value>(w).is_err() {
+            let mut joined = w.to_string();
+            let mut j = i + 1;
+            while j < words.len() && j - i < 256 {
+                joined.push(' ');
+                joined.push_str(words[j]);
+                j += 1;
+                if serde_json::from_str::<Value>(&joined).is_ok() {
+                    out.push(joined.clone());
+                    i = j;
+                    break;
+                }
+            }
+            if i == j {
+                continue;
+            }
+        }
+        out.push(w.to_string());
+        i += 1;
+    }
+    out
 }
 
 /// `CommandLineToArgvW`: backslashes are literal unless they precede a quote.
@@ -608,7 +649,7 @@ mod tests {
 
     #[test]
     fn sysmon_linux_and_windows_xml() {
-        let linux = r#"Nov 20 10:00:00 node-1 sysmon: <Event><System><Provider Name="Linux-Sysmon" Guid="{ff032593-a8d3-4f13-b0d6-01fc615a0f97}"/><EventID>1</EventID><Version>5</Version><EventRecordID>9001</EventRecordID><Computer>node-1</Computer></System><EventData><Data Name="UtcTime">2026-11-20 10:00:00.000</Data><Data Name="ProcessId">4242</Data><Data Name="Image">/usr/bin/docker</Data><Data Name="CommandLine">docker run --privileged -v /:/host alpine chroot /host sh -c &quot;id&quot;</Data><Data Name="User">root</Data><Data Name="ParentImage">/usr/bin/bash</Data></EventData></Event>"#;
+        let linux = r#"Nov 20 10:00:00 node-1 sysmon: <Event><System><Provider Name="Linux-Sysmon" Guid="{ff032593-a8d3-4f13-b0d6-01fc615a0f97}"/><EventID>1</EventID><Version>5</Version><EventRecordID>9001</EventRecordID><Computer>node-1</Computer></System><EventData><Data Name="UtcTime">2026-11-20 10:00:00.000</Data><Data Name="ProcessId">4242</Data><Data Name="Image">/usr/bin/docker</Data><Data Name="CommandLine">docker run --privileged -v /:/host alpine chroot /host sh -c id</Data><Data Name="User">root</Data><Data Name="ParentImage">/usr/bin/bash</Data></EventData></Event>"#;
         let d = xml_event(linux, "syslog", 10, "sysmon").expect("parses");
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].origin.record_id.as_deref(), Some("9001"));

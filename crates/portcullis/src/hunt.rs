@@ -14,9 +14,9 @@ use portcullis_model::Deployment;
 use portcullis_output::Alert;
 use portcullis_rules::pss::Profile;
 use portcullis_rules::{EvalOptions, Evaluator, Selection, Severity};
+use portcullis_sources::SourceError;
 use portcullis_sources::k8s_audit::Correlator;
 use portcullis_sources::logs::{self, Format, Kind, LineOutput};
-use portcullis_sources::SourceError;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -146,7 +146,11 @@ impl Sink<'_> {
             HuntFormat::Json => writeln!(self.out, "\n]")?,
             HuntFormat::Table => {
                 let width = if tty { None } else { Some(160) };
-                write!(self.out, "{}", portcullis_output::table(&self.gathered, width, tty))?;
+                write!(
+                    self.out,
+                    "{}",
+                    portcullis_output::table(&self.gathered, width, tty)
+                )?;
                 writeln!(self.out, "{}", summary_line(stats, elapsed))?;
             }
             _ => {}
@@ -196,9 +200,15 @@ fn csv_row(a: &Alert) -> String {
         a.target.kind.clone(),
         a.target.namespace.clone().unwrap_or_default(),
         a.target.name.clone().unwrap_or_default(),
-        a.container.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+        a.container
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_default(),
         a.images.join(" "),
-        a.actor.as_ref().and_then(|x| x.user.clone()).unwrap_or_default(),
+        a.actor
+            .as_ref()
+            .and_then(|x| x.user.clone())
+            .unwrap_or_default(),
         serde_json_str(&a.outcome),
         a.attack.join(" "),
     ]
@@ -228,11 +238,11 @@ impl Judge<'_, '_> {
     fn deployment(&mut self, d: Deployment) -> std::io::Result<()> {
         if self.since.is_some() || self.until.is_some() {
             // Records without a time are kept: absence is not evidence of age.
-            if let Some(t) = d.time.as_deref().and_then(timefmt::parse_time) {
-                if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
-                    self.stats.skipped_by_time += 1;
-                    return Ok(());
-                }
+            if let Some(t) = d.time.as_deref().and_then(timefmt::parse_time)
+                && (self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u))
+            {
+                self.stats.skipped_by_time += 1;
+                return Ok(());
             }
         }
         self.stats.deployments += 1;
@@ -269,10 +279,18 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     let inputs = collect(&args.paths)?;
     let total_bytes: u64 = inputs
         .iter()
-        .filter_map(|(p, _)| p.as_ref().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len()))
+        .filter_map(|(p, _)| {
+            p.as_ref()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+        })
         .sum();
     let tty = std::io::stdout().is_terminal();
-    let format = args.format.unwrap_or(if tty { HuntFormat::Table } else { HuntFormat::Jsonl });
+    let format = args.format.unwrap_or(if tty {
+        HuntFormat::Table
+    } else {
+        HuntFormat::Jsonl
+    });
     let stdout = std::io::stdout();
     let mut judge = Judge {
         evaluator: engine.evaluator(&selection, opts),
@@ -290,11 +308,16 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         },
         stats: Stats::default(),
     };
-    let progress = (!args.quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()).then(|| {
+    let progress = (!args.quiet
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none())
+    .then(|| {
         let pb = indicatif::ProgressBar::new(total_bytes);
         pb.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         pb
     });
@@ -306,7 +329,9 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     let mut correlator = Correlator::default();
     judge.sink.start()?;
     for (input, explicit) in &inputs {
-        let name = input.as_ref().map_or("-".to_string(), |p| p.display().to_string());
+        let name = input
+            .as_ref()
+            .map_or("-".to_string(), |p| p.display().to_string());
         judge.stats.files += 1;
         let reader: Box<dyn Read + Send> = match input {
             Some(p) => match std::fs::File::open(p) {
@@ -326,7 +351,9 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             // manifest): skipped and counted.
             if *explicit && !head.trim().is_empty() {
                 judge.stats.unreadable += 1;
-                eprintln!("portcullis: input error: {name}: not a log format portcullis reads (use --input-format)");
+                eprintln!(
+                    "portcullis: input error: {name}: not a log format portcullis reads (use --input-format)"
+                );
             } else {
                 judge.stats.skipped_files += 1;
             }
@@ -334,19 +361,39 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         };
         let progress_ref = progress.as_ref();
         match fmt.kind() {
-            Kind::Lines if !(fmt == Format::XmlEvents && head.contains("<Events")) => {
-                hunt_lines(reader, fmt, &name, threads, &mut judge, &mut correlator, progress_ref)?
-            }
+            Kind::Lines if !(fmt == Format::XmlEvents && head.contains("<Events")) => hunt_lines(
+                reader,
+                fmt,
+                &name,
+                threads,
+                &mut judge,
+                &mut correlator,
+                progress_ref,
+            )?,
             Kind::OrderedLines => hunt_ordered(reader, fmt, &name, &mut judge, progress_ref)?,
             _ => {
                 let mut text = String::new();
-                let read = reader.take(MAX_DOCUMENT_BYTES + 1).read_to_string(&mut text);
+                let read = reader
+                    .take(MAX_DOCUMENT_BYTES + 1)
+                    .read_to_string(&mut text);
                 if let Err(e) = read {
-                    judge.error(&SourceError { file: name.clone(), line: 0, column: None, field: None, message: format!("cannot read: {e}") });
+                    judge.error(&SourceError {
+                        file: name.clone(),
+                        line: 0,
+                        column: None,
+                        field: None,
+                        message: format!("cannot read: {e}"),
+                    });
                     continue;
                 }
                 if text.len() as u64 > MAX_DOCUMENT_BYTES {
-                    judge.error(&SourceError { file: name.clone(), line: 0, column: None, field: None, message: "document larger than 512 MiB; export it as JSON lines".into() });
+                    judge.error(&SourceError {
+                        file: name.clone(),
+                        line: 0,
+                        column: None,
+                        field: None,
+                        message: "document larger than 512 MiB; export it as JSON lines".into(),
+                    });
                     continue;
                 }
                 judge.stats.bytes += text.len() as u64;
@@ -456,7 +503,14 @@ fn hunt_lines<R: Read + Send>(
                 if data.is_empty() {
                     return Ok(());
                 }
-                if block_tx.send(Block { seq, first_line: line, data }).is_err() {
+                if block_tx
+                    .send(Block {
+                        seq,
+                        first_line: line,
+                        data,
+                    })
+                    .is_err()
+                {
                     return Ok(());
                 }
                 seq += 1;
@@ -541,7 +595,10 @@ fn collect_in_order(
             judge.stats.bytes += p.bytes;
             if let Some(pb) = progress {
                 pb.inc(p.bytes);
-                pb.set_message(format!("{} records, {} alerts", judge.stats.records, judge.stats.alerts));
+                pb.set_message(format!(
+                    "{} records, {} alerts",
+                    judge.stats.records, judge.stats.alerts
+                ));
             }
             for o in p.outputs {
                 match o {
@@ -557,14 +614,22 @@ fn collect_in_order(
     Ok(())
 }
 
-fn hunt_ordered<R: BufRead>(mut reader: R, fmt: Format, name: &str, judge: &mut Judge<'_, '_>, progress: Option<&indicatif::ProgressBar>) -> Result<()> {
+fn hunt_ordered<R: BufRead>(
+    mut reader: R,
+    fmt: Format,
+    name: &str,
+    judge: &mut Judge<'_, '_>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<()> {
     let mut state = logs::Ordered::new(fmt);
     let mut buf = Vec::new();
     let mut line = 0usize;
     let mut ready = Vec::new();
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("reading {name}"))?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("reading {name}"))?;
         if n == 0 {
             break;
         }

@@ -27,7 +27,14 @@ pub fn parse_time(s: &str) -> Option<f64> {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok());
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     let mut rest = &s[19..];
     let mut frac = 0.0;
     if let Some(r) = rest.strip_prefix('.') {
@@ -53,7 +60,9 @@ pub fn parse_bound(s: &str) -> Result<f64, String> {
         return Ok(t);
     }
     let (n, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: f64 = n.parse().map_err(|_| format!("not a time or duration: {s:?} (RFC 3339, or 90s, 30m, 24h, 7d)"))?;
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("not a time or duration: {s:?} (RFC 3339, or 90s, 30m, 24h, 7d)"))?;
     let mult = match unit {
         "s" => 1.0,
         "m" => 60.0,
@@ -75,7 +84,10 @@ mod tests {
     fn formats() {
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0.0));
         assert_eq!(parse_time("2026-11-20T10:00:00Z"), Some(1_795_168_800.0));
-        assert_eq!(parse_time("2026-11-20T11:00:00+01:00"), Some(1_795_168_800.0));
+        assert_eq!(
+            parse_time("2026-11-20T11:00:00+01:00"),
+            Some(1_795_168_800.0)
+        );
         assert_eq!(parse_time("2026-11-20 10:00:00.500"), Some(1_795_168_800.5));
         assert_eq!(parse_time("1795168800"), Some(1_795_168_800.0));
         assert_eq!(parse_time("1795168800000000000"), Some(1_795_168_800.0));

@@ -1,0 +1,534 @@
+//! `portcullis hunt` end to end: the built binary on the shared corpus, on Atomic Red Team
+//! commands rendered as process records, and on audit logs written for the occasion.
+
+mod common;
+use common::*;
+use std::fs;
+use std::io::Write;
+
+const TRACES: &str = "corpus/falco-k8s-audit-traces/test/trace_files/k8s_audit";
+
+fn hunt(args: &[&str]) -> (Vec<serde_json::Value>, String, Option<i32>) {
+    let mut a = vec!["hunt", "--format", "jsonl", "--quiet"];
+    a.extend_from_slice(args);
+    let out = run(&a);
+    (
+        alerts(&out),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
+}
+
+fn codes(alerts: &[serde_json::Value]) -> Vec<String> {
+    alerts
+        .iter()
+        .map(|a| a["rule"]["id"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn the_whole_corpus_runs_and_bad_lines_are_located() {
+    let (a, err, code) = hunt(&[&format!("{SHARED}/corpus")]);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(code, Some(2), "{err}");
+    assert!(!a.is_empty());
+    assert!(
+        err.contains("fal_01_003.json:1:10: invalid audit event"),
+        "{err}"
+    );
+}
+
+#[test]
+fn falco_traces_give_their_hits() {
+    let t = |f: &str| {
+        let (a, err, _) = hunt(&[&format!("{SHARED}/{TRACES}/{f}")]);
+        assert!(!err.contains("input error:"), "{f}: {err}");
+        a
+    };
+    let max = |a: &[serde_json::Value]| {
+        a.iter()
+            .map(|x| rank(x["severity"].as_str().unwrap_or("info")))
+            .max()
+            .unwrap_or(0)
+    };
+    for f in [
+        "create_nginx_pod_privileged.json",
+        "create_nginx_pod_privileged_2nd_container.json",
+        "create_nginx_pod_no_secctx_1st_container_privileged_2nd_container.json",
+    ] {
+        let a = t(f);
+        let p: Vec<_> = a.iter().filter(|x| x["rule"]["id"] == "PRV001").collect();
+        assert_eq!(
+            p.len(),
+            1,
+            "{f}: one alert, for the privileged container: {a:?}"
+        );
+        assert_eq!(p[0]["outcome"], "created");
+        assert!(
+            p[0]["source"]["id"].is_string(),
+            "the auditID is the record id"
+        );
+        assert_eq!(
+            p[0]["actor"]["service_account"],
+            "kube-system:replicaset-controller"
+        );
+    }
+    assert!(codes(&t("create_nginx_pod_hostnetwork.json")).contains(&"PRV004".to_string()));
+    for f in [
+        "create_nginx_pod_sensitive_mount.json",
+        "create_nginx_pod_sensitive_mount_2nd_container.json",
+    ] {
+        assert!(codes(&t(f)).contains(&"MNT003".to_string()), "{f}");
+    }
+    // A `get` whose response holds a hostPath: not a deployment, no alert at all.
+    assert!(t("create_nginx_pod_unsensitive_mount.json").is_empty());
+    for f in [
+        "create_nginx_pod_nohostnetwork.json",
+        "create_nginx_pod_unprivileged.json",
+    ] {
+        assert_eq!(max(&t(f)), rank("info"), "{f}: NO-ALERT");
+    }
+    for f in [
+        "create_pod_kube_system_namespace.json",
+        "create_pod_kube_public_namespace.json",
+    ] {
+        let a = t(f);
+        assert_eq!(max(&a), rank("medium"), "{f}: {a:?}");
+        assert!(codes(&a).contains(&"WKL003".to_string()));
+    }
+    let a = t("create_deployment.json");
+    assert_eq!(max(&a), rank("low"));
+    let d = a
+        .iter()
+        .find(|x| x["rule"]["id"] == "ACT010")
+        .expect("the human who deployed");
+    assert_eq!(d["actor"]["user"], "minikube-user");
+    for f in ["exec_pod.json", "attach_pod.json"] {
+        let a = t(f);
+        assert!(codes(&a) == vec!["ACT005".to_string()], "{f}: {a:?}");
+        assert_eq!(a[0]["attack"], serde_json::json!(["T1609"]));
+    }
+    assert!(
+        t("create_nginx_pod_no_secctx_1st_container_privileged_2nd_container.json")
+            .iter()
+            .any(|x| x["container"]["name"] != "nginx1" && x["rule"]["id"] == "PRV001")
+    );
+    // RBAC, namespaces, config maps: not deployments.
+    for f in [
+        "create_clusterrolebinding.json",
+        "anonymous_creates_namespace_foo.json",
+        "create_configmap.json",
+        "create_secret.json",
+    ] {
+        assert!(t(f).is_empty(), "{f}");
+    }
+}
+
+#[test]
+fn broken_lines_do_not_stop_the_file_and_gzip_is_read() {
+    let src = fs::read_to_string(format!(
+        "{SHARED}/{TRACES}/create_nginx_pod_privileged.json"
+    ))
+    .expect("trace");
+    let good = src.lines().next().expect("line");
+    let text = format!(
+        "{good}\n{{\"kind\": 0}}\n{}\n\n{}\n",
+        &good[..good.len() / 2],
+        good.replace("a362d22b", "b362d22b")
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let plain = dir.path().join("audit.log");
+    fs::write(&plain, &text).expect("w");
+    let (a, err, _) = hunt(&[plain.to_str().expect("utf8")]);
+    assert!(err.contains("audit.log:2:10:"), "{err}");
+    assert!(
+        err.contains("audit.log:3:"),
+        "truncated line located: {err}"
+    );
+    assert_eq!(
+        a.iter().filter(|x| x["rule"]["id"] == "PRV001").count(),
+        2,
+        "lines 1 and 5 still hunted"
+    );
+    assert_eq!(
+        a.iter()
+            .filter(|x| x["rule"]["id"] == "PRV001")
+            .map(|x| x["source"]["line"].as_u64().unwrap_or(0))
+            .collect::<Vec<_>>(),
+        vec![1, 5]
+    );
+    let gz = dir.path().join("audit.log.1.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        fs::File::create(&gz).expect("create"),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(text.as_bytes()).expect("gzip");
+    enc.finish().expect("gzip");
+    let (b, _, _) = hunt(&[gz.to_str().expect("utf8")]);
+    assert_eq!(codes(&a), codes(&b));
+}
+
+/// One audit event as the API server writes it (`audit.k8s.io/v1`, Request level).
+fn audit_event(
+    id: &str,
+    user: &str,
+    ns: &str,
+    resource: &str,
+    obj: serde_json::Value,
+    time: &str,
+) -> String {
+    serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Request", "auditID": id,
+        "stage": "ResponseComplete", "requestURI": format!("/api/v1/namespaces/{ns}/{resource}"), "verb": "create",
+        "user": {"username": user, "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]},
+        "sourceIPs": ["172.18.0.2"], "userAgent": "kube-controller-manager/v1.31.2 (linux/amd64) kubernetes/5864a46/system:serviceaccount:kube-system:daemon-set-controller",
+        "objectRef": {"resource": resource, "namespace": ns, "apiVersion": "v1"},
+        "responseStatus": {"metadata": {}, "code": 201},
+        "requestObject": obj,
+        "requestReceivedTimestamp": time, "stageTimestamp": time,
+        "annotations": {"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": "RBAC: allowed by ClusterRoleBinding \"system:controller:daemon-set-controller\""}
+    })
+    .to_string()
+}
+
+fn ds_pod(
+    name: &str,
+    ns: &str,
+    owner: &str,
+    sa: &str,
+    spec: serde_json::Value,
+) -> serde_json::Value {
+    let mut spec = spec;
+    spec["serviceAccountName"] = sa.into();
+    spec["tolerations"] = serde_json::json!([{"operator": "Exists", "effect": "NoSchedule"}, {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}]);
+    spec["affinity"] = serde_json::json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["kind-worker"]}]}]}}});
+    serde_json::json!({
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {"generateName": format!("{name}-"), "namespace": ns, "labels": {"k8s-app": name},
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner, "name": name, "uid": "6a4a2b9e-4c1f-4f8e-9d51-1b2c3d4e5f60", "controller": true, "blockOwnerDeletion": true}]},
+        "spec": spec
+    })
+}
+
+#[test]
+fn standard_cluster_components_stay_at_low_or_below() {
+    let t = "2026-11-20T10:00:00.000000Z";
+    let lines = [
+        audit_event(
+            "c1",
+            "system:serviceaccount:kube-system:daemon-set-controller",
+            "kube-system",
+            "pods",
+            ds_pod(
+                "kube-proxy",
+                "kube-system",
+                "DaemonSet",
+                "kube-proxy",
+                serde_json::json!({
+                    "hostNetwork": true, "priorityClassName": "system-node-critical",
+                    "containers": [{"name": "kube-proxy", "image": "registry.k8s.io/kube-proxy:v1.31.2", "command": ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"],
+                        "securityContext": {"privileged": true},
+                        "volumeMounts": [{"name": "kube-proxy", "mountPath": "/var/lib/kube-proxy"}, {"name": "xtables-lock", "mountPath": "/run/xtables.lock"}, {"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": true}]}],
+                    "volumes": [{"name": "kube-proxy", "configMap": {"name": "kube-proxy"}}, {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}}, {"name": "lib-modules", "hostPath": {"path": "/lib/modules"}}]
+                }),
+            ),
+            t,
+        ),
+        audit_event(
+            "c2",
+            "system:serviceaccount:kube-system:daemon-set-controller",
+            "kube-system",
+            "pods",
+            ds_pod(
+                "calico-node",
+                "kube-system",
+                "DaemonSet",
+                "calico-node",
+                serde_json::json!({
+                    "hostNetwork": true,
+                    "initContainers": [{"name": "install-cni", "image": "docker.io/calico/cni:v3.28.2", "command": ["/opt/cni/bin/install"], "securityContext": {"privileged": true},
+                        "volumeMounts": [{"name": "cni-bin-dir", "mountPath": "/host/opt/cni/bin"}, {"name": "cni-net-dir", "mountPath": "/host/etc/cni/net.d"}]}],
+                    "containers": [{"name": "calico-node", "image": "docker.io/calico/node:v3.28.2", "securityContext": {"privileged": true},
+                        "volumeMounts": [{"name": "var-run-calico", "mountPath": "/var/run/calico"}, {"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": true}]}],
+                    "volumes": [{"name": "cni-bin-dir", "hostPath": {"path": "/opt/cni/bin"}}, {"name": "cni-net-dir", "hostPath": {"path": "/etc/cni/net.d"}},
+                                {"name": "var-run-calico", "hostPath": {"path": "/var/run/calico"}}, {"name": "lib-modules", "hostPath": {"path": "/lib/modules"}}]
+                }),
+            ),
+            t,
+        ),
+        audit_event(
+            "c3",
+            "system:serviceaccount:kube-system:replicaset-controller",
+            "kube-system",
+            "pods",
+            ds_pod(
+                "coredns",
+                "kube-system",
+                "ReplicaSet",
+                "coredns",
+                serde_json::json!({
+                    "containers": [{"name": "coredns", "image": "registry.k8s.io/coredns/coredns:v1.11.3", "args": ["-conf", "/etc/coredns/Corefile"],
+                        "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}, "readOnlyRootFilesystem": true}}]
+                }),
+            ),
+            t,
+        ),
+        // A static control-plane pod mirrored by the kubelet.
+        audit_event(
+            "c4",
+            "system:node:kind-control-plane",
+            "kube-system",
+            "pods",
+            serde_json::json!({
+                "kind": "Pod", "apiVersion": "v1",
+                "metadata": {"name": "kube-apiserver-kind-control-plane", "namespace": "kube-system", "annotations": {"kubernetes.io/config.mirror": "4f2c6d"},
+                             "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "kind-control-plane", "uid": "0d5b5f0c-0000-4000-8000-000000000001", "controller": true}]},
+                "spec": {"hostNetwork": true, "nodeName": "kind-control-plane", "priorityClassName": "system-node-critical",
+                    "containers": [{"name": "kube-apiserver", "image": "registry.k8s.io/kube-apiserver:v1.31.2", "command": ["kube-apiserver", "--advertise-address=172.18.0.2"],
+                        "volumeMounts": [{"name": "k8s-certs", "mountPath": "/etc/kubernetes/pki", "readOnly": true}, {"name": "etc-ca-certificates", "mountPath": "/etc/ca-certificates", "readOnly": true}]}],
+                    "volumes": [{"name": "k8s-certs", "hostPath": {"path": "/etc/kubernetes/pki", "type": "DirectoryOrCreate"}}, {"name": "etc-ca-certificates", "hostPath": {"path": "/etc/ca-certificates", "type": "DirectoryOrCreate"}}]}
+            }),
+            t,
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("audit.log");
+    fs::write(&f, lines.join("\n") + "\n").expect("w");
+    let (a, err, _) = hunt(&[f.to_str().expect("utf8")]);
+    assert!(!err.contains("input error:"), "{err}");
+    let loud: Vec<String> = a
+        .iter()
+        .filter(|x| rank(x["severity"].as_str().unwrap_or("")) > rank("low"))
+        .map(|x| {
+            format!(
+                "{} {} {}",
+                x["rule"]["id"], x["target"]["name"], x["message"]
+            )
+        })
+        .collect();
+    assert!(loud.is_empty(), "{loud:#?}");
+    // The same kube-proxy pod in another namespace, or with an attacker's image, is not excused.
+    let mimic = lines[0].replace("registry.k8s.io/kube-proxy", "docker.io/evil/kube-proxy");
+    let moved = lines[0]
+        .replace("\"kube-system\"", "\"default\"")
+        .replace("namespaces/kube-system", "namespaces/default")
+        .replace("\"c1\"", "\"c9\"");
+    fs::write(&f, format!("{mimic}\n{moved}\n")).expect("w");
+    let (a, _, _) = hunt(&[f.to_str().expect("utf8")]);
+    assert_eq!(
+        a.iter().filter(|x| x["rule"]["id"] == "PRV001").count(),
+        2,
+        "{a:#?}"
+    );
+}
+
+#[test]
+fn since_until_and_csv() {
+    let f = format!("{SHARED}/{TRACES}/create_nginx_pod_privileged.json");
+    let (a, _, _) = hunt(&[&f, "--since", "2018-10-25T14:09:13Z"]);
+    assert!(a.is_empty(), "the event is at 14:09:12");
+    let (a, _, _) = hunt(&[
+        &f,
+        "--since",
+        "2018-10-25T14:09:12Z",
+        "--until",
+        "2018-10-25T14:09:13Z",
+    ]);
+    assert!(!a.is_empty());
+    let out = run(&["hunt", "--format", "csv", "--quiet", &f]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.starts_with("time,severity,rule_id"))
+    );
+    assert!(
+        text.contains(",critical,PRV001,privileged-container,"),
+        "{text}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "critical ≥ the default --fail-on high"
+    );
+}
+
+// ---- Atomic Red Team commands rendered as process records ----------------------------
+
+/// The executor commands of an atomic, with `#{arg}` replaced by the argument defaults.
+fn atomic_commands(technique: &str) -> Vec<(String, Vec<String>)> {
+    let path = format!("{SHARED}/corpus/atomic-red-team/atomics/{technique}/{technique}.yaml");
+    let doc: serde_json::Value =
+        serde_saphyr::from_str(&fs::read_to_string(&path).expect("atomic")).expect("yaml");
+    let mut out = Vec::new();
+    for test in doc["atomic_tests"].as_array().expect("tests") {
+        let mut cmd = test["executor"]["command"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if let Some(args) = test["input_arguments"].as_object() {
+            for (k, v) in args {
+                let default = v["default"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v["default"].to_string());
+                cmd = cmd.replace(&format!("#{{{k}}}"), &default);
+            }
+        }
+        cmd = cmd.replace("$PathtoAtomicsFolder", "/opt/atomic-red-team/atomics");
+        let lines = cmd
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        out.push((test["name"].as_str().unwrap_or("").to_string(), lines));
+    }
+    out
+}
+
+/// How the executor's shell runs a line: plain commands as their own argv, lines with
+/// shell syntax through `sh -c`.
+fn argv_of(line: &str) -> Vec<String> {
+    if line.contains([';', '|', '>', '<', '`', '$', '&']) || line.starts_with("if ") {
+        vec!["sh".into(), "-c".into(), line.into()]
+    } else {
+        shlex::split(line).unwrap_or_else(|| vec!["sh".into(), "-c".into(), line.into()])
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn render_ecs(n: usize, argv: &[String]) -> String {
+    serde_json::json!({
+        "@timestamp": "2026-11-20T10:00:00.000Z",
+        "event": {"id": format!("art-{n}"), "kind": "event", "category": ["process"], "type": ["start"], "module": "auditd"},
+        "process": {"pid": 4000 + n, "executable": format!("/usr/bin/{}", argv[0]), "name": argv[0], "args": argv, "command_line": argv.join(" "),
+                    "parent": {"pid": 3999, "executable": "/usr/bin/bash", "command_line": "bash"}},
+        "user": {"name": "root", "id": "0"}, "host": {"hostname": "node-1", "os": {"type": "linux"}}
+    })
+    .to_string()
+}
+
+fn render_sysmon(n: usize, argv: &[String]) -> String {
+    // Sysmon for Linux logs the argv joined by spaces, without quoting.
+    let cmd = argv.join(" ");
+    format!(
+        "Nov 20 10:00:00 node-1 sysmon: <Event><System><Provider Name=\"Linux-Sysmon\" Guid=\"{{ff032593-a8d3-4f13-b0d6-01fc615a0f97}}\"/><EventID>1</EventID><Version>5</Version><Level>4</Level><Task>1</Task><Opcode>0</Opcode><Keywords>0x8000000000000000</Keywords><TimeCreated SystemTime=\"2026-11-20T10:00:00.000000000Z\"/><EventRecordID>{}</EventRecordID><Correlation/><Execution ProcessID=\"1\" ThreadID=\"1\"/><Channel>Linux-Sysmon/Operational</Channel><Computer>node-1</Computer><Security UserId=\"0\"/></System><EventData><Data Name=\"RuleName\">-</Data><Data Name=\"UtcTime\">2026-11-20 10:00:00.000</Data><Data Name=\"ProcessGuid\">{{00000000-0000-0000-0000-000000000000}}</Data><Data Name=\"ProcessId\">{}</Data><Data Name=\"Image\">/usr/bin/{}</Data><Data Name=\"CommandLine\">{}</Data><Data Name=\"CurrentDirectory\">/root</Data><Data Name=\"User\">root</Data><Data Name=\"ParentProcessId\">3999</Data><Data Name=\"ParentImage\">/usr/bin/bash</Data><Data Name=\"ParentCommandLine\">bash</Data></EventData></Event>",
+        1000 + n,
+        4000 + n,
+        xml_escape(&argv[0]),
+        xml_escape(&cmd)
+    )
+}
+
+fn render_auditd(n: usize, argv: &[String]) -> String {
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02X}")).collect::<String>();
+    let args = argv
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if a.contains([' ', '"', '\'']) || a.bytes().any(|b| b < 0x21 || b > 0x7e) {
+                format!("a{i}={}", hex(a))
+            } else {
+                format!("a{i}=\"{a}\"")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let serial = 5000 + n;
+    format!(
+        "type=SYSCALL msg=audit(1795168800.{n:03}:{serial}): arch=c000003e syscall=59 success=yes exit=0 a0=55d0 a1=55d1 a2=55d2 a3=0 items=2 ppid=3999 pid={} auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm=\"{}\" exe=\"/usr/bin/{}\" subj=unconfined key=\"exec\"\ntype=EXECVE msg=audit(1795168800.{n:03}:{serial}): argc={} {args}\ntype=PROCTITLE msg=audit(1795168800.{n:03}:{serial}): proctitle={}\ntype=EOE msg=audit(1795168800.{n:03}:{serial}): ",
+        4000 + n,
+        argv[0],
+        argv[0],
+        argv.len(),
+        hex(&argv.join("\0"))
+    )
+}
+
+#[test]
+fn atomic_red_team_commands_are_caught_in_every_process_format() {
+    // (technique, test name fragment, rules that must fire)
+    let expected: &[(&str, &str, &[&str])] = &[
+        ("T1610", "Deploy Docker container", &["ACT009"]),
+        ("T1609", "ExecIntoContainer", &["ACT009", "ACT005"]),
+        ("T1609", "Docker Exec Into Container", &["ACT009", "ACT005"]),
+        (
+            "T1611",
+            "nsenter container escape",
+            &["PRV001", "PRV002", "PAY004"],
+        ),
+        ("T1611", "Mount host filesystem", &["PRC001", "PRC002"]),
+        ("T1611", "Docker Volume Mapping", &["MNT001", "PAY005"]),
+    ];
+    let dir = tempfile::tempdir().expect("tmp");
+    for (technique, test, rules) in expected {
+        let atomics = atomic_commands(technique);
+        let (_, lines) = atomics
+            .iter()
+            .find(|(n, _)| n.contains(test))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{technique}: no test {test}: {:?}",
+                    atomics.iter().map(|a| &a.0).collect::<Vec<_>>()
+                )
+            });
+        for (format, render) in [
+            ("ecs", render_ecs as fn(usize, &[String]) -> String),
+            ("sysmon", render_sysmon),
+            ("auditd", render_auditd),
+        ] {
+            let text: Vec<String> = lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| render(i, &argv_of(l)))
+                .collect();
+            let f = dir.path().join(format!("{technique}-{format}.log"));
+            fs::write(&f, text.join("\n") + "\n").expect("w");
+            let (a, err, _) = hunt(&[f.to_str().expect("utf8")]);
+            assert!(!err.contains("input error:"), "{technique} {format}: {err}");
+            let got = codes(&a);
+            for r in *rules {
+                assert!(
+                    got.iter().any(|g| g == r),
+                    "{technique} '{test}' as {format}: {r} missing from {got:?}\n{}",
+                    text.join("\n")
+                );
+            }
+            let kind = if format == "sysmon" { "sysmon" } else { format };
+            assert!(a.iter().all(|x| x["source"]["kind"] == kind), "{a:?}");
+            assert!(
+                a.iter().all(|x| x["source"]["id"].is_string()),
+                "native record ids"
+            );
+        }
+    }
+}
+
+#[test]
+fn commands_that_only_mention_tools_raise_nothing() {
+    let lines = [
+        "git commit -m \"docker run --privileged -v /:/host alpine\"",
+        "grep -rn 'kubectl apply' /etc",
+        "man docker-run",
+        "echo docker run --privileged alpine",
+        "vim docker-compose.yml",
+    ];
+    let text: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| render_ecs(i, &shlex::split(l).expect("split")))
+        .collect();
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("benign.json");
+    fs::write(&f, text.join("\n") + "\n").expect("w");
+    let (a, _, _) = hunt(&[f.to_str().expect("utf8")]);
+    assert!(a.is_empty(), "{a:?}");
+}
