@@ -434,7 +434,7 @@ fn render_auditd(n: usize, argv: &[String]) -> String {
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            if a.contains([' ', '"', '\'']) || a.bytes().any(|b| b < 0x21 || b > 0x7e) {
+            if a.contains([' ', '"', '\'']) || a.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
                 format!("a{i}={}", hex(a))
             } else {
                 format!("a{i}=\"{a}\"")
