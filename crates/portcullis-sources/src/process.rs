@@ -213,8 +213,32 @@ fn ecs_str(v: &Value, path: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Words without which a process record can be neither a deployment nor an escape
+/// follow-on. A complete line that contains none of them is skipped unparsed: most
+/// processes on a host are neither.
+static NEEDLES: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+    let mut words = vec![
+        "docker", "podman", "nerdctl", "kubectl", "\"oc\"", "/oc\"", "helm", "ctr", "crictl",
+        "curl", "wget", "compose",
+    ];
+    words.extend_from_slice(ESCAPE_HINTS);
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(words)
+        .expect("a fixed list of plain words always compiles")
+});
+
+/// True when a whole-looking line mentions nothing worth parsing.
+pub fn skippable(text: &str) -> bool {
+    let t = text.trim();
+    t.starts_with('{') && t.ends_with('}') && !NEEDLES.is_match(t)
+}
+
 /// One ECS JSON line (Elastic Agent / Auditbeat / Winlogbeat process events).
 pub fn ecs_line(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>, SourceError> {
+    if skippable(text) {
+        return Ok(Vec::new());
+    }
     let v: Value = serde_json::from_str(text).map_err(|e| SourceError {
         file: file.into(),
         line,
