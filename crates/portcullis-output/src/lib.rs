@@ -4,7 +4,7 @@
 mod sarif;
 mod table;
 
-pub use sarif::sarif;
+pub use sarif::{RuleInfo, rule_infos, sarif};
 pub use table::table;
 
 use portcullis_model::{Actor, Deployment, Operation, Outcome};
@@ -36,6 +36,18 @@ pub struct Alert {
     pub evidence: Vec<Evidence>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pss: Option<PssResult>,
+    /// Posture findings (`audit`): the MITRE mitigation that is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mitigation: Option<MitigationRef>,
+    /// Posture findings: how to fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MitigationRef {
+    pub id: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -103,6 +115,8 @@ impl Alert {
             outcome: dep.outcome,
             evidence: f.evidence.clone(),
             pss: f.pss.clone(),
+            mitigation: None,
+            fix: None,
         }
     }
 }

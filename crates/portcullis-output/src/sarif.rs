@@ -26,38 +26,77 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
-/// A SARIF log for `alerts`, with every rule of `engine` in the driver.
-pub fn sarif(alerts: &[Alert], engine: &Engine, version: &str) -> String {
-    let rules: Vec<Value> = engine
+/// What SARIF says about a rule, from the engine's pack or from the posture checks.
+#[derive(Debug, Clone)]
+pub struct RuleInfo {
+    pub id: String,
+    pub name: String,
+    pub summary: String,
+    pub description: String,
+    pub help_text: String,
+    pub help_markdown: String,
+    pub severity: Severity,
+    pub tags: Vec<String>,
+}
+
+/// Every rule of a loaded pack as SARIF rule metadata.
+pub fn rule_infos(engine: &Engine) -> Vec<RuleInfo> {
+    engine
         .rules()
         .map(|r| {
             let d = &r.def.docs;
+            RuleInfo {
+                id: r.def.code.clone(),
+                name: r.def.name.clone(),
+                summary: d.summary.clone(),
+                description: d.detects.trim().to_string(),
+                help_text: format!("{}\n\nPrevention: {}", d.why.trim(), d.prevention.trim()),
+                help_markdown: format!(
+                    "**Why it matters.** {}\n\n**Tuning.** {}\n\n**Prevention.** {}",
+                    d.why.trim(),
+                    d.tuning.trim(),
+                    d.prevention.trim()
+                ),
+                severity: r.def.severity,
+                tags: r
+                    .def
+                    .attack
+                    .iter()
+                    .map(|t| format!("external/mitre-attack/{t}"))
+                    .chain(r.def.tags.iter().cloned())
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// A SARIF log for `alerts`, with `rules` in the driver.
+pub fn sarif(alerts: &[Alert], rules: &[RuleInfo], version: &str) -> String {
+    let sarif_rules: Vec<Value> = rules
+        .iter()
+        .map(|r| {
             let tags: Vec<String> = std::iter::once("security".to_string())
-                .chain(r.def.attack.iter().map(|t| format!("external/mitre-attack/{t}")))
-                .chain(r.def.tags.iter().cloned())
+                .chain(r.tags.iter().cloned())
                 .collect();
             json!({
-                "id": r.def.code,
-                "name": r.def.name,
-                "shortDescription": {"text": d.summary},
-                "fullDescription": {"text": d.detects.trim()},
-                "help": {
-                    "text": format!("{}\n\nPrevention: {}", d.why.trim(), d.prevention.trim()),
-                    "markdown": format!("**Why it matters.** {}\n\n**Tuning.** {}\n\n**Prevention.** {}", d.why.trim(), d.tuning.trim(), d.prevention.trim()),
-                },
-                "defaultConfiguration": {"level": level(r.def.severity)},
+                "id": r.id,
+                "name": r.name,
+                "shortDescription": {"text": r.summary},
+                "fullDescription": {"text": r.description},
+                "help": {"text": r.help_text, "markdown": r.help_markdown},
+                "defaultConfiguration": {"level": level(r.severity)},
                 "properties": {
                     "tags": tags,
-                    "security-severity": security_severity(r.def.severity),
+                    "security-severity": security_severity(r.severity),
                     "precision": "high",
                 },
             })
         })
         .collect();
-    let index: std::collections::HashMap<&str, usize> = engine
-        .rules()
+    let index: std::collections::HashMap<&str, usize> = rules
+        .iter()
         .enumerate()
-        .map(|(i, r)| (r.def.code.as_str(), i))
+        .map(|(i, r)| (r.id.as_str(), i))
         .collect();
     let results: Vec<Value> = alerts
         .iter()
@@ -106,7 +145,7 @@ pub fn sarif(alerts: &[Alert], engine: &Engine, version: &str) -> String {
                 "name": "portcullis",
                 "semanticVersion": version,
                 "informationUri": "https://attack.mitre.org/techniques/T1610/",
-                "rules": rules,
+                "rules": sarif_rules,
             }},
             "results": results,
             "columnKind": "unicodeCodePoints",

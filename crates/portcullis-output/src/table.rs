@@ -58,7 +58,11 @@ pub fn table(alerts: &[Alert], width: Option<u16>, colors: bool) -> String {
         t.add_row(vec![
             sev,
             Cell::new(format!("{} {}", a.rule.id, a.rule.name)),
-            Cell::new(format!("{}:{}", a.source.file, a.source.line)),
+            Cell::new(if a.source.line > 0 {
+                format!("{}:{}", a.source.file, a.source.line)
+            } else {
+                a.source.file.clone()
+            }),
             Cell::new(target),
             Cell::new(
                 a.container

@@ -2,6 +2,7 @@
 //! call the libraries and choose an exit code: 0 clean, 1 findings at or above the
 //! threshold, 2 usage or input error.
 
+mod audit;
 mod hunt;
 mod pack;
 mod rules_cmd;
@@ -29,6 +30,11 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Hunt through Kubernetes audit logs, Docker events and daemon logs, and process logs.
     Hunt(hunt::HuntArgs),
+    /// Check the mitigations that make container deployment hard (Docker hosts, clusters).
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// List the rule pack, show a rule's docs, or write the docs for every rule.
     Rules {
         #[command(subcommand)]
@@ -50,6 +56,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Hunt(args) => hunt::run(args),
+        Command::Audit { command } => audit::run(command),
         Command::Rules { command } => rules_cmd::run(command),
     };
     match result {

@@ -120,7 +120,11 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         Format::Sarif => writeln!(
             out,
             "{}",
-            portcullis_output::sarif(&alerts, &engine, env!("CARGO_PKG_VERSION"))
+            portcullis_output::sarif(
+                &alerts,
+                &portcullis_output::rule_infos(&engine),
+                env!("CARGO_PKG_VERSION")
+            )
         )?,
     }
     out.flush()?;

@@ -77,3 +77,75 @@ pub fn max_by_file(alerts: &[Value]) -> BTreeMap<String, (u8, Vec<String>)> {
     }
     m
 }
+
+/// A real dockerd (Debian's docker.io, installed by scripts/test), private to a test: its
+/// own data root, exec root, unix socket and optional TCP listener, killed on drop.
+pub struct Dockerd {
+    pub child: std::process::Child,
+    pub dir: tempfile::TempDir,
+    pub socket: std::path::PathBuf,
+    pub tcp: Option<String>,
+}
+
+impl Dockerd {
+    pub fn start(tcp: Option<&str>, extra: &[&str]) -> Dockerd {
+        let dir = tempfile::tempdir().expect("tmp");
+        let socket = dir.path().join("docker.sock");
+        let mut cmd = std::process::Command::new("dockerd");
+        cmd.arg("--data-root")
+            .arg(dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(dir.path().join("exec"))
+            .arg("--pidfile")
+            .arg(dir.path().join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--storage-driver=vfs",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("dockerd.log")).expect("log"));
+        if let Some(t) = tcp {
+            cmd.arg("-H").arg(format!("tcp://{t}"));
+        }
+        let child = cmd
+            .spawn()
+            .expect("dockerd runs (scripts/test installs docker.io)");
+        let d = Dockerd {
+            child,
+            dir,
+            socket,
+            tcp: tcp.map(str::to_string),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            let ok = Command::new("docker")
+                .arg("-H")
+                .arg(format!("unix://{}", d.socket.display()))
+                .arg("version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return d;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        panic!(
+            "dockerd did not come up: {}",
+            std::fs::read_to_string(d.dir.path().join("dockerd.log")).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,323 @@
+//! `portcullis audit` end to end: fixture sets for a hardened and a weak cluster and Docker
+//! host, a real dockerd on tcp://127.0.0.1:2375, and the HTML report in headless Chromium.
+
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../portcullis-audit/fixtures");
+
+fn audit(args: &[&str]) -> (Vec<serde_json::Value>, std::process::Output) {
+    let mut a = vec!["audit"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["--format", "jsonl"]);
+    let out = run(&a);
+    (alerts(&out), out)
+}
+
+fn codes(a: &[serde_json::Value]) -> BTreeSet<String> {
+    a.iter()
+        .map(|x| x["rule"]["id"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn weak_cluster_produces_every_kubernetes_finding() {
+    let (a, out) = audit(&["kubernetes", "--dump", &format!("{FIX}/kubernetes/weak")]);
+    assert_eq!(out.status.code(), Some(1), "critical findings exit 1");
+    let got = codes(&a);
+    for c in [
+        "RBAC001", "RBAC002", "RBAC003", "RBAC004", "RBAC005", "RBAC006", "RBAC007", "ADM002",
+        "ADM003", "ADM004", "EXP001", "EXP002", "EXP003", "EXP004", "EXP005", "NET001",
+    ] {
+        assert!(got.contains(c), "{c} missing from {got:?}");
+    }
+    // Default bindings are not findings: system:public-info-viewer for unauthenticated,
+    // controllers, system:masters.
+    assert!(
+        !a.iter().any(|x| x["target"]["name"] == "system:masters"
+            || x["target"]["name"] == "replicaset-controller"),
+        "{a:#?}"
+    );
+    let anon = a
+        .iter()
+        .find(|x| x["rule"]["id"] == "RBAC001")
+        .expect("RBAC001");
+    assert_eq!(anon["severity"], "critical");
+    assert_eq!(anon["mitigation"]["id"], "M1018");
+    assert!(anon["fix"].as_str().is_some_and(|f| !f.is_empty()));
+    assert!(
+        anon["source"]["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("clusterrolebindings.json"))
+    );
+    // Aggregation: `deployer` has no rules of its own; its aggregated ClusterRole gives
+    // create on pods and deployments.
+    assert!(
+        a.iter()
+            .any(|x| x["rule"]["id"] == "RBAC003" && x["target"]["name"] == "builder"),
+        "{a:#?}"
+    );
+    // The same cluster with no admission webhook at all.
+    let dir = tempfile::tempdir().expect("tmp");
+    for e in fs::read_dir(format!("{FIX}/kubernetes/weak")).expect("dir") {
+        let p = e.expect("e").path();
+        if !p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("validatingwebhook"))
+        {
+            fs::copy(&p, dir.path().join(p.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let (a, _) = audit(&["kubernetes", "--dump", dir.path().to_str().expect("utf8")]);
+    assert!(codes(&a).contains("ADM001"), "{:?}", codes(&a));
+}
+
+#[test]
+fn hardened_cluster_has_nothing_high() {
+    let (a, out) = audit(&[
+        "kubernetes",
+        "--dump",
+        &format!("{FIX}/kubernetes/hardened"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{a:#?}");
+    assert!(
+        a.iter()
+            .all(|x| rank(x["severity"].as_str().unwrap_or("")) < rank("high")),
+        "{a:#?}"
+    );
+    // The table's headline lists who can deploy: the namespaced CI identity is there.
+    let out = run(&[
+        "audit",
+        "kubernetes",
+        "--dump",
+        &format!("{FIX}/kubernetes/hardened"),
+        "--format",
+        "table",
+    ]);
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(t.contains("WHO CAN DEPLOY") && t.contains("shop:ci"), "{t}");
+}
+
+fn docker_args<'a>(set: &str, socket: &'a str, buf: &'a mut Vec<String>) -> Vec<&'a str> {
+    *buf = vec![
+        format!("{FIX}/docker/{set}/daemon.json"),
+        format!("{FIX}/docker/{set}/docker.service"),
+        format!("{FIX}/docker/{set}/group"),
+    ];
+    vec![
+        "docker",
+        "--daemon-json",
+        &buf[0],
+        "--unit",
+        &buf[1],
+        "--group-file",
+        &buf[2],
+        "--socket",
+        socket,
+    ]
+}
+
+#[test]
+fn exposed_and_hardened_docker_hosts() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let sock = dir.path().join("docker.sock");
+    fs::write(&sock, "").expect("w");
+    fs::set_permissions(&sock, fs::Permissions::from_mode(0o666)).expect("chmod");
+    let mut buf = Vec::new();
+    let (a, out) = audit(&docker_args(
+        "exposed",
+        sock.to_str().expect("utf8"),
+        &mut buf,
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    let got = codes(&a);
+    for c in [
+        "DKR001", "DKR003", "DKR004", "DKR005", "DKR006", "DKR007", "DKR008",
+    ] {
+        assert!(got.contains(c), "{c} missing from {got:?}");
+    }
+    let d1 = a
+        .iter()
+        .find(|x| x["rule"]["id"] == "DKR001")
+        .expect("DKR001");
+    assert_eq!(d1["severity"], "critical");
+    assert_eq!(d1["source"]["line"], 2, "the hosts line of daemon.json");
+    assert_eq!(d1["evidence"][0]["value"], "tcp://0.0.0.0:2375");
+    fs::set_permissions(&sock, fs::Permissions::from_mode(0o660)).expect("chmod");
+    let (a, out) = audit(&docker_args(
+        "hardened",
+        sock.to_str().expect("utf8"),
+        &mut buf,
+    ));
+    assert_eq!(out.status.code(), Some(0), "{a:#?}");
+    assert!(
+        a.iter()
+            .all(|x| rank(x["severity"].as_str().unwrap_or("")) < rank("high")),
+        "{a:#?}"
+    );
+    // TLS without client verification, from the unit's command line.
+    let unit = dir.path().join("docker.service");
+    fs::write(&unit, "[Service]\nExecStart=/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2376 --tls --tlscert=/etc/docker/cert.pem\n").expect("w");
+    let (a, _) = audit(&[
+        "docker",
+        "--daemon-json",
+        &format!("{FIX}/docker/hardened/group"),
+        "--unit",
+        unit.to_str().expect("utf8"),
+        "--group-file",
+        &format!("{FIX}/docker/hardened/group"),
+        "--socket",
+        sock.to_str().expect("utf8"),
+    ]);
+    assert!(codes(&a).contains("DKR002"), "{:?}", codes(&a));
+    assert!(
+        codes(&a).contains("DKR011"),
+        "an unparseable daemon.json is reported: {:?}",
+        codes(&a)
+    );
+}
+
+#[test]
+fn a_real_dockerd_on_2375_is_reported_critical() {
+    let d = Dockerd::start(Some("127.0.0.1:2375"), &[]);
+    let (a, out) = audit(&["docker", "--probe-only", "--probe", "tcp://127.0.0.1:2375"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = a
+        .iter()
+        .find(|x| x["rule"]["id"] == "DKR009")
+        .expect("DKR009");
+    assert_eq!(f["severity"], "critical");
+    assert!(
+        f["evidence"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|x| x["field"] == "ApiVersion"))
+    );
+    drop(d);
+    // Once it is gone, nothing answers.
+    let (a, _) = audit(&["docker", "--probe-only", "--probe", "tcp://127.0.0.1:2375"]);
+    assert!(a.is_empty(), "{a:?}");
+}
+
+fn chromium() -> &'static str {
+    for c in [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ] {
+        if Path::new(c).exists() {
+            return c;
+        }
+    }
+    panic!("no Chromium: scripts/test installs Debian's chromium");
+}
+
+fn chrome_args(dir: &Path) -> Vec<String> {
+    [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("--user-data-dir={}", dir.join("profile").display())])
+    .collect()
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let html = dir.path().join("report.html");
+    let out = run(&[
+        "audit",
+        "kubernetes",
+        "--dump",
+        &format!("{FIX}/kubernetes/weak"),
+        "--format",
+        "html",
+        "-o",
+        html.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = fs::read_to_string(&html).expect("report");
+    assert!(
+        !text.contains("<script") && !text.contains("http://") && !text.contains("https://"),
+        "self-contained"
+    );
+    // The DOM Chromium builds holds the summary with a score per mitigation.
+    let dom = std::process::Command::new(chromium())
+        .args(chrome_args(dir.path()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("id=\"summary\""), "{dom}");
+    for m in ["M1035", "M1047", "M1018", "M1030"] {
+        assert!(dom.contains(m), "{m}");
+    }
+    assert!(dom.contains("class=\"score\""));
+    assert!(dom.contains("Who can deploy containers"));
+    // And a screenshot of the top of the page, the summary.
+    let png = dir.path().join("summary.png");
+    let shot = std::process::Command::new(chromium())
+        .args(chrome_args(dir.path()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1280,900")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium runs");
+    let bytes = fs::read(&png)
+        .unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&shot.stderr)));
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let (w, h) = (
+        u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]),
+        u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]),
+    );
+    assert_eq!((w, h), (1280, 900));
+    // A rendered page with coloured cards compresses far worse than a blank one.
+    assert!(
+        bytes.len() > 30_000,
+        "screenshot looks blank ({} bytes)",
+        bytes.len()
+    );
+    if let Ok(keep) = std::env::var("PORTCULLIS_KEEP_SCREENSHOT") {
+        let _ = fs::copy(&png, keep);
+    }
+}
+
+#[test]
+fn sarif_for_posture_findings() {
+    let out = run(&[
+        "audit",
+        "kubernetes",
+        "--dump",
+        &format!("{FIX}/kubernetes/weak"),
+        "--format",
+        "sarif",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["version"], "2.1.0");
+    let rules = v["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    assert!(rules.iter().any(|r| r["id"] == "RBAC001"));
+    assert!(v["runs"][0]["results"].as_array().is_some_and(|r| {
+        r.iter()
+            .any(|x| x["ruleId"] == "EXP002" && x["level"] == "error")
+    }));
+}
