@@ -7,6 +7,7 @@ mod hunt;
 mod pack;
 mod rules_cmd;
 mod scan;
+mod serve;
 mod timefmt;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -30,6 +31,10 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Hunt through Kubernetes audit logs, Docker events and daemon logs, and process logs.
     Hunt(hunt::HuntArgs),
+    /// Admission webhook, audit webhook receiver and Docker authorization plugin.
+    Serve(serve::ServeArgs),
+    /// Query the alert store.
+    Alerts(serve::AlertsArgs),
     /// Check the mitigations that make container deployment hard (Docker hosts, clusters).
     Audit {
         #[command(subcommand)]
@@ -53,10 +58,19 @@ pub enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Structured logs on stderr; RUST_LOG tunes them (default: info).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Hunt(args) => hunt::run(args),
         Command::Audit { command } => audit::run(command),
+        Command::Serve(args) => serve::run(args),
+        Command::Alerts(args) => serve::alerts(args),
         Command::Rules { command } => rules_cmd::run(command),
     };
     match result {

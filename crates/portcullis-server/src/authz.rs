@@ -1,0 +1,201 @@
+//! The Docker authorization plugin protocol: `/Plugin.Activate`, `/AuthZPlugin.AuthZReq`,
+//! `/AuthZPlugin.AuthZRes`, served on a unix socket under `/run/docker/plugins/`.
+//!
+//! dockerd asks before every API call; we judge container creates, exec creates and
+//! service creates with the same pack and modes as the admission webhook. Closed against
+//! the known bypasses: a create whose body is missing or empty (CVE-2024-41110), shorter
+//! than its Content-Length, or larger than the engine forwards (CVE-2026-34040) is denied.
+
+use crate::State;
+use crate::decision::decide;
+use base64::Engine as _;
+use portcullis_model::{Deployment, Operation, Origin, Outcome, Target};
+use portcullis_output::Alert;
+use portcullis_rules::EvalOptions;
+use serde_json::{Value, json};
+
+/// The largest body dockerd forwards to a plugin (4 MiB since Engine 29.3.1).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+pub fn activate() -> Value {
+    json!({"Implements": ["authz"]})
+}
+
+fn allow() -> Value {
+    json!({"Allow": true, "Msg": "", "Err": ""})
+}
+
+fn deny(msg: String) -> Value {
+    json!({"Allow": false, "Msg": msg, "Err": ""})
+}
+
+/// `/v1.41/containers/create` → `/containers/create`.
+fn path_of(uri: &str) -> &str {
+    portcullis_sources::cmdline::strip_version(uri.split('?').next().unwrap_or(""))
+}
+
+fn header(req: &Value, name: &str) -> Option<String> {
+    req.get("RequestHeaders")
+        .and_then(Value::as_object)
+        .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+        .and_then(|(_, v)| {
+            v.as_str().map(str::to_string).or_else(|| {
+                v.as_array()
+                    .and_then(|a| a.first())
+                    .and_then(|x| x.as_str().map(str::to_string))
+            })
+        })
+}
+
+/// Judge an `AuthZReq`. Returns the answer and the alerts to keep.
+pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
+    let method = req
+        .get("RequestMethod")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let uri = req.get("RequestUri").and_then(Value::as_str).unwrap_or("");
+    let path = path_of(uri);
+    let creates = method == "POST"
+        && (path == "/containers/create"
+            || path == "/services/create"
+            || path.ends_with("/exec") && path.starts_with("/containers/"));
+    if !creates {
+        return (allow(), Vec::new());
+    }
+    // The body arrives base64-encoded (a Go []byte).
+    let body = match req.get("RequestBody") {
+        Some(Value::String(b64)) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let declared = header(req, "Content-Length").and_then(|l| l.trim().parse::<usize>().ok());
+    if body.is_empty() && path != "/containers/create" && declared.unwrap_or(0) == 0 {
+        // An exec or service create with no options at all: nothing to judge.
+        return (allow(), Vec::new());
+    }
+    if body.is_empty() {
+        return (
+            deny(format!(
+                "portcullis: {method} {path} arrived without a body; a create cannot be judged blind (CVE-2024-41110)"
+            )),
+            Vec::new(),
+        );
+    }
+    if body.len() > MAX_BODY || declared.is_some_and(|d| d != body.len()) {
+        return (
+            deny(format!(
+                "portcullis: {path} body is {} bytes, Content-Length {:?}: refusing a body the plugin may not have seen whole (CVE-2026-34040)",
+                body.len(),
+                declared
+            )),
+            Vec::new(),
+        );
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return (
+            deny(format!("portcullis: {path} body is not JSON")),
+            Vec::new(),
+        );
+    };
+    let origin = Origin {
+        kind: "docker_authz".into(),
+        file: uri.into(),
+        line: 0,
+        document: 0,
+        record_id: None,
+    };
+    let user = req
+        .get("User")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string);
+    let mut d = if path == "/containers/create" {
+        let name = uri
+            .split_once("name=")
+            .map(|(_, n)| n.split('&').next().unwrap_or("").to_string());
+        let mut d = portcullis_sources::docker_api::create_deployment(&v, name.as_deref(), origin);
+        d.operation = Operation::Create;
+        d
+    } else if path == "/services/create" {
+        // A swarm service: its ContainerSpec is a container create, mounts included.
+        let spec = v
+            .pointer("/TaskTemplate/ContainerSpec")
+            .cloned()
+            .unwrap_or_default();
+        let body = json!({
+            "Image": spec.get("Image"), "Cmd": spec.get("Args"), "Entrypoint": spec.get("Command"),
+            "User": spec.get("User"), "Env": spec.get("Env"),
+            "HostConfig": {"Mounts": spec.get("Mounts"), "CapAdd": spec.get("CapabilityAdd"), "Privileged": spec.pointer("/Privileges/NoNewPrivileges").map(|_| false)},
+        });
+        let mut d = portcullis_sources::docker_api::create_deployment(
+            &body,
+            v.pointer("/Name").and_then(Value::as_str),
+            origin,
+        );
+        d.target.kind = "SwarmService".into();
+        d.operation = Operation::Create;
+        d
+    } else {
+        let id = path
+            .trim_start_matches("/containers/")
+            .trim_end_matches("/exec");
+        let cmd: Vec<String> = v
+            .get("Cmd")
+            .and_then(Value::as_array)
+            .map(|c| {
+                c.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut t = Target {
+            kind: "DockerContainer".into(),
+            name: Some(id.into()),
+            ..Target::default()
+        };
+        t.annotations
+            .push(("portcullis.dev/exec-command".into(), cmd.join(" ")));
+        Deployment {
+            origin,
+            operation: Operation::Exec,
+            target: t,
+            ..Deployment::default()
+        }
+    };
+    d.actor.user = user;
+    d.outcome = Outcome::Attempted;
+    let cfg = state.config();
+    let engine = state.engine();
+    let evaluator = engine.evaluator(
+        &Default::default(),
+        EvalOptions {
+            pss: cfg.pss,
+            inline_suppressions: false,
+        },
+    );
+    let ev = evaluator.evaluate(&d);
+    let verdict = decide(&ev.findings, &cfg.modes);
+    let alerts = ev
+        .findings
+        .iter()
+        .map(|f| {
+            let mut a = Alert::new(&d, f);
+            a.outcome = if verdict.allowed {
+                Outcome::Created
+            } else {
+                Outcome::Denied
+            };
+            a
+        })
+        .collect();
+    let answer = if verdict.allowed {
+        allow()
+    } else {
+        deny(format!(
+            "portcullis denied {method} {path}: {}",
+            verdict.denials.join("; ")
+        ))
+    };
+    (answer, alerts)
+}

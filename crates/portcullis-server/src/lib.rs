@@ -1,0 +1,594 @@
+//! `portcullis serve`: one process, one config, every front-end optional.
+//!
+//! - `/validate`: Kubernetes validating admission webhook (HTTPS only).
+//! - `/audit`: Kubernetes audit webhook receiver (bearer token; stored before the 200).
+//! - Docker authorization plugin on a unix socket.
+//! - `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Answers never wait on the store or a sink: admission and AuthZ alerts go through a
+//! queue; the audit receiver, whose caller retries, waits until its alerts are durable.
+
+pub mod admission;
+pub mod authz;
+pub mod decision;
+pub mod store;
+pub mod tls;
+
+use axum::body::Bytes;
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use decision::Modes;
+use portcullis_output::Alert;
+use portcullis_rules::Engine;
+use portcullis_rules::pss::Profile;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+/// The serve configuration (YAML; every key also a flag).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// HTTPS listener for /validate, /audit, /healthz, /readyz, /metrics.
+    pub listen: String,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    /// Where a self-signed pair is made on first start when no cert is given.
+    pub tls_dir: String,
+    /// SQLite alert store; empty disables it.
+    pub store: String,
+    /// Docker AuthZ plugin socket; empty disables it.
+    pub authz_socket: String,
+    /// Bearer token the API server's audit webhook presents; empty disables /audit.
+    pub audit_token: String,
+    pub modes: Modes,
+    pub exempt_namespaces: Vec<String>,
+    #[serde(deserialize_with = "profile")]
+    pub pss: Option<Profile>,
+    /// Largest request body accepted, bytes.
+    pub max_body: usize,
+    /// Also write every stored alert as a JSON line to stdout.
+    pub stdout_alerts: bool,
+}
+
+fn profile<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Profile>, D::Error> {
+    let s: Option<String> = serde::Deserialize::deserialize(d)?;
+    s.map(|s| Profile::parse(&s).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+impl Default for ServeConfig {
+    fn default() -> ServeConfig {
+        ServeConfig {
+            listen: "127.0.0.1:8443".into(),
+            tls_cert: None,
+            tls_key: None,
+            tls_dir: "portcullis-tls".into(),
+            store: "portcullis.db".into(),
+            authz_socket: String::new(),
+            audit_token: String::new(),
+            modes: Modes::default(),
+            exempt_namespaces: Vec::new(),
+            pss: None,
+            max_body: 3 * 1024 * 1024,
+            stdout_alerts: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+    code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    front_end: String,
+    decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    rule: String,
+    severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LatencyLabels {
+    endpoint: String,
+}
+
+struct Metrics {
+    registry: Registry,
+    requests: Family<EndpointLabels, Counter>,
+    decisions: Family<DecisionLabels, Counter>,
+    alerts: Family<RuleLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram>,
+    queue: Gauge,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("portcullis");
+        let requests = Family::<EndpointLabels, Counter>::default();
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        let alerts = Family::<RuleLabels, Counter>::default();
+        let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1.0,
+            ])
+        });
+        let queue = Gauge::default();
+        registry.register(
+            "requests",
+            "Requests by endpoint and status code",
+            requests.clone(),
+        );
+        registry.register("decisions", "Verdicts by front-end", decisions.clone());
+        registry.register(
+            "alerts",
+            "Alerts raised, by rule and severity",
+            alerts.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer, by endpoint",
+            latency.clone(),
+        );
+        registry.register(
+            "alert_queue_depth",
+            "Alerts waiting for the store",
+            queue.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            decisions,
+            alerts,
+            latency,
+            queue,
+        }
+    }
+}
+
+struct Inner {
+    engine: RwLock<Arc<Engine>>,
+    config: RwLock<Arc<ServeConfig>>,
+    store: Option<store::Store>,
+    metrics: Metrics,
+    correlator: Mutex<portcullis_sources::k8s_audit::Correlator>,
+    ready: AtomicBool,
+    queue: tokio::sync::mpsc::UnboundedSender<Vec<Alert>>,
+}
+
+/// Shared by every front-end.
+#[derive(Clone)]
+pub struct State {
+    inner: Arc<Inner>,
+}
+
+impl State {
+    /// Build the state and start the background alert writer (needs a tokio runtime).
+    pub fn new(engine: Engine, config: ServeConfig) -> Result<State, String> {
+        let store = if config.store.is_empty() {
+            None
+        } else {
+            Some(store::Store::open(std::path::Path::new(&config.store))?)
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Alert>>();
+        let stdout = config.stdout_alerts;
+        let state = State {
+            inner: Arc::new(Inner {
+                engine: RwLock::new(Arc::new(engine)),
+                config: RwLock::new(Arc::new(config)),
+                store: store.clone(),
+                metrics: Metrics::new(),
+                correlator: Mutex::new(portcullis_sources::k8s_audit::Correlator::default()),
+                ready: AtomicBool::new(true),
+                queue: tx,
+            }),
+        };
+        let s2 = state.clone();
+        tokio::spawn(async move {
+            while let Some(batch) = rx.recv().await {
+                s2.inner.metrics.queue.dec_by(batch.len() as i64);
+                s2.persist(batch, stdout).await;
+            }
+        });
+        Ok(state)
+    }
+
+    pub fn engine(&self) -> Arc<Engine> {
+        self.inner
+            .engine
+            .read()
+            .map(|e| e.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub fn config(&self) -> Arc<ServeConfig> {
+        self.inner
+            .config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Swap in a new rule pack (SIGHUP). The caller keeps the old one if loading failed.
+    pub fn reload(&self, engine: Engine) {
+        if let Ok(mut e) = self.inner.engine.write() {
+            *e = Arc::new(engine);
+        }
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::SeqCst);
+    }
+
+    async fn persist(&self, alerts: Vec<Alert>, stdout: bool) {
+        for a in &alerts {
+            self.inner
+                .metrics
+                .alerts
+                .get_or_create(&RuleLabels {
+                    rule: a.rule.id.clone(),
+                    severity: a.severity.as_str().into(),
+                })
+                .inc();
+            if stdout {
+                println!("{}", portcullis_output::json_line(a));
+            }
+        }
+        if let Some(store) = &self.inner.store
+            && let Err(e) = store.insert(alerts).await
+        {
+            tracing::error!(error = %e, "alert store write failed");
+        }
+    }
+
+    /// Queue alerts without waiting (admission, AuthZ: the answer must not wait).
+    fn enqueue(&self, alerts: Vec<Alert>) {
+        if alerts.is_empty() {
+            return;
+        }
+        self.inner.metrics.queue.inc_by(alerts.len() as i64);
+        let _ = self.inner.queue.send(alerts);
+    }
+
+    fn observe(&self, endpoint: &str, code: u16, started: Instant) {
+        self.inner
+            .metrics
+            .requests
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.into(),
+                code,
+            })
+            .inc();
+        self.inner
+            .metrics
+            .latency
+            .get_or_create(&LatencyLabels {
+                endpoint: endpoint.into(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    fn decision(&self, front_end: &str, decision: &str) {
+        self.inner
+            .metrics
+            .decisions
+            .get_or_create(&DecisionLabels {
+                front_end: front_end.into(),
+                decision: decision.into(),
+            })
+            .inc();
+    }
+}
+
+fn bad_request(reason: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({"error": reason})),
+    )
+        .into_response()
+}
+
+async fn validate(AxState(state): AxState<State>, body: Bytes) -> Response {
+    let started = Instant::now();
+    if body.len() > state.config().max_body {
+        state.observe("validate", 413, started);
+        return (StatusCode::PAYLOAD_TOO_LARGE, Json(serde_json::json!({"error": format!("review larger than {} bytes", state.config().max_body)}))).into_response();
+    }
+    match admission::review(&state, &body) {
+        Ok((doc, alerts, verdict)) => {
+            state.decision(
+                "admission",
+                if verdict.allowed {
+                    if verdict.warnings.is_empty() {
+                        "allow"
+                    } else {
+                        "warn"
+                    }
+                } else {
+                    "deny"
+                },
+            );
+            state.enqueue(alerts);
+            state.observe("validate", 200, started);
+            Json(doc).into_response()
+        }
+        Err(admission::BadReview(reason)) => {
+            state.observe("validate", 400, started);
+            bad_request(reason)
+        }
+    }
+}
+
+/// The API server's audit webhook backend: an `EventList` per POST.
+async fn audit_webhook(
+    AxState(state): AxState<State>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let token = state.config().audit_token.clone();
+    if token.is_empty() {
+        state.observe("audit", 404, started);
+        return (
+            StatusCode::NOT_FOUND,
+            "audit receiver disabled (no audit_token)",
+        )
+            .into_response();
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented != Some(token.as_str()) {
+        state.observe("audit", 401, started);
+        return (StatusCode::UNAUTHORIZED, "bad or missing bearer token").into_response();
+    }
+    let text = match std::str::from_utf8(&body) {
+        Ok(t) => t,
+        Err(_) => return bad_request("body is not UTF-8".into()),
+    };
+    let records = match portcullis_sources::k8s_audit::parse_line(text, "audit-webhook", 0) {
+        Ok(r) => r,
+        Err(e) => {
+            state.observe("audit", 400, started);
+            return bad_request(e.to_string());
+        }
+    };
+    let mut ready = Vec::new();
+    if let Ok(mut c) = state.inner.correlator.lock() {
+        for r in records {
+            c.push(r, &mut ready);
+        }
+    }
+    let engine = state.engine();
+    let cfg = state.config();
+    let evaluator = engine.evaluator(
+        &Default::default(),
+        portcullis_rules::EvalOptions {
+            pss: cfg.pss,
+            inline_suppressions: false,
+        },
+    );
+    let mut alerts = Vec::new();
+    for d in &ready {
+        for f in evaluator.evaluate(d).findings {
+            alerts.push(Alert::new(d, &f));
+        }
+    }
+    // Durable before the 200: the API server retries what we do not acknowledge.
+    if let Some(store) = &state.inner.store {
+        if let Err(e) = store.insert(alerts.clone()).await {
+            state.observe("audit", 503, started);
+            return (StatusCode::SERVICE_UNAVAILABLE, format!("alert store: {e}")).into_response();
+        }
+        for a in &alerts {
+            state
+                .inner
+                .metrics
+                .alerts
+                .get_or_create(&RuleLabels {
+                    rule: a.rule.id.clone(),
+                    severity: a.severity.as_str().into(),
+                })
+                .inc();
+        }
+    } else {
+        state.enqueue(alerts);
+    }
+    state.observe("audit", 200, started);
+    StatusCode::OK.into_response()
+}
+
+async fn metrics(AxState(state): AxState<State>) -> Response {
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, &state.inner.metrics.registry).is_err()
+    {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn readyz(AxState(state): AxState<State>) -> Response {
+    if state.inner.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    }
+}
+
+/// The HTTPS router: admission, audit, health, metrics.
+pub fn router(state: State) -> Router {
+    let limit = state.config().max_body.max(16 * 1024 * 1024);
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/audit", post(audit_webhook))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn authz_activate() -> Json<Value> {
+    Json(authz::activate())
+}
+
+async fn authz_req(AxState(state): AxState<State>, body: Bytes) -> Json<Value> {
+    let started = Instant::now();
+    let req: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let (answer, alerts) = authz::request(&state, &req);
+    let allowed = answer
+        .get("Allow")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    state.decision("docker_authz", if allowed { "allow" } else { "deny" });
+    state.enqueue(alerts);
+    state.observe("authz", 200, started);
+    Json(answer)
+}
+
+async fn authz_res() -> Json<Value> {
+    Json(serde_json::json!({"Allow": true}))
+}
+
+/// The Docker AuthZ plugin router (served on a unix socket).
+pub fn authz_router(state: State) -> Router {
+    Router::new()
+        .route("/Plugin.Activate", post(authz_activate))
+        .route("/AuthZPlugin.AuthZReq", post(authz_req))
+        .route("/AuthZPlugin.AuthZRes", post(authz_res))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            authz::MAX_BODY * 2 + 1024 * 1024,
+        ))
+        .with_state(state)
+}
+
+/// Serve every configured front-end until SIGTERM or SIGINT; reload rules on SIGHUP with
+/// `reload` (keeping the old pack when it fails). Returns after queues have drained.
+pub async fn run(
+    state: State,
+    reload: impl Fn() -> Result<Engine, String> + Send + 'static,
+) -> Result<(), String> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let cfg = state.config();
+    let names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "portcullis".into(),
+        "portcullis.portcullis.svc".into(),
+    ];
+    let (tls, cert_path) = tls::server_config(
+        cfg.tls_cert.as_deref(),
+        cfg.tls_key.as_deref(),
+        &cfg.tls_dir,
+        &names,
+    )?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .map_err(|e| format!("{}: {e}", cfg.listen))?;
+    tracing::info!(listen = %cfg.listen, cert = %cert_path, "https listening (/validate /audit /healthz /readyz /metrics)");
+    let app = router(state.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut stop = stop_rx.clone();
+    let https = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                conn = listener.accept() => {
+                    let Ok((tcp, _)) = conn else { continue };
+                    let _ = tcp.set_nodelay(true);
+                    let acceptor = acceptor.clone();
+                    let app = app.clone();
+                    tokio::spawn(async move {
+                        let Ok(tls) = acceptor.accept(tcp).await else { return };
+                        let svc = TowerToHyperService::new(app);
+                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                            .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                            .await;
+                    });
+                }
+            }
+        }
+    });
+    let mut authz_task = None;
+    if !cfg.authz_socket.is_empty() {
+        let path = std::path::PathBuf::from(&cfg.authz_socket);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let _ = std::fs::remove_file(&path);
+        let ul = tokio::net::UnixListener::bind(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        tracing::info!(socket = %path.display(), "docker authorization plugin listening");
+        let app = authz_router(state.clone());
+        let mut stop = stop_rx.clone();
+        authz_task = Some(tokio::spawn(async move {
+            let _ = axum::serve(ul, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await;
+        }));
+    }
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => match reload() {
+                Ok(engine) => {
+                    state.reload(engine);
+                    tracing::info!("rules reloaded");
+                }
+                Err(e) => tracing::error!(error = %e, "reload failed; keeping the loaded rules"),
+            },
+        }
+    }
+    tracing::info!("shutting down: draining");
+    state.set_ready(false);
+    let _ = stop_tx.send(true);
+    let _ = https.await;
+    if let Some(t) = authz_task {
+        let _ = t.await;
+    }
+    // Let queued alerts reach the store before exiting.
+    for _ in 0..100 {
+        if state.inner.metrics.queue.get() <= 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    if !cfg.authz_socket.is_empty() {
+        let _ = std::fs::remove_file(&cfg.authz_socket);
+    }
+    Ok(())
+}

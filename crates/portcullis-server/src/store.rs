@@ -1,0 +1,201 @@
+//! The alert store: embedded SQLite in WAL mode, one writer thread. An alert is durable
+//! (committed with `synchronous=FULL`) before [`Store::insert`] returns, so a front-end
+//! that waits for it never acknowledges an alert it could lose.
+
+use portcullis_output::Alert;
+use rusqlite::{Connection, params};
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+
+enum Msg {
+    Insert(
+        Vec<Alert>,
+        tokio::sync::oneshot::Sender<Result<usize, String>>,
+    ),
+}
+
+/// A handle to the writer thread. Cloneable; the thread ends when every handle is gone.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::SyncSender<Msg>,
+}
+
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            stored_at REAL NOT NULL,
+            time TEXT,
+            rule TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            severity_rank INTEGER NOT NULL,
+            namespace TEXT,
+            target_kind TEXT,
+            target_name TEXT,
+            images TEXT NOT NULL,
+            source_kind TEXT NOT NULL,
+            alert TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule);
+        CREATE INDEX IF NOT EXISTS alerts_stored ON alerts(stored_at);",
+    )?;
+    Ok(conn)
+}
+
+fn rank(s: portcullis_rules::Severity) -> i64 {
+    portcullis_rules::Severity::ALL
+        .iter()
+        .position(|x| *x == s)
+        .unwrap_or(0) as i64
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Store {
+    /// Open (creating) the database and start the writer.
+    pub fn open(path: &Path) -> Result<Store, String> {
+        let mut conn = open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (tx, rx) = mpsc::sync_channel::<Msg>(1024);
+        thread::Builder::new()
+            .name("portcullis-store".into())
+            .spawn(move || {
+                for msg in rx {
+                    match msg {
+                        Msg::Insert(alerts, ack) => {
+                            let r = insert(&mut conn, &alerts).map_err(|e| e.to_string());
+                            let _ = ack.send(r);
+                        }
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Store { tx })
+    }
+
+    /// Store alerts; resolves once they are committed.
+    pub async fn insert(&self, alerts: Vec<Alert>) -> Result<usize, String> {
+        if alerts.is_empty() {
+            return Ok(0);
+        }
+        let (ack, done) = tokio::sync::oneshot::channel();
+        let tx = self.tx.clone();
+        // The channel is bounded: wait for room off the async threads.
+        tokio::task::spawn_blocking(move || tx.send(Msg::Insert(alerts, ack)))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|_| "alert store stopped".to_string())?;
+        done.await.map_err(|_| "alert store stopped".to_string())?
+    }
+}
+
+fn insert(conn: &mut Connection, alerts: &[Alert]) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO alerts (stored_at, time, rule, severity, severity_rank, namespace, target_kind, target_name, images, source_kind, alert)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        let t = now();
+        for a in alerts {
+            stmt.execute(params![
+                t,
+                a.time,
+                a.rule.id,
+                a.severity.as_str(),
+                rank(a.severity),
+                a.target.namespace,
+                a.target.kind,
+                a.target.name,
+                a.images.join(" "),
+                a.source.kind,
+                portcullis_output::json_line(a),
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(alerts.len())
+}
+
+/// Filters for `portcullis alerts`.
+#[derive(Debug, Default, Clone)]
+pub struct Query {
+    pub rules: Vec<String>,
+    pub min_severity: Option<portcullis_rules::Severity>,
+    pub since: Option<f64>,
+    pub until: Option<f64>,
+    pub namespace: Option<String>,
+    /// Substring of an image.
+    pub image: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// Read alerts back (read-only connection; safe while a server writes).
+pub fn query(path: &Path, q: &Query) -> Result<Vec<serde_json::Value>, String> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut sql = String::from("SELECT alert FROM alerts WHERE 1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if !q.rules.is_empty() {
+        let ors: Vec<String> = q
+            .rules
+            .iter()
+            .map(|r| {
+                args.push(format!("{r}%").into());
+                format!("rule LIKE ?{}", args.len())
+            })
+            .collect();
+        sql.push_str(&format!(" AND ({})", ors.join(" OR ")));
+    }
+    if let Some(s) = q.min_severity {
+        args.push(rank(s).into());
+        sql.push_str(&format!(" AND severity_rank >= ?{}", args.len()));
+    }
+    if let Some(s) = q.since {
+        args.push(s.into());
+        sql.push_str(&format!(" AND stored_at >= ?{}", args.len()));
+    }
+    if let Some(u) = q.until {
+        args.push(u.into());
+        sql.push_str(&format!(" AND stored_at < ?{}", args.len()));
+    }
+    if let Some(n) = &q.namespace {
+        args.push(n.clone().into());
+        sql.push_str(&format!(" AND namespace = ?{}", args.len()));
+    }
+    if let Some(i) = &q.image {
+        args.push(format!("%{i}%").into());
+        sql.push_str(&format!(" AND images LIKE ?{}", args.len()));
+    }
+    sql.push_str(" ORDER BY id");
+    if let Some(l) = q.limit {
+        sql.push_str(&format!(" LIMIT {l}"));
+    }
+    let mut stmt = conn.prepare(&sql).map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for r in rows {
+        let text = r.map_err(|e| e.to_string())?;
+        out.push(serde_json::from_str(&text).map_err(|e| e.to_string())?);
+    }
+    Ok(out)
+}
+
+/// Delete alerts stored more than `days` ago.
+pub fn retain(path: &Path, days: f64) -> Result<usize, String> {
+    let conn = open(path).map_err(|e| e.to_string())?;
+    conn.execute(
+        "DELETE FROM alerts WHERE stored_at < ?1",
+        params![now() - days * 86_400.0],
+    )
+    .map_err(|e| e.to_string())
+}
