@@ -199,3 +199,54 @@ pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
     };
     (answer, alerts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> (tokio::runtime::Runtime, State) {
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        let engine = portcullis_rules::Engine::builtin().expect("pack");
+        let cfg = crate::ServeConfig { store: String::new(), ..crate::ServeConfig::default() };
+        let st = rt.block_on(async { State::new(engine, cfg) }).expect("state");
+        (rt, st)
+    }
+
+    fn req(uri: &str, body: Option<&str>, length: Option<usize>) -> Value {
+        let mut r = json!({"User": "", "UserAuthNMethod": "", "RequestMethod": "POST", "RequestUri": uri, "RequestHeaders": {"Content-Type": "application/json"}});
+        if let Some(b) = body {
+            r["RequestBody"] = base64::engine::general_purpose::STANDARD.encode(b).into();
+        }
+        if let Some(l) = length {
+            r["RequestHeaders"]["Content-Length"] = l.to_string().into();
+        }
+        r
+    }
+
+    #[test]
+    fn known_bypasses_are_closed() {
+        let (_rt, st) = state();
+        let allowed = |v: &Value| v["Allow"].as_bool().unwrap_or(false);
+        // CVE-2024-41110: a create with no body (Content-Length: 0) must not be waved through.
+        let (v, _) = request(&st, &req("/v1.47/containers/create", None, Some(0)));
+        assert!(!allowed(&v) && v["Msg"].as_str().unwrap_or("").contains("CVE-2024-41110"), "{v}");
+        // The body the plugin saw is not the body dockerd will use.
+        let body = r#"{"Image":"alpine"}"#;
+        let (v, _) = request(&st, &req("/containers/create", Some(body), Some(body.len() + 900)));
+        assert!(!allowed(&v) && v["Msg"].as_str().unwrap_or("").contains("CVE-2026-34040"), "{v}");
+        let big = format!(r#"{{"Image":"alpine","Labels":{{"x":"{}"}}}}"#, "a".repeat(MAX_BODY));
+        let (v, _) = request(&st, &req("/containers/create", Some(&big), None));
+        assert!(!allowed(&v), "oversized body");
+        // Ordinary traffic passes.
+        let (v, _) = request(&st, &req("/v1.47/containers/create?name=ok", Some(body), Some(body.len())));
+        assert!(allowed(&v), "{v}");
+        let mut get = req("/v1.47/containers/json", None, None);
+        get["RequestMethod"] = "GET".into();
+        assert!(allowed(&request(&st, &get).0));
+        // Privileged swarm services are judged like containers.
+        let svc = r#"{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"alpine","Mounts":[{"Type":"bind","Source":"/","Target":"/host"}]}},"Mode":{"Global":{}}}"#;
+        let (v, alerts) = request(&st, &req("/v1.47/services/create", Some(svc), Some(svc.len())));
+        assert!(!allowed(&v) && v["Msg"].as_str().unwrap_or("").contains("MNT001"), "{v}");
+        assert!(alerts.iter().any(|a| a.target.kind == "SwarmService"));
+    }
+}

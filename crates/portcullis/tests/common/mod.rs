@@ -149,3 +149,80 @@ impl Drop for Dockerd {
         let _ = self.child.wait();
     }
 }
+
+/// A free loopback port (bound, then released for the child to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// `portcullis serve` as a child process, with its own store and TLS folder.
+pub struct Serve {
+    pub child: std::process::Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Serve {
+    pub fn start(extra: &[&str]) -> Serve {
+        let dir = tempfile::tempdir().expect("tmp");
+        let port = free_port();
+        let child = bin()
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--store").arg(dir.path().join("alerts.db"))
+            .arg("--tls-dir").arg(dir.path().join("tls"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("serve.log")).expect("log"))
+            .spawn()
+            .expect("serve starts");
+        let s = Serve { child, dir, port };
+        for _ in 0..100 {
+            if s.curl(&["/healthz"]).status.success() {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("serve did not come up: {}", std::fs::read_to_string(s.dir.path().join("serve.log")).unwrap_or_default());
+    }
+
+    pub fn cert(&self) -> std::path::PathBuf {
+        self.dir.path().join("tls").join("tls.crt")
+    }
+
+    /// curl over real HTTPS, verifying the server's (self-signed) certificate.
+    pub fn curl(&self, args: &[&str]) -> Output {
+        let mut a: Vec<String> = vec!["-s".into(), "--max-time".into(), "10".into(), "--cacert".into(), self.cert().display().to_string(), "-w".into(), "\n%{http_code}".into()];
+        let path = args.first().copied().unwrap_or("/");
+        a.extend(args[1..].iter().map(|s| s.to_string()));
+        a.push(format!("https://localhost:{}{path}", self.port));
+        Command::new("curl").args(&a).output().expect("curl runs")
+    }
+
+    pub fn post(&self, path: &str, body: &str, headers: &[&str]) -> (u16, String) {
+        let f = self.dir.path().join("body.json");
+        std::fs::write(&f, body).expect("w");
+        let mut args = vec![path, "-H", "Content-Type: application/json", "--data-binary"];
+        let at = format!("@{}", f.display());
+        args.push(&at);
+        for h in headers {
+            args.push("-H");
+            args.push(h);
+        }
+        let out = self.curl(&args);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or((&text, "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    pub fn alerts(&self) -> Vec<serde_json::Value> {
+        let out = run(&["alerts", "--store", self.dir.path().join("alerts.db").to_str().expect("utf8"), "--format", "jsonl"]);
+        alerts(&out)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,176 @@
+//! `portcullis serve` end to end: admission reviews over real HTTPS, the audit webhook
+//! receiver, and the Docker authorization plugin in front of a real dockerd.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+
+fn review(uid: &str, kind: &str, group: &str, resource: &str, op: &str, sub: Option<&str>, object: Value, dry_run: bool) -> String {
+    let mut req = json!({
+        "uid": uid,
+        "kind": {"group": group, "version": "v1", "kind": kind},
+        "resource": {"group": group, "version": "v1", "resource": resource},
+        "requestKind": {"group": group, "version": "v1", "kind": kind},
+        "requestResource": {"group": group, "version": "v1", "resource": resource},
+        "name": object.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
+        "namespace": "shop",
+        "operation": op,
+        "userInfo": {"username": "alice@example.com", "uid": "c0ffee", "groups": ["devs", "system:authenticated"]},
+        "object": object,
+        "oldObject": null,
+        "dryRun": dry_run,
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": if op == "CONNECT" { "PodExecOptions" } else { "CreateOptions" }},
+    });
+    if let Some(s) = sub {
+        req["subResource"] = s.into();
+        req["requestSubResource"] = s.into();
+    }
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}).to_string()
+}
+
+fn pod_spec(privileged: bool) -> Value {
+    json!({"containers": [
+        {"name": "app", "image": "ghcr.io/acme/app:1.4.2", "ports": [{"containerPort": 8080}]},
+        {"name": "helper", "image": "alpine:3.20", "securityContext": {"privileged": privileged}}
+    ]})
+}
+
+fn workload(kind: &str, api: &str, privileged: bool) -> Value {
+    let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": pod_spec(privileged)});
+    let spec = match kind {
+        "Pod" => return json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"}, "spec": pod_spec(privileged)}),
+        "CronJob" => json!({"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": template}}}),
+        "Job" => json!({"template": template}),
+        _ => json!({"selector": {"matchLabels": {"app": "web"}}, "template": template}),
+    };
+    json!({"apiVersion": api, "kind": kind, "metadata": {"name": "web", "namespace": "shop"}, "spec": spec})
+}
+
+#[test]
+fn admission_judges_every_workload_kind_over_https() {
+    let s = Serve::start(&[]);
+    let kinds = [
+        ("Pod", "", "pods", "v1"),
+        ("Deployment", "apps", "deployments", "apps/v1"),
+        ("DaemonSet", "apps", "daemonsets", "apps/v1"),
+        ("StatefulSet", "apps", "statefulsets", "apps/v1"),
+        ("ReplicaSet", "apps", "replicasets", "apps/v1"),
+        ("Job", "batch", "jobs", "batch/v1"),
+        ("CronJob", "batch", "cronjobs", "batch/v1"),
+        ("ReplicationController", "", "replicationcontrollers", "v1"),
+    ];
+    for (i, (kind, group, resource, api)) in kinds.iter().enumerate() {
+        let (code, body) = s.post("/validate", &review(&format!("u-{i}"), kind, group, resource, "CREATE", None, workload(kind, api, true), false), &[]);
+        assert_eq!(code, 200, "{kind}: {body}");
+        let r: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(r["response"]["uid"], format!("u-{i}"));
+        assert_eq!(r["response"]["allowed"], false, "{kind} with a privileged container is denied at the workload: {body}");
+        let msg = r["response"]["status"]["message"].as_str().unwrap_or("");
+        assert!(msg.contains("PRV001 privileged-container") && msg.contains("helper") && msg.contains("container.privileged=true"), "{kind}: {msg}");
+        let (_, body) = s.post("/validate", &review(&format!("ok-{i}"), kind, group, resource, "CREATE", None, workload(kind, api, false), false), &[]);
+        let r: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(r["response"]["allowed"], true, "{kind}: {body}");
+    }
+    // Ephemeral containers arrive as a Pod on the subresource.
+    let mut pod = workload("Pod", "v1", false);
+    pod["spec"]["ephemeralContainers"] = json!([{"name": "debugger", "image": "busybox:1.36", "targetContainerName": "app", "command": ["sh", "-c", "nsenter -t 1 -m -- sh"]}]);
+    let (_, body) = s.post("/validate", &review("eph", "Pod", "", "pods", "UPDATE", Some("ephemeralcontainers"), pod, false), &[]);
+    let r: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(r["response"]["allowed"], false, "{body}");
+    assert!(r["response"]["status"]["message"].as_str().unwrap_or("").contains("PAY004"), "{body}");
+    assert!(r["response"]["warnings"].as_array().is_some_and(|w| w.iter().any(|x| x.as_str().unwrap_or("").starts_with("ACT006"))), "{body}");
+    // exec CONNECT: allowed with a warning naming the command.
+    let exec = json!({"kind": "PodExecOptions", "apiVersion": "v1", "stdin": true, "tty": true, "container": "app", "command": ["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"]});
+    let (_, body) = s.post("/validate", &review("exec", "PodExecOptions", "", "pods", "CONNECT", Some("exec"), exec, false), &[]);
+    let r: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(r["response"]["allowed"], true, "{body}");
+    assert!(r["response"]["warnings"][0].as_str().unwrap_or("").contains("serviceaccount/token"), "{body}");
+    // Alerts reach the store, with the human actor and the outcome.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let a = s.alerts();
+    let p = a.iter().find(|x| x["rule"]["id"] == "PRV001" && x["target"]["kind"] == "CronJob").expect("stored");
+    assert_eq!(p["outcome"], "denied");
+    assert_eq!(p["actor"]["user"], "alice@example.com");
+    assert_eq!(p["source"]["kind"], "admission");
+    let metrics = String::from_utf8_lossy(&s.curl(&["/metrics"]).stdout).to_string();
+    assert!(metrics.contains("portcullis_decisions_total{front_end=\"admission\",decision=\"deny\"}"), "{metrics}");
+    assert!(metrics.contains("portcullis_request_duration_seconds_bucket"), "{metrics}");
+}
+
+#[test]
+fn malformed_oversized_and_dry_run_reviews() {
+    let s = Serve::start(&[]);
+    for bad in ["not json", "{\"kind\": 0}", "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", &review("x", "Pod", "", "pods", "CREATE", None, json!("a string"), false)] {
+        let (code, body) = s.post("/validate", bad, &[]);
+        assert_eq!(code, 400, "{bad}: {body}");
+        assert!(body.contains("error"), "{body}");
+    }
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(4 * 1024 * 1024));
+    let (code, _) = s.post("/validate", &big, &[]);
+    assert_eq!(code, 413);
+    // Still serving.
+    assert!(s.curl(&["/healthz"]).status.success());
+    // Dry run: the same verdict, no alert.
+    let (_, body) = s.post("/validate", &review("dry", "Pod", "", "pods", "CREATE", None, workload("Pod", "v1", true), true), &[]);
+    assert!(body.contains("\"allowed\":false"), "{body}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(s.alerts().is_empty(), "a dry run leaves no trace");
+}
+
+#[test]
+fn audit_webhook_batches_are_stored_before_the_200() {
+    let s = Serve::start(&["--audit-token", "s3cret"]);
+    let trace = std::fs::read_to_string(format!("{SHARED}/corpus/falco-k8s-audit-traces/test/trace_files/k8s_audit/create_nginx_pod_privileged.json")).expect("trace");
+    let event: Value = serde_json::from_str(trace.lines().next().expect("line")).expect("json");
+    let list = json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": [event]}).to_string();
+    let (code, _) = s.post("/audit", &list, &[]);
+    assert_eq!(code, 401, "no token");
+    let (code, _) = s.post("/audit", &list, &["Authorization: Bearer wrong"]);
+    assert_eq!(code, 401);
+    let (code, body) = s.post("/audit", &list, &["Authorization: Bearer s3cret"]);
+    assert_eq!(code, 200, "{body}");
+    // Durable on acknowledgement: readable at once.
+    let a = s.alerts();
+    assert!(a.iter().any(|x| x["rule"]["id"] == "PRV001" && x["source"]["kind"] == "k8s_audit" && x["outcome"] == "created"), "{a:#?}");
+}
+
+#[test]
+fn docker_authz_plugin_in_front_of_a_real_dockerd() {
+    let name = format!("portcullis-test-{}", std::process::id());
+    let sock = format!("/run/docker/plugins/{name}.sock");
+    let s = Serve::start(&["--authz-socket", &sock]);
+    let d = Dockerd::start(None, &[&format!("--authorization-plugin={name}")]);
+    let docker = |args: &[&str]| {
+        std::process::Command::new("docker")
+            .arg("-H")
+            .arg(format!("unix://{}", d.socket.display()))
+            .args(args)
+            .output()
+            .expect("docker runs")
+    };
+    // A tiny image from a static busybox (no registry is reachable).
+    let rootfs = d.dir.path().join("rootfs/bin");
+    std::fs::create_dir_all(&rootfs).expect("mkdir");
+    std::fs::copy("/bin/busybox", rootfs.join("busybox")).expect("busybox-static is installed by scripts/test");
+    let tar = std::process::Command::new("tar").arg("-C").arg(d.dir.path().join("rootfs")).args(["-cf", "-", "."]).output().expect("tar");
+    let mut import = std::process::Command::new("docker")
+        .arg("-H")
+        .arg(format!("unix://{}", d.socket.display()))
+        .args(["import", "-", "portcullis/busybox:test"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("import");
+    use std::io::Write;
+    import.stdin.take().expect("stdin").write_all(&tar.stdout).expect("write");
+    assert!(import.wait().expect("wait").success());
+    let denied = docker(&["create", "--privileged", "-v", "/:/host", "portcullis/busybox:test", "/bin/busybox", "true"]);
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert!(!denied.status.success());
+    assert!(err.contains("authorization denied by plugin") && err.contains("PRV001 privileged-container") && err.contains("MNT001 host-root-mount"), "{err}");
+    let ok = docker(&["create", "portcullis/busybox:test", "/bin/busybox", "true"]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let a = s.alerts();
+    assert!(a.iter().any(|x| x["rule"]["id"] == "MNT001" && x["source"]["kind"] == "docker_authz" && x["outcome"] == "denied"), "{a:#?}");
+}
