@@ -13,6 +13,7 @@ pub mod authz;
 pub mod decision;
 pub mod store;
 pub mod tls;
+pub mod watch;
 
 use axum::body::Bytes;
 use axum::extract::State as AxState;
@@ -59,6 +60,9 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// Also write every stored alert as a JSON line to stdout.
     pub stdout_alerts: bool,
+    /// Docker daemon to follow (unix:// or tcp://); default: the local socket if present,
+    /// "" disables the watcher.
+    pub docker_host: Option<String>,
 }
 
 fn profile<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Profile>, D::Error> {
@@ -82,6 +86,7 @@ impl Default for ServeConfig {
             pss: None,
             max_body: 3 * 1024 * 1024,
             stdout_alerts: false,
+            docker_host: None,
         }
     }
 }
@@ -556,6 +561,14 @@ pub async fn run(
                 })
                 .await;
         }));
+    }
+    let docker_host = match cfg.docker_host.clone() {
+        Some(h) => h,
+        None if std::path::Path::new("/var/run/docker.sock").exists() => "unix:///var/run/docker.sock".into(),
+        None => String::new(),
+    };
+    if !docker_host.is_empty() {
+        tokio::spawn(watch::run(state.clone(), docker_host));
     }
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;

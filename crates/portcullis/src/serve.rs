@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// Docker AuthZ plugin socket (e.g. /run/docker/plugins/portcullis.sock).
     #[arg(long)]
     pub authz_socket: Option<String>,
+    /// Docker daemon to watch (unix:///var/run/docker.sock, tcp://host:2376; "" disables).
+    #[arg(long)]
+    pub docker_host: Option<String>,
     /// Bearer token for the audit webhook receiver (/audit).
     #[arg(long, env = "PORTCULLIS_AUDIT_TOKEN")]
     pub audit_token: Option<String>,
@@ -70,6 +73,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     if let Some(v) = args.authz_socket {
         cfg.authz_socket = v;
+    }
+    if args.docker_host.is_some() {
+        cfg.docker_host = args.docker_host;
     }
     if let Some(v) = args.audit_token {
         cfg.audit_token = v;

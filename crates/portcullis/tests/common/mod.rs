@@ -85,61 +85,106 @@ pub struct Dockerd {
     pub dir: tempfile::TempDir,
     pub socket: std::path::PathBuf,
     pub tcp: Option<String>,
+    pub extra: Vec<String>,
 }
 
 impl Dockerd {
     pub fn start(tcp: Option<&str>, extra: &[&str]) -> Dockerd {
         let dir = tempfile::tempdir().expect("tmp");
-        let socket = dir.path().join("docker.sock");
-        let mut cmd = std::process::Command::new("dockerd");
-        cmd.arg("--data-root")
-            .arg(dir.path().join("data"))
-            .arg("--exec-root")
-            .arg(dir.path().join("exec"))
-            .arg("--pidfile")
-            .arg(dir.path().join("docker.pid"))
+        let child = Dockerd::spawn(dir.path(), tcp, extra);
+        let d = Dockerd {
+            child,
+            socket: dir.path().join("docker.sock"),
+            dir,
+            tcp: tcp.map(str::to_string),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        d.wait_up();
+        d
+    }
+
+    /// Kill the daemon (SIGKILL, a crash) and start it again on the same data root and
+    /// socket. The containerd it had started is killed too, as a crash would leave it.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.kill_containerd();
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        self.child = Dockerd::spawn(self.dir.path(), self.tcp.as_deref(), &extra);
+        self.wait_up();
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
             .arg("-H")
-            .arg(format!("unix://{}", socket.display()))
-            .args([
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-                "--storage-driver=vfs",
-            ])
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(args)
+            .output()
+            .expect("docker runs")
+    }
+
+    fn spawn(dir: &std::path::Path, tcp: Option<&str>, extra: &[&str]) -> std::process::Child {
+        let mut cmd = Command::new("dockerd");
+        cmd.arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", dir.join("docker.sock").display()))
+            .args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("dockerd.log")).expect("log"));
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("dockerd.log"))
+                    .expect("log"),
+            );
         if let Some(t) = tcp {
             cmd.arg("-H").arg(format!("tcp://{t}"));
         }
-        let child = cmd
-            .spawn()
-            .expect("dockerd runs (scripts/test installs docker.io)");
-        let d = Dockerd {
-            child,
-            dir,
-            socket,
-            tcp: tcp.map(str::to_string),
-        };
+        cmd.spawn().expect("dockerd runs (scripts/test installs docker.io)")
+    }
+
+    fn wait_up(&self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::time::Instant::now() < deadline {
             let ok = Command::new("docker")
                 .arg("-H")
-                .arg(format!("unix://{}", d.socket.display()))
+                .arg(format!("unix://{}", self.socket.display()))
                 .arg("version")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
             if ok {
-                return d;
+                return;
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
         panic!(
             "dockerd did not come up: {}",
-            std::fs::read_to_string(d.dir.path().join("dockerd.log")).unwrap_or_default()
+            std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
         );
+    }
+}
+
+impl Dockerd {
+    fn kill_containerd(&self) {
+        let pidfile = self.dir.path().join("exec/containerd/containerd.pid");
+        if let Ok(pid) = std::fs::read_to_string(&pidfile) {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            for _ in 0..50 {
+                if !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        let _ = std::fs::remove_file(pidfile);
     }
 }
 
@@ -147,12 +192,33 @@ impl Drop for Dockerd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.kill_containerd();
     }
 }
 
 /// A free loopback port (bound, then released for the child to take).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Import a one-file image made from the static busybox (no registry is reachable).
+pub fn busybox_image(d: &Dockerd) -> &'static str {
+    let root = d.dir.path().join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).expect("mkdir");
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static is installed by scripts/test");
+    let tar = Command::new("tar").arg("-C").arg(&root).args(["-cf", "-", "."]).output().expect("tar");
+    let mut import = Command::new("docker")
+        .arg("-H")
+        .arg(format!("unix://{}", d.socket.display()))
+        .args(["import", "-", "portcullis/busybox:test"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("import");
+    use std::io::Write;
+    import.stdin.take().expect("stdin").write_all(&tar.stdout).expect("write");
+    assert!(import.wait().expect("wait").success());
+    "portcullis/busybox:test"
 }
 
 /// `portcullis serve` as a child process, with its own store and TLS folder.

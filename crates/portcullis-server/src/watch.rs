@@ -1,0 +1,166 @@
+//! The live Docker watcher: follow `/events` on the Docker socket (or a TCP endpoint); for
+//! container create/start and exec_create, inspect the container and judge its full
+//! HostConfig with the pack. When dockerd restarts the stream breaks; the watcher
+//! reconnects with `since` set to the last event it saw, so events that happened while it
+//! was away are replayed, and duplicates (the bound is inclusive) are dropped.
+
+use crate::State;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use portcullis_model::Operation;
+use portcullis_output::Alert;
+use portcullis_rules::EvalOptions;
+use serde_json::Value;
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+enum Endpoint {
+    Unix(String),
+    Tcp(String),
+}
+
+fn endpoint(host: &str) -> Result<Endpoint, String> {
+    if let Some(p) = host.strip_prefix("unix://") {
+        Ok(Endpoint::Unix(p.to_string()))
+    } else if let Some(t) = host.strip_prefix("tcp://") {
+        Ok(Endpoint::Tcp(t.to_string()))
+    } else {
+        Err(format!("unsupported docker host {host:?} (unix:// or tcp://)"))
+    }
+}
+
+/// One HTTP/1 GET over a fresh connection; returns the response body stream.
+async fn get(ep: &Endpoint, path: &str) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+    macro_rules! send {
+        ($stream:expr) => {{
+            let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new($stream)).await.map_err(|e| e.to_string())?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            let req = hyper::Request::get(path)
+                .header("Host", "docker")
+                .body(Empty::<Bytes>::new())
+                .map_err(|e| e.to_string())?;
+            tx.send_request(req).await.map_err(|e| e.to_string())
+        }};
+    }
+    match ep {
+        Endpoint::Unix(p) => send!(tokio::net::UnixStream::connect(p).await.map_err(|e| format!("{p}: {e}"))?),
+        Endpoint::Tcp(a) => send!(tokio::net::TcpStream::connect(a).await.map_err(|e| format!("{a}: {e}"))?),
+    }
+}
+
+async fn inspect(ep: &Endpoint, id: &str) -> Result<Value, String> {
+    let resp = get(ep, &format!("/containers/{id}/json")).await?;
+    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    serde_json::from_slice(&body).map_err(|e| e.to_string())
+}
+
+/// Follow the daemon until the process ends.
+pub async fn run(state: State, host: String) {
+    let ep = match endpoint(&host) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "docker watcher not started");
+            return;
+        }
+    };
+    let mut since: Option<String> = None;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut order: VecDeque<String> = VecDeque::new();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let filters = r#"{"type":["container"]}"#;
+        let path = match &since {
+            Some(s) => format!("/events?since={s}&filters={}", urlencode(filters)),
+            None => format!("/events?filters={}", urlencode(filters)),
+        };
+        match get(&ep, &path).await {
+            Ok(resp) if resp.status().is_success() => {
+                tracing::info!(host = %host, since = ?since, "following docker events");
+                backoff = Duration::from_millis(100);
+                let mut body = resp.into_body();
+                let mut buf: Vec<u8> = Vec::new();
+                while let Some(frame) = body.frame().await {
+                    let Ok(frame) = frame else { break };
+                    let Some(data) = frame.data_ref() else { continue };
+                    buf.extend_from_slice(data);
+                    while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = buf.drain(..=nl).collect();
+                        let Ok(ev) = serde_json::from_slice::<Value>(&line) else { continue };
+                        let nano = ev.get("timeNano").and_then(Value::as_i64).unwrap_or(0);
+                        let id = ev.pointer("/Actor/ID").and_then(Value::as_str).unwrap_or("").to_string();
+                        let action = ev.get("Action").and_then(Value::as_str).unwrap_or("").to_string();
+                        let key = format!("{id}|{action}|{nano}");
+                        if !seen.insert(key.clone()) {
+                            continue;
+                        }
+                        order.push_back(key);
+                        if order.len() > 10_000
+                            && let Some(old) = order.pop_front()
+                        {
+                            seen.remove(&old);
+                        }
+                        if nano > 0 {
+                            since = Some(format!("{}.{:09}", nano / 1_000_000_000, nano % 1_000_000_000));
+                        }
+                        handle(&state, &ep, &ev, &action, &id).await;
+                    }
+                }
+                tracing::warn!(host = %host, "docker event stream ended; reconnecting");
+            }
+            Ok(resp) => tracing::warn!(status = %resp.status(), "docker events refused"),
+            Err(e) => tracing::debug!(error = %e, "docker not reachable"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+async fn handle(state: &State, ep: &Endpoint, ev: &Value, action: &str, id: &str) {
+    let verb = action.split(':').next().unwrap_or("").trim();
+    if !matches!(verb, "create" | "start" | "exec_create") {
+        return;
+    }
+    let line = serde_json::to_string(ev).unwrap_or_default();
+    let mut deployments = if verb == "exec_create" {
+        portcullis_sources::docker_events::event_json(&line, "docker-events", 0).unwrap_or_default()
+    } else {
+        match inspect(ep, id).await {
+            Ok(c) => portcullis_sources::docker_events::inspect(&c, "docker-watch", 0),
+            // Gone already (a --rm container): judge what the event says.
+            Err(_) => portcullis_sources::docker_events::event_json(&line, "docker-events", 0).unwrap_or_default(),
+        }
+    };
+    for d in &mut deployments {
+        d.origin.kind = "docker_watch".into();
+        d.origin.record_id = Some(format!("{id}:{action}"));
+        d.operation = match verb {
+            "create" => Operation::Create,
+            "start" => Operation::Start,
+            _ => Operation::Exec,
+        };
+        d.time = ev.get("time").and_then(Value::as_i64).map(|t| t.to_string());
+    }
+    let cfg = state.config();
+    let engine = state.engine();
+    let evaluator = engine.evaluator(&Default::default(), EvalOptions { pss: cfg.pss, inline_suppressions: false });
+    let mut alerts = Vec::new();
+    for d in &deployments {
+        for f in evaluator.evaluate(d).findings {
+            alerts.push(Alert::new(d, &f));
+        }
+    }
+    // The watcher is not on anyone's request path: store before reading on.
+    state.persist(alerts, cfg.stdout_alerts).await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
