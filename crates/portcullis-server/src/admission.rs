@@ -177,7 +177,11 @@ pub fn review(state: &State, body: &[u8]) -> Result<(Value, Vec<Alert>, Verdict)
             verdict.denials.extend(v.denials);
             verdict.warnings.extend(v.warnings);
             verdict.codes.extend(v.codes);
-            for f in &ev.findings {
+            for f in ev
+                .findings
+                .iter()
+                .filter(|f| f.severity >= cfg.store_min_severity)
+            {
                 let mut a = Alert::new(&d, f);
                 a.outcome = if v.allowed {
                     Outcome::Created

@@ -205,10 +205,18 @@ mod tests {
     use super::*;
 
     fn state() -> (tokio::runtime::Runtime, State) {
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         let engine = portcullis_rules::Engine::builtin().expect("pack");
-        let cfg = crate::ServeConfig { store: String::new(), ..crate::ServeConfig::default() };
-        let st = rt.block_on(async { State::new(engine, cfg) }).expect("state");
+        let cfg = crate::ServeConfig {
+            store: String::new(),
+            ..crate::ServeConfig::default()
+        };
+        let st = rt
+            .block_on(async { State::new(engine, cfg) })
+            .expect("state");
         (rt, st)
     }
 
@@ -229,24 +237,49 @@ mod tests {
         let allowed = |v: &Value| v["Allow"].as_bool().unwrap_or(false);
         // CVE-2024-41110: a create with no body (Content-Length: 0) must not be waved through.
         let (v, _) = request(&st, &req("/v1.47/containers/create", None, Some(0)));
-        assert!(!allowed(&v) && v["Msg"].as_str().unwrap_or("").contains("CVE-2024-41110"), "{v}");
+        assert!(
+            !allowed(&v) && v["Msg"].as_str().unwrap_or("").contains("CVE-2024-41110"),
+            "{v}"
+        );
         // The body the plugin saw is not the body dockerd will use.
         let body = r#"{"Image":"alpine"}"#;
-        let (v, _) = request(&st, &req("/containers/create", Some(body), Some(body.len() + 900)));
-        assert!(!allowed(&v) && v["Msg"].as_str().unwrap_or("").contains("CVE-2026-34040"), "{v}");
-        let big = format!(r#"{{"Image":"alpine","Labels":{{"x":"{}"}}}}"#, "a".repeat(MAX_BODY));
+        let (v, _) = request(
+            &st,
+            &req("/containers/create", Some(body), Some(body.len() + 900)),
+        );
+        assert!(
+            !allowed(&v) && v["Msg"].as_str().unwrap_or("").contains("CVE-2026-34040"),
+            "{v}"
+        );
+        let big = format!(
+            r#"{{"Image":"alpine","Labels":{{"x":"{}"}}}}"#,
+            "a".repeat(MAX_BODY)
+        );
         let (v, _) = request(&st, &req("/containers/create", Some(&big), None));
         assert!(!allowed(&v), "oversized body");
         // Ordinary traffic passes.
-        let (v, _) = request(&st, &req("/v1.47/containers/create?name=ok", Some(body), Some(body.len())));
+        let (v, _) = request(
+            &st,
+            &req(
+                "/v1.47/containers/create?name=ok",
+                Some(body),
+                Some(body.len()),
+            ),
+        );
         assert!(allowed(&v), "{v}");
         let mut get = req("/v1.47/containers/json", None, None);
         get["RequestMethod"] = "GET".into();
         assert!(allowed(&request(&st, &get).0));
         // Privileged swarm services are judged like containers.
         let svc = r#"{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"alpine","Mounts":[{"Type":"bind","Source":"/","Target":"/host"}]}},"Mode":{"Global":{}}}"#;
-        let (v, alerts) = request(&st, &req("/v1.47/services/create", Some(svc), Some(svc.len())));
-        assert!(!allowed(&v) && v["Msg"].as_str().unwrap_or("").contains("MNT001"), "{v}");
+        let (v, alerts) = request(
+            &st,
+            &req("/v1.47/services/create", Some(svc), Some(svc.len())),
+        );
+        assert!(
+            !allowed(&v) && v["Msg"].as_str().unwrap_or("").contains("MNT001"),
+            "{v}"
+        );
         assert!(alerts.iter().any(|a| a.target.kind == "SwarmService"));
     }
 }

@@ -60,9 +60,23 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// Also write every stored alert as a JSON line to stdout.
     pub stdout_alerts: bool,
+    /// Alerts below this severity are answered (warnings, audit annotations) but not
+    /// stored or sent: hygiene notes on every request are noise at admission rates.
+    #[serde(deserialize_with = "severity")]
+    pub store_min_severity: portcullis_rules::Severity,
+    /// Serve `/noop`, a handler that answers "allowed" without judging: the baseline the
+    /// load benchmark compares /validate against, on the same TLS stack. Off by default.
+    pub bench_noop: bool,
     /// Docker daemon to follow (unix:// or tcp://); default: the local socket if present,
     /// "" disables the watcher.
     pub docker_host: Option<String>,
+}
+
+fn severity<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<portcullis_rules::Severity, D::Error> {
+    let s: String = serde::Deserialize::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
 }
 
 fn profile<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Profile>, D::Error> {
@@ -87,6 +101,8 @@ impl Default for ServeConfig {
             max_body: 3 * 1024 * 1024,
             stdout_alerts: false,
             docker_host: None,
+            bench_noop: false,
+            store_min_severity: portcullis_rules::Severity::Low,
         }
     }
 }
@@ -263,7 +279,9 @@ impl State {
     }
 
     /// Queue alerts without waiting (admission, AuthZ: the answer must not wait).
-    fn enqueue(&self, alerts: Vec<Alert>) {
+    fn enqueue(&self, mut alerts: Vec<Alert>) {
+        let min = self.config().store_min_severity;
+        alerts.retain(|a| a.severity >= min);
         if alerts.is_empty() {
             return;
         }
@@ -447,8 +465,14 @@ async fn readyz(AxState(state): AxState<State>) -> Response {
 /// The HTTPS router: admission, audit, health, metrics.
 pub fn router(state: State) -> Router {
     let limit = state.config().max_body.max(16 * 1024 * 1024);
-    Router::new()
-        .route("/validate", post(validate))
+    let noop = state.config().bench_noop;
+    let r = Router::new();
+    let r = if noop {
+        r.route("/noop", post(|_body: Bytes| async { Json(serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": {"uid": "", "allowed": true}})) }))
+    } else {
+        r
+    };
+    r.route("/validate", post(validate))
         .route("/audit", post(audit_webhook))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -564,7 +588,9 @@ pub async fn run(
     }
     let docker_host = match cfg.docker_host.clone() {
         Some(h) => h,
-        None if std::path::Path::new("/var/run/docker.sock").exists() => "unix:///var/run/docker.sock".into(),
+        None if std::path::Path::new("/var/run/docker.sock").exists() => {
+            "unix:///var/run/docker.sock".into()
+        }
         None => String::new(),
     };
     if !docker_host.is_empty() {

@@ -67,12 +67,25 @@ impl Store {
         thread::Builder::new()
             .name("portcullis-store".into())
             .spawn(move || {
-                for msg in rx {
-                    match msg {
-                        Msg::Insert(alerts, ack) => {
-                            let r = insert(&mut conn, &alerts).map_err(|e| e.to_string());
-                            let _ = ack.send(r);
+                // Group commit: everything queued while the last transaction was syncing
+                // goes into the next one, so the fsync cost is shared under load.
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                        if batch.len() >= 256 {
+                            break;
                         }
+                    }
+                    let mut all = Vec::new();
+                    let mut acks = Vec::new();
+                    for Msg::Insert(alerts, ack) in batch {
+                        acks.push((alerts.len(), ack));
+                        all.extend(alerts);
+                    }
+                    let r = insert(&mut conn, &all).map_err(|e| e.to_string());
+                    for (n, ack) in acks {
+                        let _ = ack.send(r.clone().map(|_| n));
                     }
                 }
             })

@@ -26,7 +26,9 @@ fn endpoint(host: &str) -> Result<Endpoint, String> {
     } else if let Some(t) = host.strip_prefix("tcp://") {
         Ok(Endpoint::Tcp(t.to_string()))
     } else {
-        Err(format!("unsupported docker host {host:?} (unix:// or tcp://)"))
+        Err(format!(
+            "unsupported docker host {host:?} (unix:// or tcp://)"
+        ))
     }
 }
 
@@ -34,7 +36,9 @@ fn endpoint(host: &str) -> Result<Endpoint, String> {
 async fn get(ep: &Endpoint, path: &str) -> Result<hyper::Response<hyper::body::Incoming>, String> {
     macro_rules! send {
         ($stream:expr) => {{
-            let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new($stream)).await.map_err(|e| e.to_string())?;
+            let (mut tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new($stream))
+                .await
+                .map_err(|e| e.to_string())?;
             tokio::spawn(async move {
                 let _ = conn.await;
             });
@@ -46,14 +50,27 @@ async fn get(ep: &Endpoint, path: &str) -> Result<hyper::Response<hyper::body::I
         }};
     }
     match ep {
-        Endpoint::Unix(p) => send!(tokio::net::UnixStream::connect(p).await.map_err(|e| format!("{p}: {e}"))?),
-        Endpoint::Tcp(a) => send!(tokio::net::TcpStream::connect(a).await.map_err(|e| format!("{a}: {e}"))?),
+        Endpoint::Unix(p) => send!(
+            tokio::net::UnixStream::connect(p)
+                .await
+                .map_err(|e| format!("{p}: {e}"))?
+        ),
+        Endpoint::Tcp(a) => send!(
+            tokio::net::TcpStream::connect(a)
+                .await
+                .map_err(|e| format!("{a}: {e}"))?
+        ),
     }
 }
 
 async fn inspect(ep: &Endpoint, id: &str) -> Result<Value, String> {
     let resp = get(ep, &format!("/containers/{id}/json")).await?;
-    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
@@ -84,14 +101,26 @@ pub async fn run(state: State, host: String) {
                 let mut buf: Vec<u8> = Vec::new();
                 while let Some(frame) = body.frame().await {
                     let Ok(frame) = frame else { break };
-                    let Some(data) = frame.data_ref() else { continue };
+                    let Some(data) = frame.data_ref() else {
+                        continue;
+                    };
                     buf.extend_from_slice(data);
                     while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
                         let line: Vec<u8> = buf.drain(..=nl).collect();
-                        let Ok(ev) = serde_json::from_slice::<Value>(&line) else { continue };
+                        let Ok(ev) = serde_json::from_slice::<Value>(&line) else {
+                            continue;
+                        };
                         let nano = ev.get("timeNano").and_then(Value::as_i64).unwrap_or(0);
-                        let id = ev.pointer("/Actor/ID").and_then(Value::as_str).unwrap_or("").to_string();
-                        let action = ev.get("Action").and_then(Value::as_str).unwrap_or("").to_string();
+                        let id = ev
+                            .pointer("/Actor/ID")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string();
+                        let action = ev
+                            .get("Action")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string();
                         let key = format!("{id}|{action}|{nano}");
                         if !seen.insert(key.clone()) {
                             continue;
@@ -103,7 +132,11 @@ pub async fn run(state: State, host: String) {
                             seen.remove(&old);
                         }
                         if nano > 0 {
-                            since = Some(format!("{}.{:09}", nano / 1_000_000_000, nano % 1_000_000_000));
+                            since = Some(format!(
+                                "{}.{:09}",
+                                nano / 1_000_000_000,
+                                nano % 1_000_000_000
+                            ));
                         }
                         handle(&state, &ep, &ev, &action, &id).await;
                     }
@@ -130,7 +163,8 @@ async fn handle(state: &State, ep: &Endpoint, ev: &Value, action: &str, id: &str
         match inspect(ep, id).await {
             Ok(c) => portcullis_sources::docker_events::inspect(&c, "docker-watch", 0),
             // Gone already (a --rm container): judge what the event says.
-            Err(_) => portcullis_sources::docker_events::event_json(&line, "docker-events", 0).unwrap_or_default(),
+            Err(_) => portcullis_sources::docker_events::event_json(&line, "docker-events", 0)
+                .unwrap_or_default(),
         }
     };
     for d in &mut deployments {
@@ -141,11 +175,20 @@ async fn handle(state: &State, ep: &Endpoint, ev: &Value, action: &str, id: &str
             "start" => Operation::Start,
             _ => Operation::Exec,
         };
-        d.time = ev.get("time").and_then(Value::as_i64).map(|t| t.to_string());
+        d.time = ev
+            .get("time")
+            .and_then(Value::as_i64)
+            .map(|t| t.to_string());
     }
     let cfg = state.config();
     let engine = state.engine();
-    let evaluator = engine.evaluator(&Default::default(), EvalOptions { pss: cfg.pss, inline_suppressions: false });
+    let evaluator = engine.evaluator(
+        &Default::default(),
+        EvalOptions {
+            pss: cfg.pss,
+            inline_suppressions: false,
+        },
+    );
     let mut alerts = Vec::new();
     for d in &deployments {
         for f in evaluator.evaluate(d).findings {
@@ -159,7 +202,9 @@ async fn handle(state: &State, ep: &Endpoint, ev: &Value, action: &str, id: &str
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

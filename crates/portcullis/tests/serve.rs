@@ -5,7 +5,17 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-fn review(uid: &str, kind: &str, group: &str, resource: &str, op: &str, sub: Option<&str>, object: Value, dry_run: bool) -> String {
+#[allow(clippy::too_many_arguments)]
+fn review(
+    uid: &str,
+    kind: &str,
+    group: &str,
+    resource: &str,
+    op: &str,
+    sub: Option<&str>,
+    object: Value,
+    dry_run: bool,
+) -> String {
     let mut req = json!({
         "uid": uid,
         "kind": {"group": group, "version": "v1", "kind": kind},
@@ -25,7 +35,8 @@ fn review(uid: &str, kind: &str, group: &str, resource: &str, op: &str, sub: Opt
         req["subResource"] = s.into();
         req["requestSubResource"] = s.into();
     }
-    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}).to_string()
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req})
+        .to_string()
 }
 
 fn pod_spec(privileged: bool) -> Value {
@@ -38,8 +49,12 @@ fn pod_spec(privileged: bool) -> Value {
 fn workload(kind: &str, api: &str, privileged: bool) -> Value {
     let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": pod_spec(privileged)});
     let spec = match kind {
-        "Pod" => return json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"}, "spec": pod_spec(privileged)}),
-        "CronJob" => json!({"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": template}}}),
+        "Pod" => {
+            return json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"}, "spec": pod_spec(privileged)});
+        }
+        "CronJob" => {
+            json!({"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": template}}})
+        }
         "Job" => json!({"template": template}),
         _ => json!({"selector": {"matchLabels": {"app": "web"}}, "template": template}),
     };
@@ -60,47 +75,147 @@ fn admission_judges_every_workload_kind_over_https() {
         ("ReplicationController", "", "replicationcontrollers", "v1"),
     ];
     for (i, (kind, group, resource, api)) in kinds.iter().enumerate() {
-        let (code, body) = s.post("/validate", &review(&format!("u-{i}"), kind, group, resource, "CREATE", None, workload(kind, api, true), false), &[]);
+        let (code, body) = s.post(
+            "/validate",
+            &review(
+                &format!("u-{i}"),
+                kind,
+                group,
+                resource,
+                "CREATE",
+                None,
+                workload(kind, api, true),
+                false,
+            ),
+            &[],
+        );
         assert_eq!(code, 200, "{kind}: {body}");
         let r: Value = serde_json::from_str(&body).expect("json");
         assert_eq!(r["response"]["uid"], format!("u-{i}"));
-        assert_eq!(r["response"]["allowed"], false, "{kind} with a privileged container is denied at the workload: {body}");
+        assert_eq!(
+            r["response"]["allowed"], false,
+            "{kind} with a privileged container is denied at the workload: {body}"
+        );
         let msg = r["response"]["status"]["message"].as_str().unwrap_or("");
-        assert!(msg.contains("PRV001 privileged-container") && msg.contains("helper") && msg.contains("container.privileged=true"), "{kind}: {msg}");
-        let (_, body) = s.post("/validate", &review(&format!("ok-{i}"), kind, group, resource, "CREATE", None, workload(kind, api, false), false), &[]);
+        assert!(
+            msg.contains("PRV001 privileged-container")
+                && msg.contains("helper")
+                && msg.contains("container.privileged=true"),
+            "{kind}: {msg}"
+        );
+        let (_, body) = s.post(
+            "/validate",
+            &review(
+                &format!("ok-{i}"),
+                kind,
+                group,
+                resource,
+                "CREATE",
+                None,
+                workload(kind, api, false),
+                false,
+            ),
+            &[],
+        );
         let r: Value = serde_json::from_str(&body).expect("json");
         assert_eq!(r["response"]["allowed"], true, "{kind}: {body}");
     }
     // Ephemeral containers arrive as a Pod on the subresource.
     let mut pod = workload("Pod", "v1", false);
     pod["spec"]["ephemeralContainers"] = json!([{"name": "debugger", "image": "busybox:1.36", "targetContainerName": "app", "command": ["sh", "-c", "nsenter -t 1 -m -- sh"]}]);
-    let (_, body) = s.post("/validate", &review("eph", "Pod", "", "pods", "UPDATE", Some("ephemeralcontainers"), pod, false), &[]);
+    let (_, body) = s.post(
+        "/validate",
+        &review(
+            "eph",
+            "Pod",
+            "",
+            "pods",
+            "UPDATE",
+            Some("ephemeralcontainers"),
+            pod,
+            false,
+        ),
+        &[],
+    );
     let r: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(r["response"]["allowed"], false, "{body}");
-    assert!(r["response"]["status"]["message"].as_str().unwrap_or("").contains("PAY004"), "{body}");
-    assert!(r["response"]["warnings"].as_array().is_some_and(|w| w.iter().any(|x| x.as_str().unwrap_or("").starts_with("ACT006"))), "{body}");
+    assert!(
+        r["response"]["status"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("PAY004"),
+        "{body}"
+    );
+    assert!(
+        r["response"]["warnings"].as_array().is_some_and(|w| w
+            .iter()
+            .any(|x| x.as_str().unwrap_or("").starts_with("ACT006"))),
+        "{body}"
+    );
     // exec CONNECT: allowed with a warning naming the command.
     let exec = json!({"kind": "PodExecOptions", "apiVersion": "v1", "stdin": true, "tty": true, "container": "app", "command": ["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"]});
-    let (_, body) = s.post("/validate", &review("exec", "PodExecOptions", "", "pods", "CONNECT", Some("exec"), exec, false), &[]);
+    let (_, body) = s.post(
+        "/validate",
+        &review(
+            "exec",
+            "PodExecOptions",
+            "",
+            "pods",
+            "CONNECT",
+            Some("exec"),
+            exec,
+            false,
+        ),
+        &[],
+    );
     let r: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(r["response"]["allowed"], true, "{body}");
-    assert!(r["response"]["warnings"][0].as_str().unwrap_or("").contains("serviceaccount/token"), "{body}");
+    assert!(
+        r["response"]["warnings"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("serviceaccount/token"),
+        "{body}"
+    );
     // Alerts reach the store, with the human actor and the outcome.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let a = s.alerts();
-    let p = a.iter().find(|x| x["rule"]["id"] == "PRV001" && x["target"]["kind"] == "CronJob").expect("stored");
+    let p = a
+        .iter()
+        .find(|x| x["rule"]["id"] == "PRV001" && x["target"]["kind"] == "CronJob")
+        .expect("stored");
     assert_eq!(p["outcome"], "denied");
     assert_eq!(p["actor"]["user"], "alice@example.com");
     assert_eq!(p["source"]["kind"], "admission");
     let metrics = String::from_utf8_lossy(&s.curl(&["/metrics"]).stdout).to_string();
-    assert!(metrics.contains("portcullis_decisions_total{front_end=\"admission\",decision=\"deny\"}"), "{metrics}");
-    assert!(metrics.contains("portcullis_request_duration_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("portcullis_decisions_total{front_end=\"admission\",decision=\"deny\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("portcullis_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
 }
 
 #[test]
 fn malformed_oversized_and_dry_run_reviews() {
     let s = Serve::start(&[]);
-    for bad in ["not json", "{\"kind\": 0}", "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", &review("x", "Pod", "", "pods", "CREATE", None, json!("a string"), false)] {
+    for bad in [
+        "not json",
+        "{\"kind\": 0}",
+        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}",
+        &review(
+            "x",
+            "Pod",
+            "",
+            "pods",
+            "CREATE",
+            None,
+            json!("a string"),
+            false,
+        ),
+    ] {
         let (code, body) = s.post("/validate", bad, &[]);
         assert_eq!(code, 400, "{bad}: {body}");
         assert!(body.contains("error"), "{body}");
@@ -111,7 +226,20 @@ fn malformed_oversized_and_dry_run_reviews() {
     // Still serving.
     assert!(s.curl(&["/healthz"]).status.success());
     // Dry run: the same verdict, no alert.
-    let (_, body) = s.post("/validate", &review("dry", "Pod", "", "pods", "CREATE", None, workload("Pod", "v1", true), true), &[]);
+    let (_, body) = s.post(
+        "/validate",
+        &review(
+            "dry",
+            "Pod",
+            "",
+            "pods",
+            "CREATE",
+            None,
+            workload("Pod", "v1", true),
+            true,
+        ),
+        &[],
+    );
     assert!(body.contains("\"allowed\":false"), "{body}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(s.alerts().is_empty(), "a dry run leaves no trace");
@@ -131,7 +259,12 @@ fn audit_webhook_batches_are_stored_before_the_200() {
     assert_eq!(code, 200, "{body}");
     // Durable on acknowledgement: readable at once.
     let a = s.alerts();
-    assert!(a.iter().any(|x| x["rule"]["id"] == "PRV001" && x["source"]["kind"] == "k8s_audit" && x["outcome"] == "created"), "{a:#?}");
+    assert!(
+        a.iter().any(|x| x["rule"]["id"] == "PRV001"
+            && x["source"]["kind"] == "k8s_audit"
+            && x["outcome"] == "created"),
+        "{a:#?}"
+    );
 }
 
 #[test]
@@ -142,15 +275,37 @@ fn docker_authz_plugin_in_front_of_a_real_dockerd() {
     let d = Dockerd::start(None, &[&format!("--authorization-plugin={name}")]);
     let docker = |args: &[&str]| d.docker(args);
     busybox_image(&d);
-    let denied = docker(&["create", "--privileged", "-v", "/:/host", "portcullis/busybox:test", "/bin/busybox", "true"]);
+    let denied = docker(&[
+        "create",
+        "--privileged",
+        "-v",
+        "/:/host",
+        "portcullis/busybox:test",
+        "/bin/busybox",
+        "true",
+    ]);
     let err = String::from_utf8_lossy(&denied.stderr);
     assert!(!denied.status.success());
-    assert!(err.contains("authorization denied by plugin") && err.contains("PRV001 privileged-container") && err.contains("MNT001 host-root-mount"), "{err}");
+    assert!(
+        err.contains("authorization denied by plugin")
+            && err.contains("PRV001 privileged-container")
+            && err.contains("MNT001 host-root-mount"),
+        "{err}"
+    );
     let ok = docker(&["create", "portcullis/busybox:test", "/bin/busybox", "true"]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     let a = s.alerts();
-    assert!(a.iter().any(|x| x["rule"]["id"] == "MNT001" && x["source"]["kind"] == "docker_authz" && x["outcome"] == "denied"), "{a:#?}");
+    assert!(
+        a.iter().any(|x| x["rule"]["id"] == "MNT001"
+            && x["source"]["kind"] == "docker_authz"
+            && x["outcome"] == "denied"),
+        "{a:#?}"
+    );
 }
 
 #[test]
@@ -162,18 +317,36 @@ fn the_watcher_judges_api_creates_and_survives_a_dockerd_restart() {
     // A risky container created straight through the Engine API.
     let socket = d.socket.clone();
     let create = |name: &str| {
-        let body = format!(r#"{{"Image":"{image}","Cmd":["/bin/busybox","true"],"HostConfig":{{"Privileged":true,"Binds":["/:/host"]}}}}"#);
+        let body = format!(
+            r#"{{"Image":"{image}","Cmd":["/bin/busybox","true"],"HostConfig":{{"Privileged":true,"Binds":["/:/host"]}}}}"#
+        );
         let out = std::process::Command::new("curl")
-            .args(["-s", "--unix-socket", socket.to_str().expect("utf8"), "-H", "Content-Type: application/json", "-d", &body])
+            .args([
+                "-s",
+                "--unix-socket",
+                socket.to_str().expect("utf8"),
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                &body,
+            ])
             .arg(format!("http://docker/v1.41/containers/create?name={name}"))
             .output()
             .expect("curl");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("\"Id\""), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("\"Id\""),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     };
     let stored = |name: &str, within: std::time::Duration| {
         let deadline = std::time::Instant::now() + within;
         while std::time::Instant::now() < deadline {
-            if s.alerts().iter().any(|a| a["rule"]["id"] == "PRV001" && a["target"]["name"] == name && a["source"]["kind"] == "docker_watch") {
+            if s.alerts().iter().any(|a| {
+                a["rule"]["id"] == "PRV001"
+                    && a["target"]["name"] == name
+                    && a["source"]["kind"] == "docker_watch"
+            }) {
                 return true;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
@@ -182,14 +355,98 @@ fn the_watcher_judges_api_creates_and_survives_a_dockerd_restart() {
     };
     let t = std::time::Instant::now();
     create("first");
-    assert!(stored("first", std::time::Duration::from_secs(1)), "alert stored within a second");
+    assert!(
+        stored("first", std::time::Duration::from_secs(1)),
+        "alert stored within a second"
+    );
     eprintln!("create → stored alert: {:?}", t.elapsed());
     // Kill dockerd; while it comes back the watcher is disconnected. A container created at
     // once after the restart must still be seen (since= replays it).
     d.restart();
     create("second");
-    assert!(stored("second", std::time::Duration::from_secs(10)), "no event lost across the restart: {}", std::fs::read_to_string(s.dir.path().join("serve.log")).unwrap_or_default());
+    assert!(
+        stored("second", std::time::Duration::from_secs(10)),
+        "no event lost across the restart: {}",
+        std::fs::read_to_string(s.dir.path().join("serve.log")).unwrap_or_default()
+    );
     // Each create is reported once, not again on reconnect.
-    let firsts = s.alerts().iter().filter(|a| a["rule"]["id"] == "PRV001" && a["target"]["name"] == "first" && a["operation"] == "create").count();
+    let firsts = s
+        .alerts()
+        .iter()
+        .filter(|a| {
+            a["rule"]["id"] == "PRV001"
+                && a["target"]["name"] == "first"
+                && a["operation"] == "create"
+        })
+        .count();
     assert_eq!(firsts, 1);
+}
+
+#[test]
+fn kill_9_under_load_loses_no_acknowledged_alert() {
+    let mut s = Serve::start(&["--audit-token", "t0ken"]);
+    let trace = std::fs::read_to_string(format!("{SHARED}/corpus/falco-k8s-audit-traces/test/trace_files/k8s_audit/create_nginx_pod_privileged.json")).expect("trace");
+    let event: Value = serde_json::from_str(trace.lines().next().expect("line")).expect("json");
+    let port = s.port;
+    let cert = s.cert();
+    let sender = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        for i in 0..400 {
+            let mut e = event.clone();
+            e["auditID"] = format!("kill9-{i:04}").into();
+            let list = json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [e]})
+                .to_string();
+            let out = std::process::Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "5",
+                    "--cacert",
+                    cert.to_str().expect("utf8"),
+                    "-H",
+                    "Authorization: Bearer t0ken",
+                    "-H",
+                    "Content-Type: application/json",
+                    "--data-binary",
+                    &list,
+                ])
+                .arg(format!("https://localhost:{port}/audit"))
+                .output()
+                .expect("curl");
+            match String::from_utf8_lossy(&out.stdout).as_ref() {
+                "200" => acked.push(format!("kill9-{i:04}")),
+                _ => break,
+            }
+        }
+        acked
+    });
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let _ = s.child.kill(); // SIGKILL
+    let _ = s.child.wait();
+    let acked = sender.join().expect("sender");
+    assert!(
+        acked.len() > 5 && acked.len() < 400,
+        "the kill must land mid-load ({} acknowledged)",
+        acked.len()
+    );
+    let stored: std::collections::HashSet<String> = s
+        .alerts()
+        .iter()
+        .filter(|a| a["rule"]["id"] == "PRV001")
+        .filter_map(|a| a["source"]["id"].as_str().map(str::to_string))
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged batches lost: {lost:?}",
+        lost.len()
+    );
+    eprintln!(
+        "{} batches acknowledged before kill -9, all stored",
+        acked.len()
+    );
 }

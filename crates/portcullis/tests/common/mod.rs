@@ -133,7 +133,12 @@ impl Dockerd {
             .arg(dir.join("docker.pid"))
             .arg("-H")
             .arg(format!("unix://{}", dir.join("docker.sock").display()))
-            .args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"])
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--storage-driver=vfs",
+            ])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(
@@ -146,7 +151,8 @@ impl Dockerd {
         if let Some(t) = tcp {
             cmd.arg("-H").arg(format!("tcp://{t}"));
         }
-        cmd.spawn().expect("dockerd runs (scripts/test installs docker.io)")
+        cmd.spawn()
+            .expect("dockerd runs (scripts/test installs docker.io)")
     }
 
     fn wait_up(&self) {
@@ -198,15 +204,25 @@ impl Drop for Dockerd {
 
 /// A free loopback port (bound, then released for the child to take).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Import a one-file image made from the static busybox (no registry is reachable).
 pub fn busybox_image(d: &Dockerd) -> &'static str {
     let root = d.dir.path().join("rootfs");
     std::fs::create_dir_all(root.join("bin")).expect("mkdir");
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static is installed by scripts/test");
-    let tar = Command::new("tar").arg("-C").arg(&root).args(["-cf", "-", "."]).output().expect("tar");
+    std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+        .expect("busybox-static is installed by scripts/test");
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .args(["-cf", "-", "."])
+        .output()
+        .expect("tar");
     let mut import = Command::new("docker")
         .arg("-H")
         .arg(format!("unix://{}", d.socket.display()))
@@ -216,7 +232,12 @@ pub fn busybox_image(d: &Dockerd) -> &'static str {
         .spawn()
         .expect("import");
     use std::io::Write;
-    import.stdin.take().expect("stdin").write_all(&tar.stdout).expect("write");
+    import
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&tar.stdout)
+        .expect("write");
     assert!(import.wait().expect("wait").success());
     "portcullis/busybox:test"
 }
@@ -234,8 +255,10 @@ impl Serve {
         let port = free_port();
         let child = bin()
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--store").arg(dir.path().join("alerts.db"))
-            .arg("--tls-dir").arg(dir.path().join("tls"))
+            .arg("--store")
+            .arg(dir.path().join("alerts.db"))
+            .arg("--tls-dir")
+            .arg(dir.path().join("tls"))
             .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("serve.log")).expect("log"))
@@ -248,7 +271,10 @@ impl Serve {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!("serve did not come up: {}", std::fs::read_to_string(s.dir.path().join("serve.log")).unwrap_or_default());
+        panic!(
+            "serve did not come up: {}",
+            std::fs::read_to_string(s.dir.path().join("serve.log")).unwrap_or_default()
+        );
     }
 
     pub fn cert(&self) -> std::path::PathBuf {
@@ -257,7 +283,15 @@ impl Serve {
 
     /// curl over real HTTPS, verifying the server's (self-signed) certificate.
     pub fn curl(&self, args: &[&str]) -> Output {
-        let mut a: Vec<String> = vec!["-s".into(), "--max-time".into(), "10".into(), "--cacert".into(), self.cert().display().to_string(), "-w".into(), "\n%{http_code}".into()];
+        let mut a: Vec<String> = vec![
+            "-s".into(),
+            "--max-time".into(),
+            "10".into(),
+            "--cacert".into(),
+            self.cert().display().to_string(),
+            "-w".into(),
+            "\n%{http_code}".into(),
+        ];
         let path = args.first().copied().unwrap_or("/");
         a.extend(args[1..].iter().map(|s| s.to_string()));
         a.push(format!("https://localhost:{}{path}", self.port));
@@ -267,7 +301,12 @@ impl Serve {
     pub fn post(&self, path: &str, body: &str, headers: &[&str]) -> (u16, String) {
         let f = self.dir.path().join("body.json");
         std::fs::write(&f, body).expect("w");
-        let mut args = vec![path, "-H", "Content-Type: application/json", "--data-binary"];
+        let mut args = vec![
+            path,
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+        ];
         let at = format!("@{}", f.display());
         args.push(&at);
         for h in headers {
@@ -281,7 +320,13 @@ impl Serve {
     }
 
     pub fn alerts(&self) -> Vec<serde_json::Value> {
-        let out = run(&["alerts", "--store", self.dir.path().join("alerts.db").to_str().expect("utf8"), "--format", "jsonl"]);
+        let out = run(&[
+            "alerts",
+            "--store",
+            self.dir.path().join("alerts.db").to_str().expect("utf8"),
+            "--format",
+            "jsonl",
+        ]);
         alerts(&out)
     }
 }
