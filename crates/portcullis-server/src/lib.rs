@@ -11,6 +11,7 @@
 pub mod admission;
 pub mod authz;
 pub mod decision;
+pub mod sinks;
 pub mod store;
 pub mod tls;
 pub mod watch;
@@ -67,6 +68,8 @@ pub struct ServeConfig {
     /// Serve `/noop`, a handler that answers "allowed" without judging: the baseline the
     /// load benchmark compares /validate against, on the same TLS stack. Off by default.
     pub bench_noop: bool,
+    /// Where stored alerts go next (file, webhook, syslog, elasticsearch, splunk_hec).
+    pub sinks: Vec<sinks::SinkConfig>,
     /// Docker daemon to follow (unix:// or tcp://); default: the local socket if present,
     /// "" disables the watcher.
     pub docker_host: Option<String>,
@@ -101,6 +104,7 @@ impl Default for ServeConfig {
             max_body: 3 * 1024 * 1024,
             stdout_alerts: false,
             docker_host: None,
+            sinks: Vec::new(),
             bench_noop: false,
             store_min_severity: portcullis_rules::Severity::Low,
         }
@@ -126,6 +130,11 @@ struct RuleLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SinkLabels {
+    sink: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
     endpoint: String,
 }
@@ -137,6 +146,8 @@ struct Metrics {
     alerts: Family<RuleLabels, Counter>,
     latency: Family<LatencyLabels, Histogram>,
     queue: Gauge,
+    delivered: Family<SinkLabels, Counter>,
+    sink_failures: Family<SinkLabels, Counter>,
 }
 
 impl Metrics {
@@ -172,6 +183,18 @@ impl Metrics {
             "Alerts waiting for the store",
             queue.clone(),
         );
+        let delivered = Family::<SinkLabels, Counter>::default();
+        let sink_failures = Family::<SinkLabels, Counter>::default();
+        registry.register(
+            "sink_delivered",
+            "Alerts delivered, by sink",
+            delivered.clone(),
+        );
+        registry.register(
+            "sink_failures",
+            "Failed delivery attempts, by sink",
+            sink_failures.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -179,6 +202,8 @@ impl Metrics {
             alerts,
             latency,
             queue,
+            delivered,
+            sink_failures,
         }
     }
 }
@@ -191,6 +216,7 @@ struct Inner {
     correlator: Mutex<portcullis_sources::k8s_audit::Correlator>,
     ready: AtomicBool,
     queue: tokio::sync::mpsc::UnboundedSender<Vec<Alert>>,
+    sinks_notify: tokio::sync::Notify,
 }
 
 /// Shared by every front-end.
@@ -218,6 +244,7 @@ impl State {
                 correlator: Mutex::new(portcullis_sources::k8s_audit::Correlator::default()),
                 ready: AtomicBool::new(true),
                 queue: tx,
+                sinks_notify: tokio::sync::Notify::new(),
             }),
         };
         let s2 = state.clone();
@@ -271,11 +298,28 @@ impl State {
                 println!("{}", portcullis_output::json_line(a));
             }
         }
-        if let Some(store) = &self.inner.store
-            && let Err(e) = store.insert(alerts).await
-        {
-            tracing::error!(error = %e, "alert store write failed");
+        if let Some(store) = &self.inner.store {
+            match store.insert(alerts).await {
+                Ok(_) => self.inner.sinks_notify.notify_waiters(),
+                Err(e) => tracing::error!(error = %e, "alert store write failed"),
+            }
         }
+    }
+
+    fn sink_delivered(&self, sink: &str, n: usize) {
+        self.inner
+            .metrics
+            .delivered
+            .get_or_create(&SinkLabels { sink: sink.into() })
+            .inc_by(n as u64);
+    }
+
+    fn sink_failed(&self, sink: &str) {
+        self.inner
+            .metrics
+            .sink_failures
+            .get_or_create(&SinkLabels { sink: sink.into() })
+            .inc();
     }
 
     /// Queue alerts without waiting (admission, AuthZ: the answer must not wait).
@@ -595,6 +639,13 @@ pub async fn run(
     };
     if !docker_host.is_empty() {
         tokio::spawn(watch::run(state.clone(), docker_host));
+    }
+    if !cfg.sinks.is_empty() && cfg.store.is_empty() {
+        return Err("sinks read from the alert store: set store".into());
+    }
+    for sink in cfg.sinks.clone() {
+        tracing::info!(sink = %sink.name(), "sink started");
+        tokio::spawn(sinks::run(state.clone(), sink, cfg.store.clone()));
     }
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;

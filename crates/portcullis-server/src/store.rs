@@ -40,6 +40,10 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
             source_kind TEXT NOT NULL,
             alert TEXT NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS sink_cursors (
+            sink TEXT PRIMARY KEY,
+            last_id INTEGER NOT NULL
+        );
         CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule);
         CREATE INDEX IF NOT EXISTS alerts_stored ON alerts(stored_at);",
     )?;
@@ -211,4 +215,68 @@ pub fn retain(path: &Path, days: f64) -> Result<usize, String> {
         params![now() - days * 86_400.0],
     )
     .map_err(|e| e.to_string())
+}
+
+/// A sink's view of the store: alerts after its cursor, and moving the cursor once they are
+/// delivered. The store is the spool: an outage or a restart resumes where delivery stopped.
+pub struct SinkCursor {
+    conn: Connection,
+    sink: String,
+}
+
+impl SinkCursor {
+    pub fn open(path: &Path, sink: &str) -> Result<SinkCursor, String> {
+        let conn = open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        Ok(SinkCursor {
+            conn,
+            sink: sink.to_string(),
+        })
+    }
+
+    pub fn position(&self) -> i64 {
+        self.conn
+            .query_row(
+                "SELECT last_id FROM sink_cursors WHERE sink = ?1",
+                params![self.sink],
+                |r| r.get(0),
+            )
+            .unwrap_or(0)
+    }
+
+    /// Up to `limit` alerts after the cursor: (id, alert JSON).
+    pub fn pending(&self, limit: usize) -> Result<Vec<(i64, String)>, String> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, alert FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map(params![self.position(), limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn advance(&self, last_id: i64) -> Result<(), String> {
+        self.conn
+            .execute(
+                "INSERT INTO sink_cursors (sink, last_id) VALUES (?1, ?2) ON CONFLICT(sink) DO UPDATE SET last_id = excluded.last_id",
+                params![self.sink, last_id],
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn backlog(&self) -> i64 {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM alerts WHERE id > ?1",
+                params![self.position()],
+                |r| r.get(0),
+            )
+            .unwrap_or(0)
+    }
 }

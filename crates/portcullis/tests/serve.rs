@@ -450,3 +450,97 @@ fn kill_9_under_load_loses_no_acknowledged_alert() {
         acked.len()
     );
 }
+
+/// A minimal HTTP receiver: records every JSON body posted to it, answers 200.
+fn receiver(port: u16, got: std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind receiver");
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().expect("clone"));
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            if let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&body)
+                && let Ok(mut g) = got.lock()
+            {
+                g.extend(items);
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+}
+
+#[test]
+fn a_sink_outage_loses_nothing() {
+    let sink_port = free_port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("serve.yaml");
+    let file_sink = dir.path().join("alerts.jsonl");
+    std::fs::write(&cfg, format!("docker_host: \"\"\nsinks:\n  - type: webhook\n    name: hook\n    url: http://127.0.0.1:{sink_port}/hook\n  - type: file\n    path: {}\n", file_sink.display())).expect("cfg");
+    let s = Serve::start(&["--config", cfg.to_str().expect("utf8")]);
+    // The webhook receiver is down: every delivery fails while alerts arrive.
+    for i in 0..20 {
+        let (code, _) = s.post(
+            "/validate",
+            &review(
+                &format!("outage-{i:02}"),
+                "Pod",
+                "",
+                "pods",
+                "CREATE",
+                None,
+                workload("Pod", "v1", true),
+                false,
+            ),
+            &[],
+        );
+        assert_eq!(code, 200);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    receiver(sink_port, got.clone());
+    let want: std::collections::BTreeSet<String> =
+        (0..20).map(|i| format!("outage-{i:02}")).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let have: std::collections::BTreeSet<String> = got
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|a| a["rule"]["id"] == "PRV001")
+            .filter_map(|a| a["source"]["id"].as_str().map(str::to_string))
+            .collect();
+        if have == want {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after the outage only {} of 20 arrived: {have:?}",
+            have.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // The file sink, never down, has them too.
+    let lines = std::fs::read_to_string(&file_sink).expect("file sink");
+    assert_eq!(
+        lines.lines().filter(|l| l.contains("\"PRV001\"")).count(),
+        20
+    );
+    let metrics = String::from_utf8_lossy(&s.curl(&["/metrics"]).stdout).to_string();
+    assert!(
+        metrics.contains("portcullis_sink_failures_total{sink=\"hook\"}"),
+        "{metrics}"
+    );
+}
