@@ -681,23 +681,33 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
 /// container has to be allowed by some tuple, so one allow-listed sidecar cannot excuse
 /// the pod.
 fn exception_matches(x: &CompiledException, env: &Env<'_>) -> bool {
-    let text = |v: Val<'_>| match v {
-        Val::List(l) => l.join(" "),
-        other => other.display(),
-    };
-    let tuple_matches = |ctx: &Ctx<'_>, tuple: &[String]| {
-        x.fields.iter().zip(tuple).all(|(f, want)| {
-            let v = if *f == Field::ContainerScripts {
-                get(*f, env)
-            } else {
-                f.get(ctx)
-            };
-            text(v) == *want
-        })
+    // Each field is read once per context, then compared with every tuple without
+    // allocating: exceptions are checked for every finding, on the hot path.
+    fn values<'a>(x: &CompiledException, env: &Env<'a>, ctx: &Ctx<'a>) -> Vec<Val<'a>> {
+        x.fields
+            .iter()
+            .map(|f| {
+                if *f == Field::ContainerScripts {
+                    Val::List(
+                        env.scripts
+                            .iter()
+                            .map(|s| Cow::Borrowed(s.text.as_str()))
+                            .collect(),
+                    )
+                } else {
+                    f.get(ctx)
+                }
+            })
+            .collect()
+    }
+    let any_tuple = |vals: &[Val<'_>]| {
+        x.values
+            .iter()
+            .any(|t| vals.iter().zip(t).all(|(v, want)| val_equals(v, want)))
     };
     let has_container_field = x.fields.iter().any(|f| f.scope() == Scope::Container);
     if env.ctx.container.is_some() || !has_container_field {
-        return x.values.iter().any(|t| tuple_matches(&env.ctx, t));
+        return any_tuple(&values(x, env, &env.ctx));
     }
     let Some(pod) = env.pod else { return false };
     !pod.containers.is_empty()
@@ -706,6 +716,32 @@ fn exception_matches(x: &CompiledException, env: &Env<'_>) -> bool {
                 container: Some(c),
                 ..env.ctx
             };
-            x.values.iter().any(|t| tuple_matches(&ctx, t))
+            any_tuple(&values(x, env, &ctx))
         })
+}
+
+/// A value against an exception's text: lists compare as their items joined by spaces.
+fn val_equals(v: &Val<'_>, want: &str) -> bool {
+    match v {
+        Val::Str(s) => s == want,
+        Val::Bool(b) => want == if *b { "true" } else { "false" },
+        Val::Int(i) => want.parse::<i64>().ok() == Some(*i),
+        Val::Null => want.is_empty(),
+        Val::List(items) => {
+            let mut rest = want;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    match rest.strip_prefix(' ') {
+                        Some(r) => rest = r,
+                        None => return false,
+                    }
+                }
+                match rest.strip_prefix(item.as_ref()) {
+                    Some(r) => rest = r,
+                    None => return false,
+                }
+            }
+            rest.is_empty()
+        }
+    }
 }

@@ -21,7 +21,7 @@ fn s(v: &Value, ptr: &str) -> Option<String> {
 }
 
 /// The deployments an admission request describes.
-pub fn deployments(req: &Value) -> Result<Vec<Deployment>, BadReview> {
+pub fn deployments(req: &mut Value) -> Result<Vec<Deployment>, BadReview> {
     let uid = s(req, "/uid").ok_or_else(|| BadReview("request.uid is missing".into()))?;
     let op = s(req, "/operation").unwrap_or_default();
     let sub = s(req, "/subResource").unwrap_or_default();
@@ -92,10 +92,11 @@ pub fn deployments(req: &Value) -> Result<Vec<Deployment>, BadReview> {
         }
         return Ok(vec![d]);
     }
-    let Some(object) = req.get("object").filter(|o| o.is_object()) else {
-        return Err(BadReview("request.object is missing".into()));
+    // Taken, not cloned: the review is ours and the object is read once.
+    let mut object = match req.get_mut("object").map(Value::take) {
+        Some(o) if o.is_object() => o,
+        _ => return Err(BadReview("request.object is missing".into())),
     };
-    let mut object = object.clone();
     if object.get("kind").is_none()
         && let Some(m) = object.as_object_mut()
     {
@@ -143,13 +144,17 @@ pub fn deployments(req: &Value) -> Result<Vec<Deployment>, BadReview> {
 
 /// Judge a review; returns the response document and the alerts to keep.
 pub fn review(state: &State, body: &[u8]) -> Result<(Value, Vec<Alert>, Verdict), BadReview> {
-    let doc: Value =
+    let mut doc: Value =
         serde_json::from_slice(body).map_err(|e| BadReview(format!("not JSON: {e}")))?;
     if doc.get("kind").and_then(Value::as_str) != Some("AdmissionReview") {
         return Err(BadReview("expected kind AdmissionReview".into()));
     }
+    let api_version = doc
+        .get("apiVersion")
+        .cloned()
+        .unwrap_or_else(|| "admission.k8s.io/v1".into());
     let req = doc
-        .get("request")
+        .get_mut("request")
         .ok_or_else(|| BadReview("request is missing".into()))?;
     let uid = s(req, "/uid").ok_or_else(|| BadReview("request.uid is missing".into()))?;
     let dry_run = req.get("dryRun").and_then(Value::as_bool).unwrap_or(false);
@@ -170,7 +175,7 @@ pub fn review(state: &State, body: &[u8]) -> Result<(Value, Vec<Alert>, Verdict)
             },
         );
         let mut findings_all = Vec::new();
-        for d in deployments(req)? {
+        for d in deployments(&mut *req)? {
             let ev = evaluator.evaluate(&d);
             let v = decide(&ev.findings, &cfg.modes);
             verdict.allowed &= v.allowed;
@@ -213,7 +218,7 @@ pub fn review(state: &State, body: &[u8]) -> Result<(Value, Vec<Alert>, Verdict)
         response["auditAnnotations"] = json!({"findings": verdict.codes.join(",")});
     }
     let out = json!({
-        "apiVersion": doc.get("apiVersion").cloned().unwrap_or_else(|| "admission.k8s.io/v1".into()),
+        "apiVersion": api_version,
         "kind": "AdmissionReview",
         "response": response,
     });
