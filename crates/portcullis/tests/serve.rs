@@ -544,3 +544,66 @@ fn a_sink_outage_loses_nothing() {
         "{metrics}"
     );
 }
+
+#[test]
+fn sighup_reloads_rules_and_keeps_the_old_pack_when_the_new_one_is_bad() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("local.yaml"),
+        "lists:\n  trusted_registries: {append: [registry.corp.example]}\n",
+    )
+    .expect("w");
+    let s = Serve::start(&["--rules", rules.to_str().expect("utf8")]);
+    let denied = |s: &Serve, uid: &str| {
+        let (_, body) = s.post(
+            "/validate",
+            &review(
+                uid,
+                "Pod",
+                "",
+                "pods",
+                "CREATE",
+                None,
+                workload("Pod", "v1", true),
+                false,
+            ),
+            &[],
+        );
+        body.contains("\"allowed\":false")
+    };
+    let hup = |s: &Serve| {
+        let _ = std::process::Command::new("kill")
+            .args(["-HUP", &s.child.id().to_string()])
+            .status();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(denied(&s, "r1"));
+    // Turn PRV001 down to a warning, reload: the same pod is now admitted.
+    std::fs::write(
+        rules.join("local.yaml"),
+        "overrides:\n  - {code: PRV001, severity: high}\n",
+    )
+    .expect("w");
+    hup(&s);
+    assert!(
+        !denied(&s, "r2"),
+        "{}",
+        std::fs::read_to_string(s.dir.path().join("serve.log")).unwrap_or_default()
+    );
+    // A broken file: the reload fails, the last good pack stays.
+    std::fs::write(
+        rules.join("local.yaml"),
+        "overrides:\n  - {code: NOPE999}\n",
+    )
+    .expect("w");
+    hup(&s);
+    assert!(!denied(&s, "r3"));
+    assert!(
+        std::fs::read_to_string(s.dir.path().join("serve.log"))
+            .unwrap_or_default()
+            .contains("reload failed")
+    );
+    assert!(s.curl(&["/healthz"]).status.success());
+}
