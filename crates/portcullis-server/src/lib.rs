@@ -37,6 +37,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
+/// Requests' worth of alerts the store may lag behind before answers wait for it.
+const QUEUE_BATCHES: usize = 65_536;
+
 /// The serve configuration (YAML; every key also a flag).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -215,7 +218,7 @@ struct Inner {
     metrics: Metrics,
     correlator: Mutex<portcullis_sources::k8s_audit::Correlator>,
     ready: AtomicBool,
-    queue: tokio::sync::mpsc::UnboundedSender<Vec<Alert>>,
+    queue: tokio::sync::mpsc::Sender<Vec<Alert>>,
     sinks_notify: tokio::sync::Notify,
 }
 
@@ -233,7 +236,8 @@ impl State {
         } else {
             Some(store::Store::open(std::path::Path::new(&config.store))?)
         };
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Alert>>();
+        // Bounded: under a flood the queue pushes back instead of growing without limit.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Alert>>(QUEUE_BATCHES);
         let stdout = config.stdout_alerts;
         let state = State {
             inner: Arc::new(Inner {
@@ -322,15 +326,22 @@ impl State {
             .inc();
     }
 
-    /// Queue alerts without waiting (admission, AuthZ: the answer must not wait).
-    fn enqueue(&self, mut alerts: Vec<Alert>) {
+    /// Queue alerts (admission, AuthZ). The answer waits only if the queue is full — the
+    /// store writer is more than QUEUE_BATCHES requests behind — and then it waits rather
+    /// than drop an alert.
+    async fn enqueue(&self, mut alerts: Vec<Alert>) {
         let min = self.config().store_min_severity;
         alerts.retain(|a| a.severity >= min);
         if alerts.is_empty() {
             return;
         }
         self.inner.metrics.queue.inc_by(alerts.len() as i64);
-        let _ = self.inner.queue.send(alerts);
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(batch)) =
+            self.inner.queue.try_send(alerts)
+        {
+            tracing::warn!("alert queue full: answering after the store catches up");
+            let _ = self.inner.queue.send(batch).await;
+        }
     }
 
     fn observe(&self, endpoint: &str, code: u16, started: Instant) {
@@ -391,7 +402,7 @@ async fn validate(AxState(state): AxState<State>, body: Bytes) -> Response {
                     "deny"
                 },
             );
-            state.enqueue(alerts);
+            state.enqueue(alerts).await;
             state.observe("validate", 200, started);
             Json(doc).into_response()
         }
@@ -476,7 +487,7 @@ async fn audit_webhook(
                 .inc();
         }
     } else {
-        state.enqueue(alerts);
+        state.enqueue(alerts).await;
     }
     state.observe("audit", 200, started);
     StatusCode::OK.into_response()
@@ -538,7 +549,7 @@ async fn authz_req(AxState(state): AxState<State>, body: Bytes) -> Json<Value> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     state.decision("docker_authz", if allowed { "allow" } else { "deny" });
-    state.enqueue(alerts);
+    state.enqueue(alerts).await;
     state.observe("authz", 200, started);
     Json(answer)
 }

@@ -607,3 +607,128 @@ fn sighup_reloads_rules_and_keeps_the_old_pack_when_the_new_one_is_bad() {
     );
     assert!(s.curl(&["/healthz"]).status.success());
 }
+
+/// Records raw HTTP requests (path, headers, body); answers with `reply`.
+fn raw_receiver(
+    port: u16,
+    reply: &'static str,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().expect("clone"));
+            let mut first = String::new();
+            let _ = r.read_line(&mut first);
+            let (mut len, mut headers) = (0usize, String::new());
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                headers.push_str(&line);
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            if let Ok(mut g) = got.lock() {
+                g.push((
+                    first.split_whitespace().nth(1).unwrap_or("").to_string(),
+                    headers,
+                    String::from_utf8_lossy(&body).into_owned(),
+                ));
+            }
+            let _ = conn.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len()).as_bytes());
+        }
+    });
+}
+
+#[test]
+fn elasticsearch_splunk_and_syslog_sinks_deliver() {
+    let (es, hec, syslog_port) = (free_port(), free_port(), free_port());
+    let es_got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hec_got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    raw_receiver(
+        es,
+        r#"{"took":3,"errors":false,"items":[]}"#,
+        es_got.clone(),
+    );
+    raw_receiver(hec, r#"{"text":"Success","code":0}"#, hec_got.clone());
+    let syslog = std::net::TcpListener::bind(("127.0.0.1", syslog_port)).expect("bind");
+    let syslog_got = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sg = syslog_got.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        for conn in syslog.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut s = String::new();
+            let _ = c.read_to_string(&mut s);
+            if let Ok(mut g) = sg.lock() {
+                g.push_str(&s);
+            }
+        }
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("serve.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "docker_host: \"\"\nsinks:\n  - {{type: elasticsearch, url: \"http://127.0.0.1:{es}\", index: t1610, authorization: \"ApiKey abc\"}}\n  - {{type: splunk_hec, url: \"http://127.0.0.1:{hec}\", token: 11111111-2222-3333-4444-555555555555}}\n  - {{type: syslog, address: \"127.0.0.1:{syslog_port}\", tcp: true, cef: true}}\n"
+        ),
+    )
+    .expect("cfg");
+    let s = Serve::start(&["--config", cfg.to_str().expect("utf8")]);
+    let (code, _) = s.post(
+        "/validate",
+        &review(
+            "sinks-1",
+            "Pod",
+            "",
+            "pods",
+            "CREATE",
+            None,
+            workload("Pod", "v1", true),
+            false,
+        ),
+        &[],
+    );
+    assert_eq!(code, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let done = !es_got.lock().expect("l").is_empty()
+            && !hec_got.lock().expect("l").is_empty()
+            && syslog_got.lock().expect("l").contains("CEF:0|Portcullis");
+        if done {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sinks did not deliver"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (path, headers, body) = es_got.lock().expect("l")[0].clone();
+    assert_eq!(path, "/_bulk");
+    assert!(
+        headers.contains("ApiKey abc")
+            && headers
+                .to_ascii_lowercase()
+                .contains("application/x-ndjson")
+    );
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(lines[0]).expect("action")["index"]["_index"],
+        "t1610"
+    );
+    assert!(body.contains("\"PRV001\""));
+    let (path, headers, body) = hec_got.lock().expect("l")[0].clone();
+    assert_eq!(path, "/services/collector/event");
+    assert!(headers.contains("Splunk 11111111-2222-3333-4444-555555555555"));
+    assert!(body.contains("\"sourcetype\":\"portcullis:alert\"") && body.contains("\"PRV001\""));
+    let sys = syslog_got.lock().expect("l").clone();
+    assert!(sys.contains("|PRV001|privileged-container|10|"), "{sys}");
+}
