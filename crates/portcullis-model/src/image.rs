@@ -25,6 +25,10 @@ pub struct ImageRef {
     /// False when the reference does not follow the grammar (the fields then hold a
     /// best-effort split); rules can flag that on its own.
     pub valid: bool,
+    /// `registry/repository`, joined once at parse time because rules read it for every
+    /// container on every review.
+    #[serde(skip)]
+    name: String,
 }
 
 impl ImageRef {
@@ -66,11 +70,13 @@ impl ImageRef {
             repository = format!("library/{repository}");
         }
         valid &= !repository.is_empty() && repository.split('/').all(is_valid_path_component);
+        // Registries are case-insensitive host names; repositories must be lowercase
+        // (an uppercase one is invalid, which `valid` already records).
+        let registry = registry.to_ascii_lowercase();
         ImageRef {
             raw: raw.to_string(),
-            // Registries are case-insensitive host names; repositories must be lowercase
-            // (an uppercase one is invalid, which `valid` already records).
-            registry: registry.to_ascii_lowercase(),
+            name: format!("{registry}/{repository}"),
+            registry,
             repository,
             tag,
             digest,
@@ -79,8 +85,8 @@ impl ImageRef {
     }
 
     /// `registry/repository`, the identity lists and exceptions compare against.
-    pub fn name(&self) -> String {
-        format!("{}/{}", self.registry, self.repository)
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The tag the runtime will pull: the written tag, else `latest` unless pinned by digest.

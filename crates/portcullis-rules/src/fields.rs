@@ -217,7 +217,7 @@ fields! {
     ContainerImage "container.image" Container "image as written" => |c, _, _| s(&c.image.raw);
     ContainerImageRegistry "container.image.registry" Container "registry host, docker.io by default" => |c, _, _| s(&c.image.registry);
     ContainerImageRepository "container.image.repository" Container "repository path (library/ for official images)" => |c, _, _| s(&c.image.repository);
-    ContainerImageName "container.image.name" Container "registry/repository" => |c, _, _| Val::Str(Cow::Owned(c.image.name()));
+    ContainerImageName "container.image.name" Container "registry/repository" => |c, _, _| Val::Str(Cow::Borrowed(c.image.name()));
     ContainerImageTag "container.image.tag" Container "tag as written (null when none)" => |c, _, _| opt(&c.image.tag);
     ContainerImageEffectiveTag "container.image.effective_tag" Container "tag that will be pulled: latest when none and no digest" =>
         |c, _, _| c.image.effective_tag().map_or(Val::Null, s);
