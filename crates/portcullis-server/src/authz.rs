@@ -1,8 +1,9 @@
 //! The Docker authorization plugin protocol: `/Plugin.Activate`, `/AuthZPlugin.AuthZReq`,
 //! `/AuthZPlugin.AuthZRes`, served on a unix socket under `/run/docker/plugins/`.
 //!
-//! dockerd asks before every API call; we judge container creates, exec creates and
-//! service creates with the same pack and modes as the admission webhook. Closed against
+//! dockerd asks before every API call; we judge container creates, exec creates, service
+//! creates, image builds and plugin installs/upgrades with the same pack and modes as the
+//! admission webhook. Closed against
 //! the known bypasses: a create whose body is missing or empty (CVE-2024-41110), shorter
 //! than its Content-Length, or larger than the engine forwards (CVE-2026-34040) is denied.
 
@@ -55,9 +56,38 @@ pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
         .unwrap_or("");
     let uri = req.get("RequestUri").and_then(Value::as_str).unwrap_or("");
     let path = path_of(uri);
+    let query = portcullis_sources::docker_api::query_pairs(uri);
+    let param = |k: &str| {
+        query
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let origin = Origin {
+        kind: "docker_authz".into(),
+        file: uri.into(),
+        line: 0,
+        document: 0,
+        record_id: None,
+    };
+    let user = req
+        .get("User")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string);
+    if method == "POST" && path == "/build" {
+        // The body is the context tar, which dockerd does not forward: the query is the
+        // request.
+        let d = portcullis_sources::docker_api::build_deployment(&query, origin);
+        return judge(state, d, user, method, path);
+    }
+    let plugin_install =
+        path == "/plugins/pull" || path.starts_with("/plugins/") && path.ends_with("/upgrade");
     let creates = method == "POST"
         && (path == "/containers/create"
             || path == "/services/create"
+            || plugin_install
             || path.ends_with("/exec") && path.starts_with("/containers/"));
     if !creates {
         return (allow(), Vec::new());
@@ -70,7 +100,10 @@ pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
         _ => Vec::new(),
     };
     let declared = header(req, "Content-Length").and_then(|l| l.trim().parse::<usize>().ok());
-    if body.is_empty() && path != "/containers/create" && declared.unwrap_or(0) == 0 {
+    // A plugin install's body is the privileges it is granted: one the plugin never saw
+    // must not become one the engine grants, so it is judged like a container create.
+    let body_required = path == "/containers/create" || plugin_install;
+    if body.is_empty() && !body_required && declared.unwrap_or(0) == 0 {
         // An exec or service create with no options at all: nothing to judge.
         return (allow(), Vec::new());
     }
@@ -98,23 +131,22 @@ pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
             Vec::new(),
         );
     };
-    let origin = Origin {
-        kind: "docker_authz".into(),
-        file: uri.into(),
-        line: 0,
-        document: 0,
-        record_id: None,
-    };
-    let user = req
-        .get("User")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
-        .map(str::to_string);
-    let mut d = if path == "/containers/create" {
-        let name = uri
-            .split_once("name=")
-            .map(|(_, n)| n.split('&').next().unwrap_or("").to_string());
-        let mut d = portcullis_sources::docker_api::create_deployment(&v, name.as_deref(), origin);
+    let d = if path == "/containers/create" {
+        let mut d = portcullis_sources::docker_api::create_deployment(&v, param("name"), origin);
+        d.operation = Operation::Create;
+        d
+    } else if plugin_install {
+        // `remote` is the plugin image; an upgrade names the installed plugin in the path.
+        let name = param("name").or_else(|| {
+            path.strip_prefix("/plugins/")
+                .and_then(|p| p.strip_suffix("/upgrade"))
+        });
+        let mut d = portcullis_sources::docker_api::plugin_deployment(
+            param("remote").unwrap_or(""),
+            name,
+            &v,
+            origin,
+        );
         d.operation = Operation::Create;
         d
     } else if path == "/services/create" {
@@ -163,6 +195,20 @@ pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
             ..Deployment::default()
         }
     };
+    judge(state, d, user, method, path)
+}
+
+/// Evaluate one mapped request and answer with the configured modes.
+fn judge(
+    state: &State,
+    mut d: Deployment,
+    user: Option<String>,
+    method: &str,
+    path: &str,
+) -> (Value, Vec<Alert>) {
+    if d.operation == Operation::Declare {
+        d.operation = Operation::Create;
+    }
     d.actor.user = user;
     d.outcome = Outcome::Attempted;
     let cfg = state.config();
@@ -281,5 +327,67 @@ mod tests {
             "{v}"
         );
         assert!(alerts.iter().any(|a| a.target.kind == "SwarmService"));
+    }
+
+    #[test]
+    fn plugin_installs_are_judged_by_the_privileges_they_are_granted() {
+        let (_rt, st) = state();
+        let allowed = |v: &Value| v["Allow"].as_bool().unwrap_or(false);
+        // What `docker plugin install --grant-all-permissions` sends for a plugin that asks
+        // for the host root, host networking and CAP_SYS_ADMIN.
+        let grants = r#"[{"Name":"network","Description":"permissions to access a network","Value":["host"]},{"Name":"mount","Description":"host path to mount","Value":["/"]},{"Name":"capabilities","Description":"list of additional capabilities required","Value":["CAP_SYS_ADMIN"]}]"#;
+        let (v, alerts) = request(
+            &st,
+            &req(
+                "/v1.47/plugins/pull?remote=evil%2Frootplug%3Alatest&name=rootplug",
+                Some(grants),
+                Some(grants.len()),
+            ),
+        );
+        let msg = v["Msg"].as_str().unwrap_or("");
+        assert!(!allowed(&v) && msg.contains("MNT001"), "{v}");
+        let codes: Vec<&str> = alerts.iter().map(|a| a.rule.id.as_str()).collect();
+        assert!(
+            codes.contains(&"PRV004") && codes.contains(&"PRV006"),
+            "{codes:?}"
+        );
+        assert!(alerts.iter().all(
+            |a| a.target.kind == "DockerPlugin" && a.target.name.as_deref() == Some("rootplug")
+        ));
+        // The same install with its privileges stripped from what the plugin saw.
+        let (v, _) = request(
+            &st,
+            &req("/v1.47/plugins/pull?remote=evil/rootplug", None, Some(0)),
+        );
+        assert!(!allowed(&v), "{v}");
+        // A plugin that asks for nothing installs.
+        let (v, alerts) = request(
+            &st,
+            &req(
+                "/v1.47/plugins/pull?remote=vieux%2Fsshfs%3Av1.2@sha256:0000000000000000000000000000000000000000000000000000000000000000&name=sshfs",
+                Some("[]"),
+                Some(2),
+            ),
+        );
+        assert!(allowed(&v) && alerts.is_empty(), "{v} {}", alerts.len());
+    }
+
+    #[test]
+    fn builds_are_judged_from_their_query() {
+        let (_rt, st) = state();
+        let allowed = |v: &Value| v["Allow"].as_bool().unwrap_or(false);
+        let (v, alerts) = request(
+            &st,
+            &req("/v1.47/build?t=miner%3A1&networkmode=host&rm=1", None, None),
+        );
+        assert!(allowed(&v), "host-network builds warn by default: {v}");
+        let a = alerts
+            .iter()
+            .find(|a| a.rule.id == "PRV004")
+            .expect("PRV004 on a host-network build");
+        assert_eq!(a.target.kind, "DockerBuild");
+        assert_eq!(a.target.name.as_deref(), Some("miner:1"));
+        let (v, alerts) = request(&st, &req("/v1.47/build?t=web%3A2&rm=1", None, None));
+        assert!(allowed(&v) && alerts.is_empty(), "{v}");
     }
 }

@@ -308,14 +308,18 @@ fn docker(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment> {
                 },
                 0,
             );
-            let tag = p.last(&["t", "tag"]).unwrap_or_default();
-            let mut t = docker_target(tool, &tag);
-            t.kind = "DockerBuild".into();
-            t.labels.push((
+            // The same shape the AuthZ plugin builds from `POST /build`'s query.
+            let mut query = vec![("t".to_string(), p.last(&["t", "tag"]).unwrap_or_default())];
+            if let Some(n) = p.last(&["network"]) {
+                query.push(("networkmode".into(), n));
+            }
+            let mut d = docker_api::build_deployment(&query, base.origin.clone());
+            d.target.api_version = tool.into();
+            d.target.labels.push((
                 "context".into(),
                 p.positionals.first().cloned().unwrap_or_default(),
             ));
-            vec![derive(&base, Operation::Create, t, None)]
+            vec![derive(&base, Operation::Create, d.target, d.pod)]
         }
         "service" if tail.first().is_some_and(|s| s == "create") => {
             let p = parse_args(&tail[1..], &DOCKER_RUN, 1);
@@ -1324,6 +1328,9 @@ mod tests {
         let d = run("docker build -t t1610 /atomics/T1610/src/");
         assert_eq!(d[0].target.kind, "DockerBuild");
         assert_eq!(d[0].target.name.as_deref(), Some("t1610"));
+        assert!(!d[0].pod.as_ref().expect("pod").host_network);
+        let d = run("docker build --network=host -t t1610 .");
+        assert!(d[0].pod.as_ref().expect("pod").host_network);
         let d = run(
             "docker service create --mode global --name x --mount type=bind,source=/,target=/host alpine",
         );

@@ -13,6 +13,8 @@ use portcullis_model::{
 };
 use serde_json::Value;
 
+pub use crate::value::query_pairs;
+
 /// Apply Docker `--security-opt` / `security_opt` / `SecurityOpt` entries.
 pub fn apply_security_opts(opts: &[String], sc: &mut ContainerSecurityContext) {
     for opt in opts {
@@ -293,6 +295,92 @@ pub fn create_deployment(body: &Value, name: Option<&str>, origin: Origin) -> De
         pod: Some(pod),
         ..Deployment::default()
     }
+}
+
+/// `POST /build` as a deployment of kind `DockerBuild`, judged from its query (the body is
+/// the build context, a tar the engine does not forward to plugins). `RUN` steps execute in
+/// containers, so the build's pod carries what they get: `networkmode=host` puts every
+/// `RUN` step in the host's network namespace. A `remote` context (a URL the engine fetches)
+/// is kept as the `context` label.
+pub fn build_deployment(query: &[(String, String)], origin: Origin) -> Deployment {
+    let get = |k: &str| {
+        query
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let mut labels = Vec::new();
+    if let Some(remote) = get("remote").filter(|r| !r.is_empty()) {
+        labels.push(("context".to_string(), remote.to_string()));
+    }
+    Deployment {
+        origin,
+        target: Target {
+            kind: "DockerBuild".into(),
+            api_version: "docker".into(),
+            name: get("t").filter(|t| !t.is_empty()).map(str::to_string),
+            labels,
+            ..Target::default()
+        },
+        pod: Some(PodSpec {
+            path: "query".into(),
+            host_network: get("networkmode") == Some("host"),
+            ..PodSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// `POST /plugins/pull` (install) or `/plugins/{name}/upgrade` as a deployment of kind
+/// `DockerPlugin`. A managed plugin is a container the engine runs as root; the body is the
+/// list of privileges the user granted (the names of moby's `computePrivileges`), which map
+/// onto the same fields a container create has, so the container rules judge them.
+pub fn plugin_deployment(
+    remote: &str,
+    name: Option<&str>,
+    privileges: &Value,
+    origin: Origin,
+) -> Deployment {
+    let mut binds = Vec::new();
+    let mut devices = Vec::new();
+    let mut caps = Vec::new();
+    let mut network = None;
+    let mut pid = None;
+    let mut ipc = None;
+    for p in privileges.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let values = p.get("Value").map(string_list).unwrap_or_default();
+        match string(p, "Name").unwrap_or_default().as_str() {
+            "network" => network = values.first().cloned(),
+            "host pid namespace" => pid = Some("host"),
+            "host ipc namespace" => ipc = Some("host"),
+            "mount" => binds.extend(
+                values
+                    .into_iter()
+                    .filter(|m| !m.is_empty())
+                    .map(|m| format!("{m}:{m}")),
+            ),
+            "device" => devices.extend(values),
+            // rwm on every device node: the whole of /dev.
+            "allow-all-devices" if values.iter().any(|v| v == "true") => {
+                devices.push("/dev".into())
+            }
+            "capabilities" => caps.extend(values),
+            _ => {}
+        }
+    }
+    let body = serde_json::json!({
+        "Image": remote,
+        "HostConfig": {
+            "NetworkMode": network, "PidMode": pid, "IpcMode": ipc, "Binds": binds,
+            "CapAdd": caps,
+            "Devices": devices.iter().map(|d| serde_json::json!({"PathOnHost": d, "PathInContainer": d, "CgroupPermissions": "rwm"})).collect::<Vec<_>>(),
+        },
+    });
+    let mut d = create_deployment(&body, name.or(Some("plugin")), origin);
+    d.target.kind = "DockerPlugin".into();
+    d.target.name = Some(name.filter(|n| !n.is_empty()).unwrap_or(remote).to_string());
+    d
 }
 
 #[cfg(test)]

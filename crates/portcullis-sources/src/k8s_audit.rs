@@ -439,7 +439,7 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
             let cmd: Vec<String> = query
                 .split('&')
                 .filter_map(|kv| kv.strip_prefix("command="))
-                .map(percent_decode)
+                .map(crate::value::percent_decode)
                 .collect();
             if !cmd.is_empty() {
                 target
@@ -450,9 +450,10 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("container="))
             {
-                target
-                    .annotations
-                    .push(("portcullis.dev/exec-container".into(), percent_decode(c)));
+                target.annotations.push((
+                    "portcullis.dev/exec-container".into(),
+                    crate::value::percent_decode(c),
+                ));
             }
         }
     }
@@ -581,28 +582,6 @@ fn absorb_metadata(t: &mut Target, obj: &Value) {
             controller: value::boolean(o, "controller").unwrap_or(false),
         })
         .collect();
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(v) => {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A GKE Cloud Audit Log entry as a Kubernetes audit Event.

@@ -101,3 +101,67 @@ pub fn type_name(v: &Value) -> &'static str {
         Value::Object(_) => "a mapping",
     }
 }
+
+/// Decode `application/x-www-form-urlencoded` text (`%XX` escapes, `+` for space). Works on
+/// bytes, so a `%` before a multi-byte character cannot split it; invalid UTF-8 after
+/// decoding is replaced, not rejected.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The query of a request URI as decoded `(key, value)` pairs, in order.
+pub fn query_pairs(uri: &str) -> Vec<(String, String)> {
+    let Some((_, query)) = uri.split_once('?') else {
+        return Vec::new();
+    };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_never_splits_characters() {
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+        assert_eq!(percent_decode("%aé"), "%aé");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("%41"), "A");
+        assert_eq!(
+            query_pairs("/build?t=web%3A1&networkmode=host&hostname=x&name"),
+            vec![
+                ("t".to_string(), "web:1".to_string()),
+                ("networkmode".to_string(), "host".to_string()),
+                ("hostname".to_string(), "x".to_string()),
+                ("name".to_string(), String::new()),
+            ]
+        );
+    }
+}

@@ -298,12 +298,42 @@ fn docker_authz_plugin_in_front_of_a_real_dockerd() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
+    // A build whose RUN steps share the host's network: allowed (PRV004 is medium, so it
+    // warns), and the alert names the build. The legacy builder sends `POST /build` with the
+    // options in the query, which is what the plugin sees.
+    let ctx = d.dir.path().join("build-ctx");
+    std::fs::create_dir_all(&ctx).expect("mkdir");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM portcullis/busybox:test\nRUN [\"/bin/busybox\", \"true\"]\n",
+    )
+    .expect("Dockerfile");
+    let built = std::process::Command::new("docker")
+        .arg("-H")
+        .arg(format!("unix://{}", d.socket.display()))
+        .args(["build", "--network", "host", "-t", "hostnet-build:1"])
+        .arg(&ctx)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("docker build");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     let a = s.alerts();
     assert!(
         a.iter().any(|x| x["rule"]["id"] == "MNT001"
             && x["source"]["kind"] == "docker_authz"
             && x["outcome"] == "denied"),
+        "{a:#?}"
+    );
+    assert!(
+        a.iter().any(|x| x["rule"]["id"] == "PRV004"
+            && x["target"]["kind"] == "DockerBuild"
+            && x["target"]["name"] == "hostnet-build:1"
+            && x["source"]["kind"] == "docker_authz"),
         "{a:#?}"
     );
 }
