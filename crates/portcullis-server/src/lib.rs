@@ -76,6 +76,9 @@ pub struct ServeConfig {
     /// Docker daemon to follow (unix:// or tcp://); default: the local socket if present,
     /// "" disables the watcher.
     pub docker_host: Option<String>,
+    /// Folder with `ca.pem`, `cert.pem`, `key.pem` (Docker's `DOCKER_CERT_PATH` layout) for a
+    /// `tcp://` daemon run with `--tlsverify`.
+    pub docker_cert_path: Option<String>,
 }
 
 fn severity<'de, D: serde::Deserializer<'de>>(
@@ -107,6 +110,7 @@ impl Default for ServeConfig {
             max_body: 3 * 1024 * 1024,
             stdout_alerts: false,
             docker_host: None,
+            docker_cert_path: None,
             sinks: Vec::new(),
             bench_noop: false,
             store_min_severity: portcullis_rules::Severity::Low,
@@ -649,7 +653,9 @@ pub async fn run(
         None => String::new(),
     };
     if !docker_host.is_empty() {
-        tokio::spawn(watch::run(state.clone(), docker_host));
+        let ep = watch::endpoint(&docker_host, cfg.docker_cert_path.as_deref())
+            .map_err(|e| format!("docker watcher: {e}"))?;
+        tokio::spawn(watch::run(state.clone(), docker_host, ep));
     }
     if !cfg.sinks.is_empty() && cfg.store.is_empty() {
         return Err("sinks read from the alert store: set store".into());

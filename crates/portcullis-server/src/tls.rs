@@ -61,3 +61,31 @@ fn write_private(path: &Path, pem: &str) -> Result<(), String> {
     f.write_all(pem.as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))
 }
+
+/// Client TLS for a Docker daemon on `tcp://` with `--tlsverify`, the way the Docker CLI
+/// reads `DOCKER_CERT_PATH`: `ca.pem` (the daemon's CA), `cert.pem` and `key.pem` (our client
+/// certificate). The daemon's certificate is verified against that CA only.
+pub fn docker_client_config(cert_dir: &str) -> Result<Arc<rustls::ClientConfig>, String> {
+    let d = Path::new(cert_dir);
+    let file = |name: &str| d.join(name).display().to_string();
+    let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(&ca).map_err(|e| format!("{ca}: {e}"))? {
+        roots
+            .add(c.map_err(|e| format!("{ca}: {e}"))?)
+            .map_err(|e| format!("{ca}: {e}"))?;
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+        .map_err(|e| format!("{cert}: {e}"))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{cert}: {e}"))?;
+    let key = PrivateKeyDer::from_pem_file(&key).map_err(|e| format!("{key}: {e}"))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| format!("{cert}: {e}"))?;
+    Ok(Arc::new(cfg))
+}

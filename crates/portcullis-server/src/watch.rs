@@ -1,4 +1,5 @@
-//! The live Docker watcher: follow `/events` on the Docker socket (or a TCP endpoint); for
+//! The live Docker watcher: follow `/events` on the Docker socket (or a TCP endpoint, with
+//! mutual TLS when given a Docker cert folder); for
 //! container create/start and exec_create, inspect the container and judge its full
 //! HostConfig with the pack. When dockerd restarts the stream breaks; the watcher
 //! reconnects with `since` set to the last event it saw, so events that happened while it
@@ -15,16 +16,46 @@ use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
-enum Endpoint {
+pub enum Endpoint {
     Unix(String),
     Tcp(String),
+    TcpTls(
+        String,
+        std::sync::Arc<rustls::ClientConfig>,
+        rustls_pki_types::ServerName<'static>,
+    ),
 }
 
-fn endpoint(host: &str) -> Result<Endpoint, String> {
+/// Where to follow: `unix://PATH`, or `tcp://HOST:PORT` (TLS when `cert_dir` names a
+/// folder with `ca.pem`, `cert.pem`, `key.pem`). Errors are configuration mistakes, reported
+/// before serve starts.
+pub fn endpoint(host: &str, cert_dir: Option<&str>) -> Result<Endpoint, String> {
+    let cert_dir = cert_dir.filter(|d| !d.is_empty());
     if let Some(p) = host.strip_prefix("unix://") {
+        if cert_dir.is_some() {
+            return Err(format!(
+                "docker_cert_path applies to tcp:// hosts, not {host:?}"
+            ));
+        }
         Ok(Endpoint::Unix(p.to_string()))
     } else if let Some(t) = host.strip_prefix("tcp://") {
-        Ok(Endpoint::Tcp(t.to_string()))
+        let addr = t.trim_end_matches('/').to_string();
+        match cert_dir {
+            None => Ok(Endpoint::Tcp(addr)),
+            Some(dir) => {
+                let cfg = crate::tls::docker_client_config(dir)?;
+                let h = addr
+                    .rsplit_once(':')
+                    .map(|(h, _)| h)
+                    .unwrap_or(&addr)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string();
+                let name = rustls_pki_types::ServerName::try_from(h)
+                    .map_err(|e| format!("{host}: {e}"))?;
+                Ok(Endpoint::TcpTls(addr, cfg, name))
+            }
+        }
     } else {
         Err(format!(
             "unsupported docker host {host:?} (unix:// or tcp://)"
@@ -60,6 +91,17 @@ async fn get(ep: &Endpoint, path: &str) -> Result<hyper::Response<hyper::body::I
                 .await
                 .map_err(|e| format!("{a}: {e}"))?
         ),
+        Endpoint::TcpTls(a, cfg, name) => {
+            let tcp = tokio::net::TcpStream::connect(a)
+                .await
+                .map_err(|e| format!("{a}: {e}"))?;
+            send!(
+                tokio_rustls::TlsConnector::from(cfg.clone())
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map_err(|e| format!("{a}: TLS: {e}"))?
+            )
+        }
     }
 }
 
@@ -75,14 +117,7 @@ async fn inspect(ep: &Endpoint, id: &str) -> Result<Value, String> {
 }
 
 /// Follow the daemon until the process ends.
-pub async fn run(state: State, host: String) {
-    let ep = match endpoint(&host) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "docker watcher not started");
-            return;
-        }
-    };
+pub async fn run(state: State, host: String, ep: Endpoint) {
     let mut since: Option<String> = None;
     let mut seen: HashSet<String> = HashSet::new();
     let mut order: VecDeque<String> = VecDeque::new();

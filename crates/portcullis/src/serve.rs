@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Docker daemon to watch (unix:///var/run/docker.sock, tcp://host:2376; "" disables).
     #[arg(long)]
     pub docker_host: Option<String>,
+    /// Docker client certificates (ca.pem, cert.pem, key.pem) for a tcp:// daemon with
+    /// --tlsverify.
+    #[arg(long)]
+    pub docker_cert_path: Option<String>,
     /// Bearer token for the audit webhook receiver (/audit).
     #[arg(long, env = "PORTCULLIS_AUDIT_TOKEN")]
     pub audit_token: Option<String>,
@@ -76,6 +80,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     if args.docker_host.is_some() {
         cfg.docker_host = args.docker_host;
+    }
+    if args.docker_cert_path.is_some() {
+        cfg.docker_cert_path = args.docker_cert_path;
     }
     if let Some(v) = args.audit_token {
         cfg.audit_token = v;

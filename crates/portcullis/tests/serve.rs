@@ -762,3 +762,99 @@ fn elasticsearch_splunk_and_syslog_sinks_deliver() {
     let sys = syslog_got.lock().expect("l").clone();
     assert!(sys.contains("|PRV001|privileged-container|10|"), "{sys}");
 }
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, the way `dockerd
+/// --tlsverify` and `DOCKER_CERT_PATH` expect them.
+fn docker_tls_material(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().expect("key");
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .signed_by(&server_key, &issuer)
+        .expect("server cert");
+    let client_key = KeyPair::generate().expect("key");
+    let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client = client_params
+        .signed_by(&client_key, &issuer)
+        .expect("client cert");
+    let (daemon, cli) = (dir.join("daemon-tls"), dir.join("client-tls"));
+    for d in [&daemon, &cli] {
+        std::fs::create_dir_all(d).expect("mkdir");
+        std::fs::write(d.join("ca.pem"), ca.pem()).expect("ca");
+    }
+    std::fs::write(daemon.join("cert.pem"), server.pem()).expect("w");
+    std::fs::write(daemon.join("key.pem"), server_key.serialize_pem()).expect("w");
+    std::fs::write(cli.join("cert.pem"), client.pem()).expect("w");
+    std::fs::write(cli.join("key.pem"), client_key.serialize_pem()).expect("w");
+    (daemon, cli)
+}
+
+#[test]
+fn the_watcher_follows_a_tls_tcp_daemon_with_client_certificates() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (daemon, cli) = docker_tls_material(tmp.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let p = |f: &str| daemon.join(f).display().to_string();
+    let d = Dockerd::start(
+        Some(&format!("127.0.0.1:{port}")),
+        &[
+            "--tlsverify",
+            &format!("--tlscacert={}", p("ca.pem")),
+            &format!("--tlscert={}", p("cert.pem")),
+            &format!("--tlskey={}", p("key.pem")),
+        ],
+    );
+    let image = busybox_image(&d);
+    // Without our client certificate the daemon's port refuses us: TLS is really on.
+    let plain = std::process::Command::new("docker")
+        .args(["-H", &format!("tcp://127.0.0.1:{port}"), "version"])
+        .output()
+        .expect("docker");
+    assert!(!plain.status.success());
+    let s = Serve::start(&[
+        "--docker-host",
+        &format!("tcp://127.0.0.1:{port}"),
+        "--docker-cert-path",
+        cli.to_str().expect("utf8"),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let created = d.docker(&[
+        "create",
+        "--name",
+        "over-tls",
+        "--privileged",
+        image,
+        "/bin/busybox",
+        "true",
+    ]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut seen = false;
+    while !seen && std::time::Instant::now() < deadline {
+        seen = s.alerts().iter().any(|a| {
+            a["rule"]["id"] == "PRV001"
+                && a["target"]["name"] == "over-tls"
+                && a["source"]["kind"] == "docker_watch"
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        seen,
+        "{}",
+        std::fs::read_to_string(s.dir.path().join("serve.log")).unwrap_or_default()
+    );
+}
