@@ -116,12 +116,26 @@ fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-fn flatten(v: Value, file: &str, out: &mut Vec<Object>) {
+/// Objects from one parsed document: a single object, a `List` (kubectl's, whose items carry
+/// their kind, or the API's, whose items do not: the list's kind names them), or a
+/// kubelet `configz` answer.
+pub fn flatten(v: Value, file: &str, out: &mut Vec<Object>) {
     match v {
         Value::Array(items) => items.into_iter().for_each(|i| flatten(i, file, out)),
         Value::Object(ref m) if m.get("items").is_some_and(Value::is_array) => {
+            let item_kind = m
+                .get("kind")
+                .and_then(Value::as_str)
+                .and_then(|k| k.strip_suffix("List"))
+                .filter(|k| !k.is_empty())
+                .map(str::to_string);
             if let Some(Value::Array(items)) = m.get("items").cloned() {
-                items.into_iter().for_each(|i| flatten(i, file, out));
+                for mut i in items {
+                    if let (Some(k), Some(o)) = (&item_kind, i.as_object_mut()) {
+                        o.entry("kind").or_insert_with(|| Value::from(k.as_str()));
+                    }
+                    flatten(i, file, out);
+                }
             }
         }
         // `kubectl get --raw /api/v1/nodes/N/proxy/configz`.

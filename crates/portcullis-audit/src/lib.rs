@@ -14,6 +14,7 @@
 pub mod docker;
 pub mod html;
 pub mod kubernetes;
+pub mod live;
 pub mod probe;
 
 use portcullis_output::{Alert, MitigationRef, RuleRef, SourceRef, TargetRef};

@@ -68,9 +68,13 @@ pub enum AuditCommand {
         /// kube-system pods, kubelet configz.
         #[arg(long)]
         dump: Option<PathBuf>,
-        /// A live cluster (not built yet; see --dump).
-        #[arg(long)]
+        /// A live cluster: read the same objects from the API server of the kubeconfig's
+        /// current context (client certificate or bearer token; the server is verified).
+        #[arg(long, conflicts_with = "dump")]
         kubeconfig: Option<PathBuf>,
+        /// The kubeconfig context to use instead of its current-context.
+        #[arg(long, requires = "kubeconfig")]
+        context: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -135,20 +139,41 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
         AuditCommand::Kubernetes {
             dump,
             kubeconfig,
+            context,
             common,
         } => {
-            let Some(dump) = dump else {
-                if kubeconfig.is_some() {
-                    bail!(
-                        "live clusters are not supported yet: dump the cluster and pass --dump DIR:\n  for k in roles clusterroles rolebindings clusterrolebindings serviceaccounts namespaces networkpolicies validatingwebhookconfigurations validatingadmissionpolicies validatingadmissionpolicybindings; do kubectl get $k -A -o json > $k.json; done\n  kubectl -n kube-system get pods -o json > kube-system-pods.json\n  kubectl get --raw /api/v1/nodes/NODE/proxy/configz > kubelet-NODE.json"
-                    );
+            let (objects, errors, what) = match (dump, kubeconfig) {
+                (Some(dump), _) => {
+                    if !dump.is_dir() {
+                        bail!("{}: not a folder", dump.display());
+                    }
+                    let (o, e) = kubernetes::load_dump(&dump);
+                    (o, e, format!("Kubernetes cluster dump {}", dump.display()))
                 }
-                bail!("pass --dump DIR (a folder of kubectl get … -o json files)");
+                (None, Some(kc)) => {
+                    let cluster =
+                        portcullis_audit::live::Cluster::from_kubeconfig(&kc, context.as_deref())
+                            .map_err(|e| anyhow::anyhow!(e))?;
+                    let (o, e) = cluster.fetch().map_err(|e| anyhow::anyhow!(e))?;
+                    if o.is_empty() {
+                        for e in &e {
+                            eprintln!("portcullis: input error: {e}");
+                        }
+                        bail!("{}: nothing could be read", cluster.server);
+                    }
+                    (
+                        o,
+                        e,
+                        format!(
+                            "Kubernetes cluster {} (context {})",
+                            cluster.server, cluster.context
+                        ),
+                    )
+                }
+                (None, None) => bail!(
+                    "pass --dump DIR (a folder of kubectl get … -o json files) or --kubeconfig FILE"
+                ),
             };
-            if !dump.is_dir() {
-                bail!("{}: not a folder", dump.display());
-            }
-            let (objects, errors) = kubernetes::load_dump(&dump);
             for e in &errors {
                 eprintln!("portcullis: input error: {e}");
             }
@@ -159,8 +184,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
                 .filter(|c| !c.code.starts_with("DKR"))
                 .collect();
             let subject = format!(
-                "Kubernetes cluster dump {} ({} objects, {} namespaces)",
-                dump.display(),
+                "{what} ({} objects, {} namespaces)",
                 objects.len(),
                 report.namespaces.len()
             );

@@ -321,3 +321,171 @@ fn sarif_for_posture_findings() {
             .any(|x| x["ruleId"] == "EXP002" && x["level"] == "error")
     }));
 }
+
+/// The fixture file an API path answers with, reshaped the way the API server sends lists:
+/// `kind: XList` and items without their own `kind`/`apiVersion` (kubectl adds those).
+fn api_answer(dir: &str, path: &str) -> Option<String> {
+    let file = match path {
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles" => "clusterroles",
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings" => "clusterrolebindings",
+        "/apis/rbac.authorization.k8s.io/v1/roles" => "roles",
+        "/apis/rbac.authorization.k8s.io/v1/rolebindings" => "rolebindings",
+        "/api/v1/serviceaccounts" => "serviceaccounts",
+        "/api/v1/namespaces" => "namespaces",
+        "/apis/networking.k8s.io/v1/networkpolicies" => "networkpolicies",
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations" => {
+            "validatingwebhookconfigurations"
+        }
+        "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies" => {
+            "validatingadmissionpolicies"
+        }
+        "/api/v1/namespaces/kube-system/pods" => "kube-system-pods",
+        "/api/v1/nodes" => {
+            return Some(
+                r#"{"kind":"NodeList","apiVersion":"v1","metadata":{},"items":[{"metadata":{"name":"node-1"}}]}"#
+                    .into(),
+            );
+        }
+        "/api/v1/nodes/node-1/proxy/configz" => "kubelet-configz-node-1",
+        _ => return None,
+    };
+    let text = fs::read_to_string(format!("{dir}/{file}.json")).ok()?;
+    let mut v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    if let Some(items) = v.get_mut("items").and_then(|i| i.as_array_mut()) {
+        let kind = items
+            .first()
+            .and_then(|i| i["kind"].as_str())
+            .unwrap_or("Unknown")
+            .to_string();
+        for i in items.iter_mut() {
+            if let Some(o) = i.as_object_mut() {
+                o.remove("kind");
+                o.remove("apiVersion");
+            }
+        }
+        v["kind"] = format!("{kind}List").into();
+    }
+    Some(v.to_string())
+}
+
+/// An HTTPS API server on loopback that serves a fixture set to holders of `token`.
+fn fake_api_server(dir: &'static str, token: &'static str) -> (u16, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use rustls_pki_types::pem::PemObject;
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().expect("key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .signed_by(&key, &issuer)
+        .expect("cert");
+    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls_pki_types::PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes())
+            .expect("key"),
+    )
+    .expect("tls");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| async move {
+                            let authorized = req
+                                .headers()
+                                .get("authorization")
+                                .and_then(|v| v.to_str().ok())
+                                == Some(&format!("Bearer {token}"));
+                            let (status, body) = if !authorized {
+                                (401, r#"{"kind":"Status","code":401}"#.to_string())
+                            } else {
+                                match api_answer(dir, req.uri().path()) {
+                                    Some(b) => (200, b),
+                                    None => (404, r#"{"kind":"Status","code":404}"#.to_string()),
+                                }
+                            };
+                            hyper::Response::builder()
+                                .status(status)
+                                .header("Content-Type", "application/json")
+                                .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+    });
+    (port, ca.pem())
+}
+
+#[test]
+fn a_live_cluster_through_a_kubeconfig_matches_its_dump() {
+    const WEAK: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../portcullis-audit/fixtures/kubernetes/weak"
+    );
+    use base64::Engine as _;
+    let (port, ca) = fake_api_server(WEAK, "auditor-t0ken");
+    let dir = tempfile::tempdir().expect("tmp");
+    let kubeconfig = |token: &str| {
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: weak\nclusters:\n- name: weak\n  cluster:\n    server: https://127.0.0.1:{port}\n    certificate-authority-data: {}\ncontexts:\n- name: weak\n  context:\n    cluster: weak\n    user: auditor\nusers:\n- name: auditor\n  user:\n    token: {token}\n",
+            base64::engine::general_purpose::STANDARD.encode(&ca)
+        )
+    };
+    let kc = dir.path().join("kubeconfig");
+    fs::write(&kc, kubeconfig("auditor-t0ken")).expect("kubeconfig");
+    let (live, out) = audit(&["kubernetes", "--kubeconfig", kc.to_str().expect("utf8")]);
+    let (dumped, _) = audit(&["kubernetes", "--dump", WEAK]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!live.is_empty());
+    assert_eq!(codes(&live), codes(&dumped));
+    assert_eq!(live.len(), dumped.len());
+    // A wrong token is an error per API path, not a clean report.
+    fs::write(&kc, kubeconfig("wrong")).expect("kubeconfig");
+    let (a, out) = audit(&["kubernetes", "--kubeconfig", kc.to_str().expect("utf8")]);
+    assert!(a.is_empty());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
+    // Skipping verification is refused.
+    fs::write(
+        &kc,
+        kubeconfig("auditor-t0ken").replace(
+            "    certificate-authority-data:",
+            "    insecure-skip-tls-verify: true\n    x:",
+        ),
+    )
+    .expect("kubeconfig");
+    let (_, out) = audit(&["kubernetes", "--kubeconfig", kc.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("insecure-skip-tls-verify"));
+}
