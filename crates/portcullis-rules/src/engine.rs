@@ -616,11 +616,14 @@ fn scalar_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
 
 /// `Some(matched part of the left side)` when the comparison holds.
 fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
-    let items = |v: &Val<'_>| -> Vec<String> {
-        match v {
-            Val::List(x) => x.iter().map(|s| s.to_string()).collect(),
-            Val::Null => Vec::new(),
-            other => vec![other.display()],
+    // Whether any item of the right-hand side satisfies `f`. Borrowed, not collected: this
+    // runs for every `in`/`startswith`/`endswith` of every rule on every container.
+    let any_item = |f: &dyn Fn(&str) -> bool| -> bool {
+        match r {
+            Val::List(x) => x.iter().any(|s| f(s)),
+            Val::Null => false,
+            Val::Str(s) => f(s),
+            other => f(&other.display()),
         }
     };
     let filter_list = |pred: &dyn Fn(&str) -> bool| -> Option<Val<'a>> {
@@ -630,6 +633,7 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
                 (!m.is_empty()).then_some(Val::List(m))
             }
             Val::Null => None,
+            Val::Str(s) => pred(s).then(|| l.clone()),
             other => pred(&other.display()).then(|| other.clone()),
         }
     };
@@ -651,10 +655,7 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
             };
             ok.then(|| l.clone())
         }
-        CmpOp::In | CmpOp::Intersects => {
-            let set = items(r);
-            filter_list(&|s| set.iter().any(|x| x == s))
-        }
+        CmpOp::In | CmpOp::Intersects => filter_list(&|s| any_item(&|x| x == s)),
         CmpOp::Contains => match l {
             Val::Str(s) => s.contains(r.display().as_str()).then(|| l.clone()),
             Val::List(x) => {
@@ -665,14 +666,8 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
             _ => None,
         },
         // A list on the right means "any of these prefixes / suffixes".
-        CmpOp::StartsWith => {
-            let ps = items(r);
-            filter_list(&|s| ps.iter().any(|p| s.starts_with(p.as_str())))
-        }
-        CmpOp::EndsWith => {
-            let ps = items(r);
-            filter_list(&|s| ps.iter().any(|p| s.ends_with(p.as_str())))
-        }
+        CmpOp::StartsWith => filter_list(&|s| any_item(&|p| s.starts_with(p))),
+        CmpOp::EndsWith => filter_list(&|s| any_item(&|p| s.ends_with(p))),
     }
 }
 
