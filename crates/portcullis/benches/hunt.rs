@@ -9,6 +9,11 @@
 //!
 //! Targets: hunt ≥ 2× the naive parse; peak memory < 100 MB.
 
+// The baseline runs in this process; the portcullis binary uses mimalloc, so this does too,
+// or the ratio would measure the allocator rather than the parser.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
