@@ -57,13 +57,7 @@ pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
     let uri = req.get("RequestUri").and_then(Value::as_str).unwrap_or("");
     let path = path_of(uri);
     let query = portcullis_sources::docker_api::query_pairs(uri);
-    let param = |k: &str| {
-        query
-            .iter()
-            .rev()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let param = |k: &str| portcullis_sources::docker_api::query_param(&query, k);
     let origin = Origin {
         kind: "docker_authz".into(),
         file: uri.into(),
@@ -387,6 +381,12 @@ mod tests {
             .expect("PRV004 on a host-network build");
         assert_eq!(a.target.kind, "DockerBuild");
         assert_eq!(a.target.name.as_deref(), Some("miner:1"));
+        // dockerd reads the first of a repeated key; so must we.
+        let (_, alerts) = request(
+            &st,
+            &req("/build?networkmode=host&networkmode=bridge", None, None),
+        );
+        assert!(alerts.iter().any(|a| a.rule.id == "PRV004"));
         let (v, alerts) = request(&st, &req("/v1.47/build?t=web%3A2&rm=1", None, None));
         assert!(allowed(&v) && alerts.is_empty(), "{v}");
     }

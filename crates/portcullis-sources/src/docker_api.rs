@@ -13,7 +13,7 @@ use portcullis_model::{
 };
 use serde_json::Value;
 
-pub use crate::value::query_pairs;
+pub use crate::value::{query_pairs, query_param};
 
 /// Apply Docker `--security-opt` / `security_opt` / `SecurityOpt` entries.
 pub fn apply_security_opts(opts: &[String], sc: &mut ContainerSecurityContext) {
@@ -303,13 +303,7 @@ pub fn create_deployment(body: &Value, name: Option<&str>, origin: Origin) -> De
 /// `RUN` step in the host's network namespace. A `remote` context (a URL the engine fetches)
 /// is kept as the `context` label.
 pub fn build_deployment(query: &[(String, String)], origin: Origin) -> Deployment {
-    let get = |k: &str| {
-        query
-            .iter()
-            .rev()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |k: &str| query_param(query, k);
     let mut labels = Vec::new();
     if let Some(remote) = get("remote").filter(|r| !r.is_empty()) {
         labels.push(("context".to_string(), remote.to_string()));

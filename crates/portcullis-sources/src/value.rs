@@ -143,6 +143,16 @@ pub fn query_pairs(uri: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A query parameter's value as dockerd reads it: Go's `r.Form.Get` returns the *first*
+/// value of a repeated key. Reading any other one would let `networkmode=host&networkmode=
+/// bridge` show the plugin a bridge build while the engine builds on the host network.
+pub fn query_param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
 #[cfg(test)]
 mod query_tests {
     use super::*;
@@ -154,6 +164,8 @@ mod query_tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%4"), "%4");
         assert_eq!(percent_decode("%41"), "A");
+        let q = query_pairs("/build?networkmode=host&networkmode=bridge");
+        assert_eq!(query_param(&q, "networkmode"), Some("host"));
         assert_eq!(
             query_pairs("/build?t=web%3A1&networkmode=host&hostname=x&name"),
             vec![

@@ -370,18 +370,9 @@ fn api_answer(dir: &str, path: &str) -> Option<String> {
 
 /// An HTTPS API server on loopback that serves a fixture set to holders of `token`.
 fn fake_api_server(dir: &'static str, token: &'static str) -> (u16, String) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     use rustls_pki_types::pem::PemObject;
-    let ca_key = KeyPair::generate().expect("key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).expect("ca");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().expect("key");
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .expect("params")
-        .signed_by(&key, &issuer)
-        .expect("cert");
+    let ca = TestCa::new();
+    let (cert, key) = ca.issue(&["127.0.0.1"]);
     let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
@@ -389,9 +380,8 @@ fn fake_api_server(dir: &'static str, token: &'static str) -> (u16, String) {
     .expect("versions")
     .with_no_client_auth()
     .with_single_cert(
-        vec![cert.der().clone()],
-        rustls_pki_types::PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes())
-            .expect("key"),
+        vec![rustls_pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
+        rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
     )
     .expect("tls");
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
@@ -439,7 +429,7 @@ fn fake_api_server(dir: &'static str, token: &'static str) -> (u16, String) {
             }
         });
     });
-    (port, ca.pem())
+    (port, ca.pem)
 }
 
 #[test]

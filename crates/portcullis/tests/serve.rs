@@ -766,32 +766,16 @@ fn elasticsearch_splunk_and_syslog_sinks_deliver() {
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, the way `dockerd
 /// --tlsverify` and `DOCKER_CERT_PATH` expect them.
 fn docker_tls_material(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).expect("ca");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().expect("key");
-    let server = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .expect("params")
-        .signed_by(&server_key, &issuer)
-        .expect("server cert");
-    let client_key = KeyPair::generate().expect("key");
-    let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    let client = client_params
-        .signed_by(&client_key, &issuer)
-        .expect("client cert");
+    let ca = TestCa::new();
+    let (server, server_key) = ca.issue(&["127.0.0.1"]);
+    let (client, client_key) = ca.issue(&[]);
     let (daemon, cli) = (dir.join("daemon-tls"), dir.join("client-tls"));
-    for d in [&daemon, &cli] {
+    for (d, cert, key) in [(&daemon, server, server_key), (&cli, client, client_key)] {
         std::fs::create_dir_all(d).expect("mkdir");
-        std::fs::write(d.join("ca.pem"), ca.pem()).expect("ca");
+        std::fs::write(d.join("ca.pem"), &ca.pem).expect("ca");
+        std::fs::write(d.join("cert.pem"), cert).expect("cert");
+        std::fs::write(d.join("key.pem"), key).expect("key");
     }
-    std::fs::write(daemon.join("cert.pem"), server.pem()).expect("w");
-    std::fs::write(daemon.join("key.pem"), server_key.serialize_pem()).expect("w");
-    std::fs::write(cli.join("cert.pem"), client.pem()).expect("w");
-    std::fs::write(cli.join("key.pem"), client_key.serialize_pem()).expect("w");
     (daemon, cli)
 }
 
