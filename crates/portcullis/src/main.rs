@@ -65,13 +65,19 @@ pub enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Structured logs on stderr; RUST_LOG tunes them (default: info).
-    tracing_subscriber::fmt()
+    // Structured logs on stderr; RUST_LOG tunes them (default: info). PORTCULLIS_LOG=json
+    // writes one JSON object per line for a log pipeline; colours only on a terminal.
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+        .with_env_filter(filter);
+    if std::env::var("PORTCULLIS_LOG").is_ok_and(|v| v == "json") {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Hunt(args) => hunt::run(args),
