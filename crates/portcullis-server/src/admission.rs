@@ -6,10 +6,9 @@
 //! Dry-run requests get the same answer and leave no trace.
 
 use crate::State;
-use crate::decision::{Verdict, decide};
+use crate::decision::Verdict;
 use portcullis_model::{Actor, Deployment, Operation, Origin, Outcome, Target};
 use portcullis_output::Alert;
-use portcullis_rules::EvalOptions;
 use serde_json::{Value, json};
 
 /// A bad review: the reason goes back as a 400 (never a 500, never a crash).
@@ -166,39 +165,18 @@ pub fn review(state: &State, body: &[u8]) -> Result<(Value, Vec<Alert>, Verdict)
     };
     let mut alerts = Vec::new();
     if !cfg.exempt_namespaces.contains(&namespace) {
-        let engine = state.engine();
-        let evaluator = engine.evaluator(
-            &Default::default(),
-            EvalOptions {
-                pss: cfg.pss,
-                inline_suppressions: false,
-            },
-        );
-        let mut findings_all = Vec::new();
+        let mut kept = Vec::new();
         for d in deployments(&mut *req)? {
-            let ev = evaluator.evaluate(&d);
-            let v = decide(&ev.findings, &cfg.modes);
+            let (v, alerts) = state.judge(&d);
             verdict.allowed &= v.allowed;
             verdict.denials.extend(v.denials);
             verdict.warnings.extend(v.warnings);
             verdict.codes.extend(v.codes);
-            for f in ev
-                .findings
-                .iter()
-                .filter(|f| f.severity >= cfg.store_min_severity)
-            {
-                let mut a = Alert::new(&d, f);
-                a.outcome = if v.allowed {
-                    Outcome::Created
-                } else {
-                    Outcome::Denied
-                };
-                findings_all.push(a);
-            }
+            kept.extend(alerts);
         }
         // A dry run leaves no side effects: no alert, no store, no sink.
         if !dry_run {
-            alerts = findings_all;
+            alerts = kept;
         }
     }
     verdict.codes.sort();

@@ -8,11 +8,9 @@
 //! than its Content-Length, or larger than the engine forwards (CVE-2026-34040) is denied.
 
 use crate::State;
-use crate::decision::decide;
 use base64::Engine as _;
 use portcullis_model::{Deployment, Operation, Origin, Outcome, Target};
 use portcullis_output::Alert;
-use portcullis_rules::EvalOptions;
 use serde_json::{Value, json};
 
 /// The largest body dockerd forwards to a plugin (4 MiB since Engine 29.3.1).
@@ -205,30 +203,7 @@ fn judge(
     }
     d.actor.user = user;
     d.outcome = Outcome::Attempted;
-    let cfg = state.config();
-    let engine = state.engine();
-    let evaluator = engine.evaluator(
-        &Default::default(),
-        EvalOptions {
-            pss: cfg.pss,
-            inline_suppressions: false,
-        },
-    );
-    let ev = evaluator.evaluate(&d);
-    let verdict = decide(&ev.findings, &cfg.modes);
-    let alerts = ev
-        .findings
-        .iter()
-        .map(|f| {
-            let mut a = Alert::new(&d, f);
-            a.outcome = if verdict.allowed {
-                Outcome::Created
-            } else {
-                Outcome::Denied
-            };
-            a
-        })
-        .collect();
+    let (verdict, alerts) = state.judge(&d);
     let answer = if verdict.allowed {
         allow()
     } else {

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use decision::Modes;
+use portcullis_model::{Deployment, Outcome};
 use portcullis_output::Alert;
 use portcullis_rules::Engine;
 use portcullis_rules::pss::Profile;
@@ -333,9 +334,66 @@ impl State {
     /// Queue alerts (admission, AuthZ). The answer waits only if the queue is full — the
     /// store writer is more than QUEUE_BATCHES requests behind — and then it waits rather
     /// than drop an alert.
-    async fn enqueue(&self, mut alerts: Vec<Alert>) {
-        let min = self.config().store_min_severity;
-        alerts.retain(|a| a.severity >= min);
+    /// Judge one deployment at a door (admission, AuthZ): findings decided by the configured
+    /// modes, and the alerts worth keeping stamped with what became of the request.
+    pub(crate) fn judge(&self, d: &Deployment) -> (decision::Verdict, Vec<Alert>) {
+        let cfg = self.config();
+        let engine = self.engine();
+        let ev = self.evaluator(&engine, &cfg).evaluate(d);
+        let verdict = decision::decide(&ev.findings, &cfg.modes);
+        let outcome = if verdict.allowed {
+            Outcome::Created
+        } else {
+            Outcome::Denied
+        };
+        let alerts = ev
+            .findings
+            .iter()
+            .filter(|f| f.severity >= cfg.store_min_severity)
+            .map(|f| {
+                let mut a = Alert::new(d, f);
+                a.outcome = outcome;
+                a
+            })
+            .collect();
+        (verdict, alerts)
+    }
+
+    /// Judge what was observed after the fact (audit events, Docker events): the alerts worth
+    /// keeping, their outcome the one the source recorded.
+    pub(crate) fn detect(&self, deployments: &[Deployment]) -> Vec<Alert> {
+        let cfg = self.config();
+        let engine = self.engine();
+        let evaluator = self.evaluator(&engine, &cfg);
+        let mut alerts = Vec::new();
+        for d in deployments {
+            for f in evaluator.evaluate(d).findings {
+                if f.severity >= cfg.store_min_severity {
+                    alerts.push(Alert::new(d, &f));
+                }
+            }
+        }
+        alerts
+    }
+
+    /// How every front-end evaluates: the loaded pack and Pod Security profile, and never
+    /// inline suppressions — whoever writes a request must not be able to silence its alert.
+    fn evaluator<'e>(
+        &self,
+        engine: &'e Engine,
+        cfg: &ServeConfig,
+    ) -> portcullis_rules::Evaluator<'e> {
+        engine.evaluator(
+            &Default::default(),
+            portcullis_rules::EvalOptions {
+                pss: cfg.pss,
+                inline_suppressions: false,
+            },
+        )
+    }
+
+    async fn enqueue(&self, alerts: Vec<Alert>) {
+        // Producers keep only alerts at store_min_severity and up (`judge`, `detect`).
         if alerts.is_empty() {
             return;
         }
@@ -458,21 +516,7 @@ async fn audit_webhook(
             c.push(r, &mut ready);
         }
     }
-    let engine = state.engine();
-    let cfg = state.config();
-    let evaluator = engine.evaluator(
-        &Default::default(),
-        portcullis_rules::EvalOptions {
-            pss: cfg.pss,
-            inline_suppressions: false,
-        },
-    );
-    let mut alerts = Vec::new();
-    for d in &ready {
-        for f in evaluator.evaluate(d).findings {
-            alerts.push(Alert::new(d, &f));
-        }
-    }
+    let alerts = state.detect(&ready);
     // Durable before the 200: the API server retries what we do not acknowledge.
     if let Some(store) = &state.inner.store {
         if let Err(e) = store.insert(alerts.clone()).await {

@@ -10,8 +10,6 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use portcullis_model::Operation;
-use portcullis_output::Alert;
-use portcullis_rules::EvalOptions;
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
@@ -216,20 +214,7 @@ async fn handle(state: &State, ep: &Endpoint, ev: &Value, action: &str, id: &str
             .map(|t| t.to_string());
     }
     let cfg = state.config();
-    let engine = state.engine();
-    let evaluator = engine.evaluator(
-        &Default::default(),
-        EvalOptions {
-            pss: cfg.pss,
-            inline_suppressions: false,
-        },
-    );
-    let mut alerts = Vec::new();
-    for d in &deployments {
-        for f in evaluator.evaluate(d).findings {
-            alerts.push(Alert::new(d, &f));
-        }
-    }
+    let alerts = state.detect(&deployments);
     // The watcher is not on anyone's request path: store before reading on.
     state.persist(alerts, cfg.stdout_alerts).await;
 }
