@@ -409,6 +409,23 @@ pub struct EnvVar {
     pub value: Option<String>,
 }
 
+impl EnvVar {
+    /// Docker's `KEY=VALUE` form (`Config.Env`, Compose list syntax); a bare `KEY` passes
+    /// the variable through from the caller's environment, so its value is unknown.
+    pub fn from_assignment(e: &str) -> EnvVar {
+        match e.split_once('=') {
+            Some((k, v)) => EnvVar {
+                name: k.into(),
+                value: Some(v.into()),
+            },
+            None => EnvVar {
+                name: e.into(),
+                value: None,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
 pub struct Port {
     #[serde(skip_serializing_if = "Option::is_none")]

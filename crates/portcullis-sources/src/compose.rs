@@ -164,16 +164,7 @@ fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(scalar)
-            .map(|e| match e.split_once('=') {
-                Some((k, v)) => EnvVar {
-                    name: k.into(),
-                    value: Some(v.into()),
-                },
-                None => EnvVar {
-                    name: e,
-                    value: None,
-                },
-            })
+            .map(|e| EnvVar::from_assignment(&e))
             .collect(),
         _ => Vec::new(),
     };

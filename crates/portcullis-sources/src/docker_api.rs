@@ -230,16 +230,7 @@ pub fn create_pod(body: &Value, path: &str) -> PodSpec {
         env: crate::value::arr(config, "Env")
             .iter()
             .filter_map(scalar)
-            .map(|e| match e.split_once('=') {
-                Some((k, v)) => EnvVar {
-                    name: k.into(),
-                    value: Some(v.into()),
-                },
-                None => EnvVar {
-                    name: e,
-                    value: None,
-                },
-            })
+            .map(|e| EnvVar::from_assignment(&e))
             .collect(),
         working_dir: string(config, "WorkingDir"),
         ports,
