@@ -12,8 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use portcullis_model::Deployment;
 use portcullis_output::Alert;
-use portcullis_rules::pss::Profile;
-use portcullis_rules::{EvalOptions, Evaluator, Selection, Severity};
+use portcullis_rules::{EvalOptions, Evaluator, Severity};
 use portcullis_sources::SourceError;
 use portcullis_sources::k8s_audit::Correlator;
 use portcullis_sources::logs::{self, Format, Kind, LineOutput};
@@ -55,17 +54,8 @@ pub struct HuntArgs {
     /// Exit 1 when an alert is at or above this severity.
     #[arg(long, default_value = "high", value_parser = parse_severity)]
     pub fail_on: Severity,
-    #[arg(long, value_delimiter = ',')]
-    pub select: Vec<String>,
-    #[arg(long, value_delimiter = ',')]
-    pub ignore: Vec<String>,
-    /// Pod Security profile for the PSS family (off unless given).
-    #[arg(long, value_parser = Profile::parse)]
-    pub pss: Option<Profile>,
-    #[arg(long = "rules")]
-    pub rules: Vec<PathBuf>,
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub rule_args: pack::RuleArgs,
     /// Worker threads (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -266,13 +256,9 @@ impl Judge<'_, '_> {
 }
 
 pub fn run(args: HuntArgs) -> Result<ExitCode> {
-    let engine = pack::load(&args.rules, args.config.as_deref())?;
-    let selection = Selection {
-        select: args.select.clone(),
-        ignore: args.ignore.clone(),
-    };
+    let (engine, selection, pss) = args.rule_args.load()?;
     let opts = EvalOptions {
-        pss: args.pss.or(engine.config_pss()),
+        pss,
         // Annotations in logs were written by whoever deployed: never a suppression.
         inline_suppressions: false,
     };

@@ -2,8 +2,46 @@
 //! files, then `--config`.
 
 use anyhow::{Context, Result, bail};
-use portcullis_rules::{Engine, RuleSource, builtin_sources};
+use portcullis_rules::pss::Profile;
+use portcullis_rules::{Engine, RuleSource, Selection, builtin_sources};
 use std::path::{Path, PathBuf};
+
+/// The rule choices every judging command takes (`scan`, `hunt`).
+#[derive(clap::Args, Debug)]
+pub struct RuleArgs {
+    /// Rule codes or family prefixes to run (PRV, MNT001, PSS…). Default: every enabled rule.
+    #[arg(long, value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// Rule codes or family prefixes to skip.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Pod Security profile: baseline|restricted[:v1.xx|latest]. Enables the PSS family.
+    #[arg(long, value_parser = Profile::parse)]
+    pub pss: Option<Profile>,
+    /// Extra rule files, or folders of them (overrides, lists, new rules).
+    #[arg(long = "rules")]
+    pub rules: Vec<PathBuf>,
+    /// Config file: lists, exceptions, overrides, pss profile.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+impl RuleArgs {
+    /// The pack, what to run of it, and the Pod Security profile: `--pss`, else the config
+    /// file's, else baseline when `--select` names the PSS family.
+    pub fn load(&self) -> Result<(Engine, Selection, Option<Profile>)> {
+        let engine = load(&self.rules, self.config.as_deref())?;
+        let mut pss = self.pss.or(engine.config_pss());
+        if pss.is_none() && self.select.iter().any(|s| s.starts_with("PSS")) {
+            pss = Some(Profile::parse("baseline").map_err(anyhow::Error::msg)?);
+        }
+        let selection = Selection {
+            select: self.select.clone(),
+            ignore: self.ignore.clone(),
+        };
+        Ok((engine, selection, pss))
+    }
+}
 
 pub fn load(rules: &[PathBuf], config: Option<&Path>) -> Result<Engine> {
     let mut sources = builtin_sources();

@@ -4,7 +4,6 @@ use crate::{Format, pack};
 use anyhow::{Context, Result};
 use clap::Args;
 use portcullis_output::Alert;
-use portcullis_rules::pss::Profile;
 use portcullis_rules::{Engine, EvalOptions, Selection, Severity};
 use portcullis_sources::{SourceError, manifest};
 use std::io::{IsTerminal, Read, Write};
@@ -26,21 +25,8 @@ pub struct ScanArgs {
     /// Only report findings at or above this severity.
     #[arg(long, default_value = "info", value_parser = parse_severity)]
     pub min_severity: Severity,
-    /// Rule codes or family prefixes to run (PRV, MNT001, PSS…). Default: every enabled rule.
-    #[arg(long, value_delimiter = ',')]
-    pub select: Vec<String>,
-    /// Rule codes or family prefixes to skip.
-    #[arg(long, value_delimiter = ',')]
-    pub ignore: Vec<String>,
-    /// Pod Security profile: baseline|restricted[:v1.xx|latest]. Enables the PSS family.
-    #[arg(long, value_parser = Profile::parse)]
-    pub pss: Option<Profile>,
-    /// Extra rule files, or folders of them (overrides, lists, new rules).
-    #[arg(long = "rules")]
-    pub rules: Vec<PathBuf>,
-    /// Config file: lists, exceptions, overrides, pss profile.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub rule_args: pack::RuleArgs,
     /// Refuse files larger than this many bytes (with a located error).
     #[arg(long, default_value_t = manifest::DEFAULT_MAX_FILE_BYTES)]
     pub max_file_size: u64,
@@ -61,16 +47,7 @@ pub struct FileResult {
 }
 
 pub fn run(args: ScanArgs) -> Result<ExitCode> {
-    let engine = pack::load(&args.rules, args.config.as_deref())?;
-    let mut pss = args.pss.or(engine.config_pss());
-    // Selecting the PSS family without a profile means the default profile.
-    if pss.is_none() && args.select.iter().any(|s| s.starts_with("PSS")) {
-        pss = Some(Profile::parse("baseline").map_err(anyhow::Error::msg)?);
-    }
-    let selection = Selection {
-        select: args.select.clone(),
-        ignore: args.ignore.clone(),
-    };
+    let (engine, selection, pss) = args.rule_args.load()?;
     let opts = EvalOptions {
         pss,
         inline_suppressions: true,
