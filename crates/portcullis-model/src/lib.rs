@@ -126,6 +126,22 @@ pub enum Operation {
     Start,
 }
 
+impl Operation {
+    /// The name rules and alerts use (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Declare => "declare",
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Patch => "patch",
+            Operation::Exec => "exec",
+            Operation::Attach => "attach",
+            Operation::EphemeralContainer => "ephemeral_container",
+            Operation::Start => "start",
+        }
+    }
+}
+
 /// What became of the request. Telling these apart is the difference between an attempt,
 /// an intrusion and a blocked intrusion.
 #[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
@@ -137,6 +153,18 @@ pub enum Outcome {
     Attempted,
     Created,
     Denied,
+}
+
+impl Outcome {
+    /// The name rules and alerts use (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Unknown => "unknown",
+            Outcome::Attempted => "attempted",
+            Outcome::Created => "created",
+            Outcome::Denied => "denied",
+        }
+    }
 }
 
 /// The object being deployed.
@@ -467,5 +495,34 @@ mod tests {
         let h = HostPath::new("/etc/../", None);
         assert_eq!(h.path, "/");
         assert_eq!(h.raw.as_deref(), Some("/etc/../"));
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn operation_and_outcome_names_are_their_serde_names() {
+        for op in [
+            Operation::Declare,
+            Operation::Create,
+            Operation::Update,
+            Operation::Patch,
+            Operation::Exec,
+            Operation::Attach,
+            Operation::EphemeralContainer,
+            Operation::Start,
+        ] {
+            assert_eq!(serde_json::to_value(op).ok(), Some(op.as_str().into()));
+        }
+        for o in [
+            Outcome::Unknown,
+            Outcome::Attempted,
+            Outcome::Created,
+            Outcome::Denied,
+        ] {
+            assert_eq!(serde_json::to_value(o).ok(), Some(o.as_str().into()));
+        }
     }
 }

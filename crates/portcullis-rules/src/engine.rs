@@ -280,9 +280,18 @@ impl<'e> Evaluator<'e> {
             scripts,
             pod: ctx.pod,
         };
-        if !eval(&rule.cond, &env, st).truthy() {
+        // Judge first without building evidence: nearly every rule is false for nearly
+        // every container, and evidence (labels, JSON values) is only worth building for
+        // the few that fire. Those are evaluated again, recording.
+        st.recording = false;
+        let fired = eval(&rule.cond, &env, st).truthy();
+        st.recording = true;
+        if !fired {
             return;
         }
+        st.evidence.clear();
+        st.pss = None;
+        eval(&rule.cond, &env, st);
         if sup.iter().any(|s| rule.def.code.starts_with(s.as_str()))
             || rule
                 .exceptions
@@ -564,6 +573,13 @@ fn eval<'a>(n: &'a Node, env: &Env<'a>, st: &mut State) -> Val<'a> {
         }
         Node::Matches(inner, re) => {
             let v = value(inner, env, st);
+            if !st.recording {
+                return Val::Bool(match &v {
+                    Val::Str(s) => re.is_match(s),
+                    Val::List(l) => l.iter().any(|s| re.is_match(s)),
+                    _ => false,
+                });
+            }
             let hit = match &v {
                 Val::Str(s) => re.is_match(s).then(|| v.clone()),
                 Val::List(l) => {
@@ -584,7 +600,7 @@ fn eval<'a>(n: &'a Node, env: &Env<'a>, st: &mut State) -> Val<'a> {
         Node::Cmp(op, l, r) => {
             let lv = value(l, env, st);
             let rv = value(r, env, st);
-            match compare(*op, &lv, &rv) {
+            match compare(*op, &lv, &rv, st.recording) {
                 Some(matched) => {
                     record(st, l, &matched, env);
                     if matches!(**r, Node::Field(_) | Node::Call(..))
@@ -614,8 +630,10 @@ fn scalar_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
     }
 }
 
-/// `Some(matched part of the left side)` when the comparison holds.
-fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
+/// `Some(matched part of the left side)` when the comparison holds. With `build` false the
+/// matched part is not assembled (the answer is `Some(Null)`): the judging pass only asks
+/// whether it holds.
+fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>, build: bool) -> Option<Val<'a>> {
     // Whether any item of the right-hand side satisfies `f`. Borrowed, not collected: this
     // runs for every `in`/`startswith`/`endswith` of every rule on every container.
     let any_item = |f: &dyn Fn(&str) -> bool| -> bool {
@@ -628,6 +646,7 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
     };
     let filter_list = |pred: &dyn Fn(&str) -> bool| -> Option<Val<'a>> {
         match l {
+            Val::List(x) if !build => x.iter().any(|s| pred(s)).then_some(Val::Null),
             Val::List(x) => {
                 let m: Vec<Cow<'a, str>> = x.iter().filter(|s| pred(s)).cloned().collect();
                 (!m.is_empty()).then_some(Val::List(m))
@@ -676,33 +695,9 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>) -> Option<Val<'a>> {
 /// container has to be allowed by some tuple, so one allow-listed sidecar cannot excuse
 /// the pod.
 fn exception_matches(x: &CompiledException, env: &Env<'_>) -> bool {
-    // Each field is read once per context, then compared with every tuple without
-    // allocating: exceptions are checked for every finding, on the hot path.
-    fn values<'a>(x: &CompiledException, env: &Env<'a>, ctx: &Ctx<'a>) -> Vec<Val<'a>> {
-        x.fields
-            .iter()
-            .map(|f| {
-                if *f == Field::ContainerScripts {
-                    Val::List(
-                        env.scripts
-                            .iter()
-                            .map(|s| Cow::Borrowed(s.text.as_str()))
-                            .collect(),
-                    )
-                } else {
-                    f.get(ctx)
-                }
-            })
-            .collect()
-    }
-    let any_tuple = |vals: &[Val<'_>]| {
-        x.values
-            .iter()
-            .any(|t| vals.iter().zip(t).all(|(v, want)| val_equals(v, want)))
-    };
     let has_container_field = x.fields.iter().any(|f| f.scope() == Scope::Container);
     if env.ctx.container.is_some() || !has_container_field {
-        return any_tuple(&values(x, env, &env.ctx));
+        return any_tuple_matches(x, env, &env.ctx);
     }
     let Some(pod) = env.pod else { return false };
     !pod.containers.is_empty()
@@ -711,8 +706,38 @@ fn exception_matches(x: &CompiledException, env: &Env<'_>) -> bool {
                 container: Some(c),
                 ..env.ctx
             };
-            any_tuple(&values(x, env, &ctx))
+            any_tuple_matches(x, env, &ctx)
         })
+}
+
+/// Whether one value tuple of the exception holds in `ctx`. Exceptions are checked for
+/// every finding, on the hot path: each field is read at most once, and only when a tuple
+/// gets that far (most tuples fail on their first field, the namespace).
+fn any_tuple_matches<'a>(x: &CompiledException, env: &Env<'a>, ctx: &Ctx<'a>) -> bool {
+    const CACHED: usize = 8;
+    let mut cache: [Option<Val<'a>>; CACHED] = [const { None }; CACHED];
+    let read = |f: Field| {
+        if f == Field::ContainerScripts {
+            Val::List(
+                env.scripts
+                    .iter()
+                    .map(|s| Cow::Borrowed(s.text.as_str()))
+                    .collect(),
+            )
+        } else {
+            f.get(ctx)
+        }
+    };
+    x.values.iter().any(|tuple| {
+        x.fields
+            .iter()
+            .zip(tuple)
+            .enumerate()
+            .all(|(i, (f, want))| match cache.get_mut(i) {
+                Some(slot) => val_equals(slot.get_or_insert_with(|| read(*f)), want),
+                None => val_equals(&read(*f), want),
+            })
+    })
 }
 
 /// A value against an exception's text: lists compare as their items joined by spaces.

@@ -147,9 +147,9 @@ macro_rules! fields {
 fields! {
     OriginKind "origin.kind" Event "source kind: manifest, compose, k8s_audit, …" => |d| s(&d.origin.kind);
     Operation "operation" Event "declare, create, update, patch, exec, attach, ephemeral_container, start" =>
-        |d| Val::Str(Cow::Owned(serde_json::to_value(d.operation).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()));
+        |d| s(d.operation.as_str());
     Outcome "outcome" Event "unknown, attempted, created, denied" =>
-        |d| Val::Str(Cow::Owned(serde_json::to_value(d.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()));
+        |d| s(d.outcome.as_str());
     ActorUser "actor.user" Event "user name" => |d| opt(&d.actor.user);
     ActorGroups "actor.groups" Event "groups of the user" => |d| list(d.actor.groups.iter().map(String::as_str));
     ActorServiceAccount "actor.service_account" Event "namespace:name when the actor is a service account" => |d| opt(&d.actor.service_account);

@@ -7,12 +7,10 @@
 //! parent mapping plays the pod. One object can therefore yield several deployments.
 
 use crate::SourceError;
-use crate::value::{self, arr, boolean, int, obj, scalar, string, string_map, strings};
-use portcullis_model::{
-    Container, ContainerKind, ContainerSecurityContext, Deployment, EnvVar, HostPath, ImageRef,
-    LabelRequirement, Mount, Origin, OwnerRef, PodSecurityContext, PodSpec, Port, SeLinux,
-    SecurityOptions, Target, Toleration, Volume,
-};
+use crate::k8s_wire::{ContainerWire, Obj, ObjectMeta, PodSpecWire};
+use crate::value::{self, arr, obj, string, string_map};
+use portcullis_model::{Deployment, Origin, PodSpec, Target};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// How deep the CRD shape search goes before giving up (a guard against hostile nesting).
@@ -251,22 +249,9 @@ fn is_container_like(v: &Value) -> bool {
 
 fn target_of(v: &Value, kind: &str) -> Target {
     let meta = v.get("metadata").unwrap_or(&Value::Null);
-    Target {
-        kind: kind.to_string(),
-        api_version: string(v, "apiVersion").unwrap_or_default(),
-        namespace: string(meta, "namespace"),
-        name: string(meta, "name").or_else(|| string(meta, "generateName")),
-        owner_references: arr(meta, "ownerReferences")
-            .iter()
-            .map(|o| OwnerRef {
-                kind: string(o, "kind").unwrap_or_default(),
-                name: string(o, "name").unwrap_or_default(),
-                controller: boolean(o, "controller").unwrap_or(false),
-            })
-            .collect(),
-        labels: string_map(meta, "labels"),
-        annotations: string_map(meta, "annotations"),
-    }
+    Obj::<ObjectMeta>::deserialize(meta)
+        .map_or_else(|_| ObjectMeta::default(), |o| o.0)
+        .into_target(kind, string(v, "apiVersion"))
 }
 
 fn join(base: &str, key: &str) -> String {
@@ -284,235 +269,19 @@ pub fn pod_spec(
     annotations: Vec<(String, String)>,
     explicit: Option<Vec<(String, &Value)>>,
 ) -> PodSpec {
-    let volumes: Vec<Volume> = arr(spec, "volumes").iter().map(volume).collect();
-    let mut pod = PodSpec {
-        path: path.to_string(),
-        host_network: boolean(spec, "hostNetwork").unwrap_or(false),
-        host_pid: boolean(spec, "hostPID").unwrap_or(false),
-        host_ipc: boolean(spec, "hostIPC").unwrap_or(false),
-        host_users: boolean(spec, "hostUsers"),
-        share_process_namespace: boolean(spec, "shareProcessNamespace").unwrap_or(false),
-        node_name: string(spec, "nodeName"),
-        node_selector: string_map(spec, "nodeSelector"),
-        node_affinity: node_affinity(spec),
-        tolerations: arr(spec, "tolerations")
-            .iter()
-            .map(|t| Toleration {
-                key: string(t, "key"),
-                operator: string(t, "operator").unwrap_or_else(|| "Equal".into()),
-                value: string(t, "value"),
-                effect: string(t, "effect"),
+    // Reading a Value cannot fail: every field is lenient and a Value holds no key twice.
+    let wire =
+        Obj::<PodSpecWire>::deserialize(spec).map_or_else(|_| PodSpecWire::default(), |o| o.0);
+    let explicit = explicit.map(|list| {
+        list.into_iter()
+            .map(|(p, c)| {
+                let c = Obj::<ContainerWire>::deserialize(c)
+                    .map_or_else(|_| ContainerWire::default(), |o| o.0);
+                (p, c)
             })
-            .collect(),
-        service_account: string(spec, "serviceAccountName")
-            .or_else(|| string(spec, "serviceAccount")),
-        automount_service_account_token: boolean(spec, "automountServiceAccountToken"),
-        os: spec.get("os").and_then(|o| string(o, "name")),
-        runtime_class: string(spec, "runtimeClassName"),
-        security_context: PodSecurityContext {
-            options: spec
-                .get("securityContext")
-                .map(security_options)
-                .unwrap_or_default(),
-            sysctls: spec
-                .get("securityContext")
-                .map(|sc| {
-                    arr(sc, "sysctls")
-                        .iter()
-                        .map(|s| {
-                            (
-                                string(s, "name").unwrap_or_default(),
-                                string(s, "value").unwrap_or_default(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        },
-        annotations,
-        volumes,
-        containers: Vec::new(),
-    };
-    let mut containers = Vec::new();
-    match explicit {
-        Some(list) => {
-            for (cpath, c) in list {
-                containers.push(container(c, ContainerKind::Container, cpath, &pod));
-            }
-        }
-        None => {
-            for (key, kind) in [
-                ("initContainers", ContainerKind::Init),
-                ("containers", ContainerKind::Container),
-                ("ephemeralContainers", ContainerKind::Ephemeral),
-            ] {
-                for (i, c) in arr(spec, key).iter().enumerate() {
-                    containers.push(container(c, kind, format!("{path}.{key}[{i}]"), &pod));
-                }
-            }
-        }
-    }
-    pod.containers = containers;
-    pod
-}
-
-fn node_affinity(spec: &Value) -> Vec<LabelRequirement> {
-    let Some(na) = spec.get("affinity").and_then(|a| a.get("nodeAffinity")) else {
-        return Vec::new();
-    };
-    let mut terms: Vec<&Value> = Vec::new();
-    if let Some(req) = na.get("requiredDuringSchedulingIgnoredDuringExecution") {
-        terms.extend(arr(req, "nodeSelectorTerms"));
-    }
-    for pref in arr(na, "preferredDuringSchedulingIgnoredDuringExecution") {
-        if let Some(p) = pref.get("preference") {
-            terms.push(p);
-        }
-    }
-    terms
-        .into_iter()
-        .flat_map(|t| {
-            arr(t, "matchExpressions")
-                .iter()
-                .chain(arr(t, "matchFields"))
-        })
-        .map(|e| LabelRequirement {
-            key: string(e, "key").unwrap_or_default(),
-            operator: string(e, "operator").unwrap_or_default(),
-            values: strings(e, "values"),
-        })
-        .collect()
-}
-
-fn volume(v: &Value) -> Volume {
-    let name = string(v, "name").unwrap_or_default();
-    let source = v
-        .as_object()
-        .and_then(|m| m.keys().find(|k| *k != "name").cloned())
-        .unwrap_or_default();
-    let host_path = v.get("hostPath").map(|hp| {
-        HostPath::new(
-            &string(hp, "path").unwrap_or_default(),
-            string(hp, "type").filter(|t| !t.is_empty()),
-        )
+            .collect()
     });
-    Volume {
-        name,
-        source,
-        host_path,
-    }
-}
-
-fn security_options(sc: &Value) -> SecurityOptions {
-    SecurityOptions {
-        run_as_user: int(sc, "runAsUser"),
-        run_as_non_root: boolean(sc, "runAsNonRoot"),
-        seccomp: sc.get("seccompProfile").and_then(|s| string(s, "type")),
-        apparmor: sc.get("appArmorProfile").and_then(|s| string(s, "type")),
-        selinux: sc.get("seLinuxOptions").map(|s| SeLinux {
-            r#type: string(s, "type"),
-            user: string(s, "user"),
-            role: string(s, "role"),
-            level: string(s, "level"),
-            disabled: false,
-        }),
-        windows_host_process: sc
-            .get("windowsOptions")
-            .and_then(|w| boolean(w, "hostProcess")),
-    }
-}
-
-fn container(c: &Value, kind: ContainerKind, path: String, pod: &PodSpec) -> Container {
-    let sc = c.get("securityContext").unwrap_or(&Value::Null);
-    let caps = sc.get("capabilities").unwrap_or(&Value::Null);
-    let mounts = arr(c, "volumeMounts")
-        .iter()
-        .map(|m| {
-            let volume = string(m, "name").unwrap_or_default();
-            let sub_path = string(m, "subPath").or_else(|| string(m, "subPathExpr"));
-            let host_path = pod
-                .volume(&volume)
-                .and_then(|v| v.host_path.as_ref())
-                .map(|hp| match &sub_path {
-                    // `subPathExpr` is expanded at runtime; the base path bounds it.
-                    Some(sp) if m.get("subPath").is_some() => {
-                        HostPath::new(&format!("{}/{}", hp.path, sp), hp.r#type.clone())
-                    }
-                    _ => hp.clone(),
-                });
-            Mount {
-                volume,
-                mount_path: string(m, "mountPath").unwrap_or_default(),
-                read_only: boolean(m, "readOnly").unwrap_or(false),
-                propagation: string(m, "mountPropagation"),
-                sub_path,
-                host_path,
-            }
-        })
-        .collect();
-    let lifecycle = c.get("lifecycle").unwrap_or(&Value::Null);
-    let hook_exec = |hook: &str| {
-        lifecycle
-            .get(hook)
-            .and_then(|h| h.get("exec"))
-            .map(|e| strings(e, "command"))
-            .unwrap_or_default()
-    };
-    let mut probe_hosts = Vec::new();
-    for (key, handler_parent) in [
-        ("livenessProbe", c.get("livenessProbe")),
-        ("readinessProbe", c.get("readinessProbe")),
-        ("startupProbe", c.get("startupProbe")),
-        ("lifecycle.postStart", lifecycle.get("postStart")),
-        ("lifecycle.preStop", lifecycle.get("preStop")),
-    ] {
-        let Some(h) = handler_parent else { continue };
-        for handler in ["httpGet", "tcpSocket"] {
-            if let Some(host) = h.get(handler).and_then(|x| string(x, "host")) {
-                probe_hosts.push((format!("{key}.{handler}.host"), host));
-            }
-        }
-    }
-    Container {
-        kind,
-        path,
-        name: string(c, "name").unwrap_or_default(),
-        image: ImageRef::parse(&c.get("image").and_then(scalar).unwrap_or_default()),
-        command: strings(c, "command"),
-        args: strings(c, "args"),
-        env: arr(c, "env")
-            .iter()
-            .map(|e| EnvVar {
-                name: string(e, "name").unwrap_or_default(),
-                value: e.get("value").and_then(scalar),
-            })
-            .collect(),
-        post_start: hook_exec("postStart"),
-        pre_stop: hook_exec("preStop"),
-        working_dir: string(c, "workingDir"),
-        ports: arr(c, "ports")
-            .iter()
-            .map(|p| Port {
-                container_port: int(p, "containerPort"),
-                host_port: int(p, "hostPort"),
-                host_ip: string(p, "hostIP"),
-            })
-            .collect(),
-        mounts,
-        // Kubernetes passes host devices only through hostPath volumes (judged as
-        // mounts); `volumeDevices` are PVC block devices, not host devices.
-        devices: Vec::new(),
-        probe_hosts,
-        security_context: ContainerSecurityContext {
-            options: security_options(sc),
-            privileged: boolean(sc, "privileged"),
-            allow_privilege_escalation: boolean(sc, "allowPrivilegeEscalation"),
-            cap_add: strings(caps, "add"),
-            cap_drop: strings(caps, "drop"),
-            proc_mount: string(sc, "procMount"),
-            read_only_root_filesystem: boolean(sc, "readOnlyRootFilesystem"),
-        },
-    }
+    wire.into_model(path, annotations, explicit)
 }
 
 /// Keys that only a pod spec has: a partial object holding one is a pod spec fragment.

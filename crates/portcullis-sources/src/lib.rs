@@ -12,6 +12,7 @@ pub mod docker_api;
 pub mod docker_events;
 pub mod k8s;
 pub mod k8s_audit;
+pub mod k8s_wire;
 pub mod logs;
 pub mod manifest;
 pub mod process;

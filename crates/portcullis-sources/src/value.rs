@@ -51,10 +51,6 @@ pub fn as_bool(v: &Value) -> Option<bool> {
     }
 }
 
-pub fn int(v: &Value, key: &str) -> Option<i64> {
-    v.get(key).and_then(as_int)
-}
-
 pub fn as_int(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n

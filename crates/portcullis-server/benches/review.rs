@@ -1,0 +1,178 @@
+//! `cargo bench -p portcullis-server --bench review [-- --iterations 200000]`
+//!
+//! Where an admission answer's CPU goes, without the network: the time per review of
+//! 1. the JSON parse floor (serde skipping every value: `IgnoredAny`),
+//! 2. the whole judgement (`admission::review`: parse, model, rules, answer),
+//!    for the same Deployment review the `serve` load bench sends, and for a privileged
+//!    Pod that is denied (the answer-building path).
+//!
+//! The figure that matters is the ratio against the floor measured in the same run.
+
+use portcullis_server::{ServeConfig, State};
+use std::hint::black_box;
+use std::time::Instant;
+
+// The serve binary allocates with mimalloc; so does this, or the figures would not carry over.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn deployment_review() -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "name": "web", "namespace": "shop", "operation": "CREATE",
+            "userInfo": {"username": "system:serviceaccount:argocd:argocd-application-controller", "groups": ["system:serviceaccounts", "system:authenticated"]},
+            "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+                "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                    "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [
+                        {"name": "web", "image": "ghcr.io/acme/web:2.4.1", "ports": [{"containerPort": 8080}], "env": [{"name": "MODE", "value": "prod"}],
+                         "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}}, "resources": {"limits": {"memory": "512Mi"}},
+                         "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": true},
+                         "volumeMounts": [{"name": "cfg", "mountPath": "/etc/web"}]},
+                        {"name": "proxy", "image": "envoyproxy/envoy:v1.31.2", "args": ["-c", "/etc/envoy/envoy.yaml"],
+                         "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}],
+                    "volumes": [{"name": "cfg", "configMap": {"name": "web"}}]}}}},
+            "dryRun": false
+        }
+    }))
+    .unwrap_or_default()
+}
+
+fn privileged_pod_review() -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "0c9d1f4e-2b7a-4c1e-9d4f-5a6b7c8d9e0f",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "name": "everything-allowed", "namespace": "default", "operation": "CREATE",
+            "userInfo": {"username": "mallory", "groups": ["system:authenticated"]},
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "everything-allowed", "labels": {"app": "pentest"}},
+                "spec": {"hostNetwork": true, "hostPID": true, "hostIPC": true,
+                    "containers": [{"name": "everything-allowed-pod", "image": "ubuntu",
+                        "securityContext": {"privileged": true},
+                        "volumeMounts": [{"mountPath": "/host", "name": "noderoot"}],
+                        "command": ["/bin/sh", "-c", "--"], "args": ["while true; do sleep 30; done;"]}],
+                    "volumes": [{"name": "noderoot", "hostPath": {"path": "/"}}]}},
+            "dryRun": false
+        }
+    }))
+    .unwrap_or_default()
+}
+
+fn per_op(iterations: u32, mut f: impl FnMut()) -> f64 {
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let t = Instant::now();
+    for _ in 0..iterations {
+        f();
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(iterations)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let iterations: u32 = args
+        .iter()
+        .position(|a| a == "--iterations")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
+    // `--case deployment|pod` runs one case (for profiling).
+    let case = args
+        .iter()
+        .position(|a| a == "--case")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let _guard = rt.enter();
+    let engine = portcullis_rules::Engine::builtin().expect("built-in pack");
+    let config = ServeConfig {
+        store: String::new(),
+        ..ServeConfig::default()
+    };
+    let state = State::new(engine, config).expect("state");
+    println!("| review | bytes | parse floor (ns) | review (ns) | ratio |");
+    println!("|---|---|---|---|---|");
+    for (key, name, body) in [
+        (
+            "deployment",
+            "Deployment, 2 containers, allowed",
+            deployment_review(),
+        ),
+        ("pod", "privileged Pod, denied", privileged_pod_review()),
+    ] {
+        if case.as_deref().is_some_and(|c| c != key) {
+            continue;
+        }
+        let floor = per_op(iterations, || {
+            black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&body)).ok());
+        });
+        // The stages, each alone: JSON into a Value (what a tree-building reader pays),
+        // the model read straight from the bytes, the rule pack.
+        let value = per_op(iterations, || {
+            black_box(serde_json::from_slice::<serde_json::Value>(black_box(&body)).ok());
+        });
+        let model = per_op(iterations, || {
+            black_box(portcullis_server::admission::review_deployments(black_box(&body)).ok());
+        });
+        let deployments =
+            portcullis_server::admission::review_deployments(&body).unwrap_or_default();
+        let engine = state.engine();
+        let evaluator = engine.evaluator(
+            &Default::default(),
+            portcullis_rules::EvalOptions {
+                pss: state.config().pss,
+                inline_suppressions: false,
+            },
+        );
+        let rules = per_op(iterations, || {
+            for d in &deployments {
+                black_box(evaluator.evaluate(black_box(d)));
+            }
+        });
+        if std::env::var("PER_RULE").is_ok() {
+            let mut times: Vec<(f64, String)> = engine
+                .rules()
+                .map(|r| {
+                    let sel = portcullis_rules::Selection {
+                        select: vec![r.def.code.clone()],
+                        ignore: vec![],
+                    };
+                    let ev = engine.evaluator(
+                        &sel,
+                        portcullis_rules::EvalOptions {
+                            pss: state.config().pss,
+                            inline_suppressions: false,
+                        },
+                    );
+                    let t = per_op(20000, || {
+                        for d in &deployments {
+                            black_box(ev.evaluate(black_box(d)));
+                        }
+                    });
+                    (t, r.def.code.clone())
+                })
+                .collect();
+            times.sort_by(|a, b| b.0.total_cmp(&a.0));
+            for (t, c) in times.iter().take(25) {
+                eprintln!("  {c}: {t:.0} ns");
+            }
+            eprintln!("  sum {:.0}", times.iter().map(|t| t.0).sum::<f64>());
+        }
+        eprintln!("{name}: Value parse {value:.0} ns, model {model:.0} ns, rules {rules:.0} ns");
+        let review = per_op(iterations, || {
+            black_box(portcullis_server::admission::review(&state, black_box(&body)).ok());
+        });
+        println!(
+            "| {name} | {} | {floor:.0} | {review:.0} | {:.1}× |",
+            body.len(),
+            review / floor
+        );
+    }
+}
