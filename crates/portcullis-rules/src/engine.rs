@@ -5,7 +5,7 @@
 //! itself, and a decoy sidecar can never hide it (the flattened-array mistake).
 
 use crate::expr::{CmpOp, Lit, Node};
-use crate::fields::{Ctx, Field, Scope, Val};
+use crate::fields::{Ctx, Field, Items, Scope, Val};
 use crate::functions::Func;
 use crate::pss::{self, Failure, Profile};
 use crate::rule::{RuleDef, Severity};
@@ -24,6 +24,8 @@ pub struct CompiledRule {
     pub(crate) cond: Node,
     pub(crate) message: Vec<Segment>,
     pub(crate) exceptions: Vec<CompiledException>,
+    /// Indices of the pack-wide exceptions whose `rules` cover this rule.
+    pub(crate) global_exceptions: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +41,16 @@ pub struct CompiledException {
     pub(crate) fields: Vec<Field>,
     pub(crate) values: Vec<Vec<String>>,
     pub(crate) rules: Vec<String>,
+    /// Every tuple's first value, sorted: most findings are excused by no tuple, and most
+    /// tuples fail on their first field (the namespace), so that is checked first, once.
+    pub(crate) first: Vec<String>,
+}
+
+impl CompiledException {
+    /// Whether this exception can excuse the rule `code` (no `rules`: every rule).
+    pub(crate) fn covers(&self, code: &str) -> bool {
+        self.rules.is_empty() || self.rules.iter().any(|r| code.starts_with(r.as_str()))
+    }
 }
 
 /// A loaded, compiled pack.
@@ -144,7 +156,12 @@ impl Engine {
     }
 
     pub fn evaluator(&self, sel: &Selection, opts: EvalOptions) -> Evaluator<'_> {
-        let mut by_scope: [Vec<&CompiledRule>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        let n = self.rules.len();
+        let mut by_scope: [Vec<&CompiledRule>; 3] = [
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        ];
         for r in &self.rules {
             let code = r.def.code.as_str();
             let explicitly = sel.select.iter().any(|s| s == code);
@@ -296,12 +313,11 @@ impl<'e> Evaluator<'e> {
             || rule
                 .exceptions
                 .iter()
-                .chain(self.engine.global_exceptions.iter().filter(|x| {
-                    x.rules.is_empty()
-                        || x.rules
-                            .iter()
-                            .any(|r| rule.def.code.starts_with(r.as_str()))
-                }))
+                .chain(
+                    rule.global_exceptions
+                        .iter()
+                        .filter_map(|&i| self.engine.global_exceptions.get(i)),
+                )
                 .any(|x| exception_matches(x, &env))
         {
             out.suppressed += 1;
@@ -339,19 +355,17 @@ impl<'e> Evaluator<'e> {
                     .map(container_ref);
             }
         }
-        let matched = match &failure {
-            Some(f) => f.message(),
-            None => matched_text(&evidence),
-        };
-        let message = rule
-            .message
-            .iter()
-            .map(|s| match s {
-                Segment::Text(t) => t.clone(),
-                Segment::Field(f) => get(*f, &env).display(),
-                Segment::Matched => matched.clone(),
-            })
-            .collect();
+        let mut message = String::with_capacity(96);
+        for s in &rule.message {
+            match s {
+                Segment::Text(t) => message.push_str(t),
+                Segment::Field(f) => get(*f, &env).write_display(&mut message),
+                Segment::Matched => message.push_str(&match &failure {
+                    Some(f) => f.message(),
+                    None => matched_text(&evidence),
+                }),
+            }
+        }
         out.findings.push(Finding {
             rule: &rule.def,
             severity: rule.def.severity,
@@ -437,7 +451,7 @@ fn lit(l: &Lit) -> Val<'_> {
         Lit::Bool(b) => Val::Bool(*b),
         Lit::Int(i) => Val::Int(*i),
         Lit::Str(s) => Val::Str(Cow::Borrowed(s)),
-        Lit::List(l) => Val::List(l.iter().map(|s| Cow::Borrowed(s.as_str())).collect()),
+        Lit::List(l) => Val::List(Items::Borrowed(l)),
     }
 }
 
@@ -479,18 +493,29 @@ fn value<'a>(n: &'a Node, env: &Env<'a>, st: &mut State) -> Val<'a> {
             let parsed = (func.is_shell()
                 && matches!(args.first(), Some(Node::Field(Field::ContainerScripts))))
             .then_some(env.scripts);
-            let vals: Vec<Val<'a>> = args
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    if i == 0 && parsed.is_some() {
-                        Val::Null
-                    } else {
-                        value(a, env, st)
-                    }
-                })
-                .collect();
-            func.call(&vals, parsed)
+            // Arguments on the stack: every function of the pack takes at most three.
+            const ON_STACK: usize = 4;
+            let arg = |i: usize, a: &'a Node, st: &mut State| {
+                if i == 0 && parsed.is_some() {
+                    Val::Null
+                } else {
+                    value(a, env, st)
+                }
+            };
+            if args.len() <= ON_STACK {
+                let mut vals: [Val<'a>; ON_STACK] = [const { Val::Null }; ON_STACK];
+                for (i, a) in args.iter().enumerate() {
+                    vals[i] = arg(i, a, st);
+                }
+                func.call(&vals[..args.len()], parsed)
+            } else {
+                let vals: Vec<Val<'a>> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| arg(i, a, st))
+                    .collect();
+                func.call(&vals, parsed)
+            }
         }
         other => Val::Bool(eval(other, env, st).truthy()),
     }
@@ -585,7 +610,7 @@ fn eval<'a>(n: &'a Node, env: &Env<'a>, st: &mut State) -> Val<'a> {
                 Val::List(l) => {
                     let m: Vec<Cow<'a, str>> =
                         l.iter().filter(|s| re.is_match(s)).cloned().collect();
-                    (!m.is_empty()).then_some(Val::List(m))
+                    (!m.is_empty()).then_some(Val::List(Items::Owned(m)))
                 }
                 _ => None,
             };
@@ -599,14 +624,24 @@ fn eval<'a>(n: &'a Node, env: &Env<'a>, st: &mut State) -> Val<'a> {
         }
         Node::Cmp(op, l, r) => {
             let lv = value(l, env, st);
-            let rv = value(r, env, st);
-            match compare(*op, &lv, &rv, st.recording) {
+            // A literal right-hand side (a named list, often dozens of items) is read in
+            // place, not copied into a value for every container.
+            let rv;
+            let rhs = match &**r {
+                Node::Lit(lit) => Rhs::Lit(lit),
+                other => {
+                    rv = value(other, env, st);
+                    Rhs::Val(&rv)
+                }
+            };
+            match compare(*op, &lv, rhs, st.recording) {
                 Some(matched) => {
                     record(st, l, &matched, env);
-                    if matches!(**r, Node::Field(_) | Node::Call(..))
+                    if let Rhs::Val(rv) = rhs
+                        && matches!(**r, Node::Field(_) | Node::Call(..))
                         && !matches!(op, CmpOp::In | CmpOp::Intersects)
                     {
-                        record(st, r, &rv, env);
+                        record(st, r, rv, env);
                     }
                     Val::Bool(true)
                 }
@@ -633,15 +668,35 @@ fn scalar_eq(a: &Val<'_>, b: &Val<'_>) -> bool {
 /// `Some(matched part of the left side)` when the comparison holds. With `build` false the
 /// matched part is not assembled (the answer is `Some(Null)`): the judging pass only asks
 /// whether it holds.
-fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>, build: bool) -> Option<Val<'a>> {
+fn compare<'a>(op: CmpOp, l: &Val<'a>, rhs: Rhs<'_, '_>, build: bool) -> Option<Val<'a>> {
     // Whether any item of the right-hand side satisfies `f`. Borrowed, not collected: this
     // runs for every `in`/`startswith`/`endswith` of every rule on every container.
     let any_item = |f: &dyn Fn(&str) -> bool| -> bool {
-        match r {
-            Val::List(x) => x.iter().any(|s| f(s)),
-            Val::Null => false,
-            Val::Str(s) => f(s),
-            other => f(&other.display()),
+        match rhs {
+            Rhs::Lit(Lit::List(x)) => x.iter().any(|s| f(s)),
+            Rhs::Lit(Lit::Str(s)) => f(s),
+            Rhs::Lit(other) => f(&lit(other).display()),
+            Rhs::Val(Val::List(x)) => x.iter().any(|s| f(s)),
+            Rhs::Val(Val::Null) => false,
+            Rhs::Val(Val::Str(s)) => f(s),
+            Rhs::Val(other) => f(&other.display()),
+        }
+    };
+    // The right-hand side as a value, for the comparisons that need one whole.
+    let owned;
+    let r: &Val<'_> = match rhs {
+        Rhs::Val(v) => v,
+        Rhs::Lit(Lit::List(_))
+            if matches!(
+                op,
+                CmpOp::In | CmpOp::Intersects | CmpOp::StartsWith | CmpOp::EndsWith
+            ) =>
+        {
+            &Val::Null
+        }
+        Rhs::Lit(l) => {
+            owned = lit(l);
+            &owned
         }
     };
     let filter_list = |pred: &dyn Fn(&str) -> bool| -> Option<Val<'a>> {
@@ -649,7 +704,7 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>, build: bool) -> Option<Val<'
             Val::List(x) if !build => x.iter().any(|s| pred(s)).then_some(Val::Null),
             Val::List(x) => {
                 let m: Vec<Cow<'a, str>> = x.iter().filter(|s| pred(s)).cloned().collect();
-                (!m.is_empty()).then_some(Val::List(m))
+                (!m.is_empty()).then_some(Val::List(Items::Owned(m)))
             }
             Val::Null => None,
             Val::Str(s) => pred(s).then(|| l.clone()),
@@ -690,6 +745,13 @@ fn compare<'a>(op: CmpOp, l: &Val<'a>, r: &Val<'_>, build: bool) -> Option<Val<'
     }
 }
 
+/// The right-hand side of a comparison: a value, or a literal read in place.
+#[derive(Clone, Copy)]
+enum Rhs<'v, 'a> {
+    Val(&'v Val<'a>),
+    Lit(&'v Lit),
+}
+
 /// An exception matches when, for one of its value tuples, every field equals its value.
 /// In a finding about the whole pod, container fields must hold for every container: each
 /// container has to be allowed by some tuple, so one allow-listed sidecar cannot excuse
@@ -714,8 +776,6 @@ fn exception_matches(x: &CompiledException, env: &Env<'_>) -> bool {
 /// every finding, on the hot path: each field is read at most once, and only when a tuple
 /// gets that far (most tuples fail on their first field, the namespace).
 fn any_tuple_matches<'a>(x: &CompiledException, env: &Env<'a>, ctx: &Ctx<'a>) -> bool {
-    const CACHED: usize = 8;
-    let mut cache: [Option<Val<'a>>; CACHED] = [const { None }; CACHED];
     let read = |f: Field| {
         if f == Field::ContainerScripts {
             Val::List(
@@ -728,6 +788,19 @@ fn any_tuple_matches<'a>(x: &CompiledException, env: &Env<'a>, ctx: &Ctx<'a>) ->
             f.get(ctx)
         }
     };
+    let Some(&first_field) = x.fields.first() else {
+        return false;
+    };
+    let first = read(first_field);
+    // A text first field that no tuple names: nothing to compare.
+    if let Val::Str(v) = &first
+        && x.first.binary_search_by(|p| p.as_str().cmp(v)).is_err()
+    {
+        return false;
+    }
+    const CACHED: usize = 8;
+    let mut cache: [Option<Val<'a>>; CACHED] = [const { None }; CACHED];
+    cache[0] = Some(first);
     x.values.iter().any(|tuple| {
         x.fields
             .iter()

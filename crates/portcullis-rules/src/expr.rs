@@ -18,6 +18,7 @@
 
 use crate::fields::{Field, Scope};
 use crate::functions::Func;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -175,7 +176,8 @@ pub enum Lit {
     Bool(bool),
     Int(i64),
     Str(String),
-    List(Vec<String>),
+    /// Items kept as the values rules compare with, so a list is read in place.
+    List(Vec<Cow<'static, str>>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -373,8 +375,8 @@ impl Compiler<'_> {
                 loop {
                     let at = self.here();
                     match self.bump() {
-                        Some(Tok::Str(s)) | Some(Tok::Ident(s)) => items.push(s),
-                        Some(Tok::Int(n)) => items.push(n.to_string()),
+                        Some(Tok::Str(s)) | Some(Tok::Ident(s)) => items.push(Cow::Owned(s)),
+                        Some(Tok::Int(n)) => items.push(Cow::Owned(n.to_string())),
                         _ => return err(at, "a list holds strings or numbers"),
                     }
                     match self.bump() {
@@ -436,7 +438,9 @@ impl Compiler<'_> {
             return Ok(Node::Field(field));
         }
         if let Some(items) = self.names.lists.get(&name) {
-            return Ok(Node::Lit(Lit::List(items.clone())));
+            return Ok(Node::Lit(Lit::List(
+                items.iter().cloned().map(Cow::Owned).collect(),
+            )));
         }
         if let Some(body) = self.names.macros.get(&name) {
             if self.stack.contains(&name) {

@@ -12,7 +12,45 @@ pub enum Val<'a> {
     Bool(bool),
     Int(i64),
     Str(Cow<'a, str>),
-    List(Vec<Cow<'a, str>>),
+    /// Borrowed when it is a literal list of the rule (read in place, never copied).
+    List(Items<'a>),
+}
+
+/// A list value's items: built for this evaluation, or a literal list of the rule read in
+/// place (a named list can hold dozens of items; copying it for every container showed up
+/// as a tenth of the judging time).
+#[derive(Debug, Clone)]
+pub enum Items<'a> {
+    Owned(Vec<Cow<'a, str>>),
+    Borrowed(&'a [Cow<'a, str>]),
+}
+
+impl<'a> std::ops::Deref for Items<'a> {
+    type Target = [Cow<'a, str>];
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Items::Owned(v) => v,
+            Items::Borrowed(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Items<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<'a> From<Vec<Cow<'a, str>>> for Items<'a> {
+    fn from(v: Vec<Cow<'a, str>>) -> Self {
+        Items::Owned(v)
+    }
+}
+
+impl<'a> FromIterator<Cow<'a, str>> for Items<'a> {
+    fn from_iter<I: IntoIterator<Item = Cow<'a, str>>>(it: I) -> Self {
+        Items::Owned(it.into_iter().collect())
+    }
 }
 
 impl Val<'_> {
@@ -33,6 +71,22 @@ impl Val<'_> {
             Val::Int(i) => (*i).into(),
             Val::Str(s) => s.as_ref().into(),
             Val::List(l) => l.iter().map(|s| s.as_ref()).collect::<Vec<_>>().into(),
+        }
+    }
+
+    /// Text for message templates, appended to `out`.
+    pub fn write_display(&self, out: &mut String) {
+        match self {
+            Val::Str(s) => out.push_str(s),
+            Val::List(l) => {
+                for (i, s) in l.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(s);
+                }
+            }
+            other => out.push_str(&other.display()),
         }
     }
 

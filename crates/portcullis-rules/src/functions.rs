@@ -2,7 +2,7 @@
 //! here, so the pack's conditions stay short and declarative.
 
 use crate::expr::Node;
-use crate::fields::Val;
+use crate::fields::{Items, Val};
 use crate::shell::Script;
 use portcullis_model::hostpath;
 use std::borrow::Cow;
@@ -164,6 +164,14 @@ impl Func {
     /// Call with evaluated arguments. `parsed` is the container's scripts, already parsed,
     /// when the first argument is `container.scripts` (the common, hot case).
     pub fn call<'a>(self, args: &[Val<'a>], parsed: Option<&[Script]>) -> Val<'a> {
+        /// A value's items, in place: a list's, or a lone string as a one-item list.
+        fn items<'v>(v: &'v Val<'_>) -> &'v [Cow<'v, str>] {
+            match v {
+                Val::List(l) => l,
+                Val::Str(s) => std::slice::from_ref(s),
+                _ => &[],
+            }
+        }
         fn strs<'v>(v: &'v Val<'_>) -> Vec<&'v str> {
             match v {
                 Val::List(l) => l.iter().map(|s| s.as_ref()).collect(),
@@ -187,7 +195,7 @@ impl Func {
                 }
             };
             if scripts.is_empty() {
-                return Val::List(Vec::new());
+                return Val::List(Items::Owned(Vec::new()));
             }
             return owned(match self {
                 Func::DownloadExec => crate::shell::download_exec(scripts),
@@ -204,29 +212,30 @@ impl Func {
         match self {
             Func::Within | Func::Exposes => {
                 let paths = match &args[0] {
-                    Val::List(l) if l.is_empty() => return Val::List(Vec::new()),
+                    Val::List(l) if l.is_empty() => return Val::List(Items::Owned(Vec::new())),
                     Val::List(l) => l.clone(),
-                    Val::Str(s) => vec![s.clone()],
-                    _ => return Val::List(Vec::new()),
+                    Val::Str(s) => Items::Owned(vec![s.clone()]),
+                    _ => return Val::List(Items::Owned(Vec::new())),
                 };
-                let bases = strs(&args[1]);
+                let bases = items(&args[1]);
                 let rel = |p: &str, b: &str| match self {
                     Func::Within => hostpath::is_within(p, b),
                     _ => hostpath::exposes(p, b),
                 };
                 Val::List(
                     paths
-                        .into_iter()
+                        .iter()
                         .filter(|p| p.starts_with('/') && bases.iter().any(|b| rel(p, b)))
+                        .cloned()
                         .collect(),
                 )
             }
             Func::Without => {
-                let exclude = strs(&args[1]);
+                let exclude = items(&args[1]);
                 match &args[0] {
                     Val::List(l) => Val::List(
                         l.iter()
-                            .filter(|x| !exclude.contains(&x.as_ref()))
+                            .filter(|x| !exclude.iter().any(|e| e == *x))
                             .cloned()
                             .collect(),
                     ),

@@ -338,6 +338,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
                 cond,
                 message,
                 exceptions,
+                global_exceptions: Vec::new(),
             });
         }
     }
@@ -363,6 +364,16 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
                 message: format!("exception {}: {e}", x.item.name),
             }),
         }
+    }
+    // Which pack-wide exceptions can excuse each rule, decided once here rather than for
+    // every finding.
+    for r in &mut compiled {
+        r.global_exceptions = global_exceptions
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.covers(&r.def.code))
+            .map(|(i, _)| i)
+            .collect();
     }
     if errors.is_empty() {
         Ok(Engine {
@@ -427,11 +438,15 @@ pub(crate) fn compile_exception(x: &ExceptionDef) -> Result<CompiledException, S
             ));
         }
     }
+    let mut first: Vec<String> = x.values.iter().filter_map(|t| t.first().cloned()).collect();
+    first.sort();
+    first.dedup();
     Ok(CompiledException {
         name: x.name.clone(),
         fields,
         values: x.values.clone(),
         rules: x.rules.clone(),
+        first,
     })
 }
 

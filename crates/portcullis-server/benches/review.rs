@@ -124,8 +124,18 @@ fn main() {
         let deployments =
             portcullis_server::admission::review_deployments(&body).unwrap_or_default();
         let engine = state.engine();
+        // `--select CODE,…` narrows the rules stage (for profiling one rule).
+        let select: Vec<String> = args
+            .iter()
+            .position(|a| a == "--select")
+            .and_then(|i| args.get(i + 1))
+            .map(|s| s.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
         let evaluator = engine.evaluator(
-            &Default::default(),
+            &portcullis_rules::Selection {
+                select,
+                ignore: Vec::new(),
+            },
             portcullis_rules::EvalOptions {
                 pss: state.config().pss,
                 inline_suppressions: false,

@@ -9,7 +9,7 @@ use crate::State;
 use crate::decision::Verdict;
 use portcullis_model::{Actor, Deployment, Operation, Origin, Outcome, Target};
 use portcullis_output::Alert;
-use portcullis_sources::k8s_wire::{ObjectMeta, PodSpecWire};
+use portcullis_sources::k8s_wire::{ObjectMeta, PodSpecWire, Text};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,34 +22,34 @@ pub struct BadReview(pub String);
 
 /// An `AdmissionReview` as the API server sends it: only what we read, the rest skipped
 /// unparsed (`oldObject`, `options`, managed fields of other kinds), strings borrowed.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 struct ReviewWire<'a> {
     #[serde(borrow)]
-    api_version: Option<Cow<'a, str>>,
+    api_version: Text<'a>,
     #[serde(borrow)]
-    kind: Option<Cow<'a, str>>,
+    kind: Text<'a>,
     #[serde(borrow)]
     request: Option<RequestWire<'a>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct RequestWire<'a> {
     #[serde(borrow)]
-    uid: Option<Cow<'a, str>>,
+    uid: Text<'a>,
     #[serde(borrow)]
     kind: Option<KindWire<'a>>,
     #[serde(borrow)]
     resource: Option<ResourceWire<'a>>,
     #[serde(borrow)]
-    sub_resource: Option<Cow<'a, str>>,
+    sub_resource: Text<'a>,
     #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Text<'a>,
     #[serde(borrow)]
-    namespace: Option<Cow<'a, str>>,
+    namespace: Text<'a>,
     #[serde(borrow)]
-    operation: Option<Cow<'a, str>>,
+    operation: Text<'a>,
     #[serde(borrow)]
     user_info: Option<UserInfoWire<'a>>,
     #[serde(borrow)]
@@ -57,22 +57,25 @@ pub struct RequestWire<'a> {
     dry_run: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct KindWire<'a> {
     #[serde(borrow)]
-    kind: Option<Cow<'a, str>>,
+    kind: Text<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct ResourceWire<'a> {
     #[serde(borrow)]
-    resource: Option<Cow<'a, str>>,
+    resource: Text<'a>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct UserInfoWire<'a> {
     #[serde(borrow)]
-    username: Option<Cow<'a, str>>,
+    username: Text<'a>,
     #[serde(default)]
     groups: Vec<String>,
 }
@@ -129,7 +132,7 @@ struct JobTemplateWire<'a> {
 }
 
 impl RequestWire<'_> {
-    fn text(v: &Option<Cow<'_, str>>) -> Option<String> {
+    fn text(v: &Text<'_>) -> Option<String> {
         v.as_deref().map(str::to_string)
     }
 }
@@ -228,22 +231,26 @@ fn deployments(req: &RequestWire<'_>) -> Result<Vec<Deployment>, BadReview> {
         Some(found) => found,
         None => object_by_value(object.get(), fallback_kind, &base.origin)?,
     };
+    // The request says who did what (uid, actor, operation, and the name and namespace it
+    // was sent to); the object says what it is (kind, labels, pod). The last deployment takes
+    // the request's facts, the others (a CRD with several pods) a copy.
+    let mut base = Some(base);
+    let last = found.len().saturating_sub(1);
     Ok(found
         .into_iter()
-        .map(|f| {
-            let mut d = base.clone();
-            d.target.kind = f.target.kind;
-            d.target.api_version = f.target.api_version;
-            d.target.owner_references = f.target.owner_references;
-            d.target.labels = f.target.labels;
-            d.target.annotations = f.target.annotations;
-            if d.target.name.is_none() {
-                d.target.name = f.target.name;
-            }
-            if d.target.namespace.is_none() {
-                d.target.namespace = f.target.namespace;
-            }
-            d.pod = f.pod;
+        .enumerate()
+        .map(|(i, mut d)| {
+            let b = if i == last {
+                base.take().unwrap_or_default()
+            } else {
+                base.clone().unwrap_or_default()
+            };
+            d.origin = b.origin;
+            d.actor = b.actor;
+            d.operation = b.operation;
+            d.outcome = b.outcome;
+            d.target.name = b.target.name.or(d.target.name);
+            d.target.namespace = b.target.namespace.or(d.target.namespace);
             d
         })
         .collect())

@@ -31,6 +31,9 @@ use std::marker::PhantomData;
 pub struct Text<'a>(pub Option<Cow<'a, str>>);
 
 impl<'a> Text<'a> {
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
     /// The text, empty strings counting as absent (`value::string`).
     fn non_empty(self) -> Option<String> {
         self.0.filter(|s| !s.is_empty()).map(Cow::into_owned)
