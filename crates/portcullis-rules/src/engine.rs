@@ -26,6 +26,58 @@ pub struct CompiledRule {
     pub(crate) exceptions: Vec<CompiledException>,
     /// Indices of the pack-wide exceptions whose `rules` cover this rule.
     pub(crate) global_exceptions: Vec<usize>,
+    /// What must hold for the condition to hold at all (see [`guards_of`]).
+    pub(crate) guards: Vec<Guard>,
+}
+
+/// A necessary condition of a rule, read off its condition at load: a field that must be
+/// truthy (`container.privileged and …`) or must hold something (`"/" in
+/// container.host_mounts`, `within(container.host_mounts, …)`, `miner(container.scripts)`).
+/// Checked once per container and shared by every rule that needs it, so the seven mount
+/// rules cost one look at a container without host mounts, not seven evaluations.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Guard {
+    Truthy(Field),
+    NonEmpty(Field),
+}
+
+/// The guards of a condition: those of its top-level conjuncts. A guard that fails means
+/// the condition is false, so skipping the rule changes nothing but the time it takes.
+pub(crate) fn guards_of(cond: &Node) -> Vec<Guard> {
+    fn walk(n: &Node, out: &mut Vec<Guard>) {
+        match n {
+            Node::And(items) => items.iter().for_each(|i| walk(i, out)),
+            Node::Field(f) => out.push(Guard::Truthy(*f)),
+            // These never hold for a null or an empty list on the left (an empty *string*
+            // may still be `in` a list holding "", so only lists and nulls are skipped).
+            Node::Cmp(
+                CmpOp::In
+                | CmpOp::Intersects
+                | CmpOp::StartsWith
+                | CmpOp::EndsWith
+                | CmpOp::Contains,
+                l,
+                _,
+            ) => {
+                if let Node::Field(f) = &**l {
+                    out.push(Guard::NonEmpty(*f));
+                }
+            }
+            // Path and shell functions answer an empty list for a null or empty first
+            // argument.
+            Node::Call(func, args)
+                if matches!(func, Func::Within | Func::Exposes) || func.is_shell() =>
+            {
+                if let Some(Node::Field(f)) = args.first() {
+                    out.push(Guard::NonEmpty(*f));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(cond, &mut out);
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +243,8 @@ struct State {
     profile: Option<Profile>,
     /// False under `not`: what a negation matched is never evidence, so skip building it.
     recording: bool,
+    /// Guard answers for the current context (0 unknown, 1 holds, 2 fails), two per field.
+    guards: Vec<u8>,
 }
 
 impl<'e> Evaluator<'e> {
@@ -205,6 +259,7 @@ impl<'e> Evaluator<'e> {
             pss: None,
             profile: self.opts.pss,
             recording: true,
+            guards: vec![0; Field::ALL.len() * 2],
         };
         let base = Ctx {
             dep,
@@ -226,6 +281,7 @@ impl<'e> Evaluator<'e> {
                         container: Some(c),
                         ..base
                     };
+                    st.guards.fill(0);
                     // Parsed once, read by every payload rule.
                     let scripts: Vec<crate::shell::Script> = crate::shell::scripts(c)
                         .into_iter()
@@ -297,6 +353,32 @@ impl<'e> Evaluator<'e> {
             scripts,
             pod: ctx.pod,
         };
+        for g in &rule.guards {
+            let (f, slot) = match *g {
+                Guard::Truthy(f) => (f, f as usize * 2),
+                Guard::NonEmpty(f) => (f, f as usize * 2 + 1),
+            };
+            let holds = match st.guards.get(slot).copied() {
+                Some(1) => true,
+                Some(2) => false,
+                _ => {
+                    let v = get(f, &env);
+                    let holds = match g {
+                        Guard::Truthy(_) => v.truthy(),
+                        Guard::NonEmpty(_) => {
+                            !matches!(&v, Val::Null) && !matches!(&v, Val::List(l) if l.is_empty())
+                        }
+                    };
+                    if let Some(s) = st.guards.get_mut(slot) {
+                        *s = if holds { 1 } else { 2 };
+                    }
+                    holds
+                }
+            };
+            if !holds {
+                return;
+            }
+        }
         // Judge first without building evidence: nearly every rule is false for nearly
         // every container, and evidence (labels, JSON values) is only worth building for
         // the few that fire. Those are evaluated again, recording.

@@ -335,6 +335,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
                 def: r.item.clone(),
                 file: r.file.clone(),
                 line: r.line,
+                guards: crate::engine::guards_of(&cond),
                 cond,
                 message,
                 exceptions,

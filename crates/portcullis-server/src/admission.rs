@@ -10,7 +10,7 @@ use crate::decision::Verdict;
 use portcullis_model::{Actor, Deployment, Operation, Origin, Outcome, Target};
 use portcullis_output::Alert;
 use portcullis_sources::k8s_wire::{ObjectMeta, PodSpecWire, Text};
-use serde::de::IgnoredAny;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -21,40 +21,110 @@ use std::borrow::Cow;
 pub struct BadReview(pub String);
 
 /// An `AdmissionReview` as the API server sends it: only what we read, the rest skipped
-/// unparsed (`oldObject`, `options`, managed fields of other kinds), strings borrowed.
+/// unparsed (`oldObject`, `options`), strings borrowed. With `TYPED`, a built-in kind's
+/// object is read into the model in the same pass; without, it is kept as raw JSON.
 #[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct ReviewWire<'a> {
+#[serde(default, rename_all = "camelCase", bound(deserialize = "M: Mode"))]
+struct ReviewWire<'a, M> {
     #[serde(borrow)]
     api_version: Text<'a>,
     #[serde(borrow)]
     kind: Text<'a>,
     #[serde(borrow)]
-    request: Option<RequestWire<'a>>,
+    request: Option<RequestWire<'a, M>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-pub struct RequestWire<'a> {
-    #[serde(borrow)]
+/// How a review's object is read: typed in the same pass, or kept raw.
+trait Mode: Default {
+    const TYPED: bool;
+}
+
+#[derive(Default)]
+struct Typed;
+
+impl Mode for Typed {
+    const TYPED: bool = true;
+}
+
+#[derive(Default)]
+struct Raw;
+
+impl Mode for Raw {
+    const TYPED: bool = false;
+}
+
+#[derive(Default)]
+struct RequestWire<'a, M> {
     uid: Text<'a>,
-    #[serde(borrow)]
     kind: Option<KindWire<'a>>,
-    #[serde(borrow)]
     resource: Option<ResourceWire<'a>>,
-    #[serde(borrow)]
     sub_resource: Text<'a>,
-    #[serde(borrow)]
     name: Text<'a>,
-    #[serde(borrow)]
     namespace: Text<'a>,
-    #[serde(borrow)]
     operation: Text<'a>,
-    #[serde(borrow)]
     user_info: Option<UserInfoWire<'a>>,
-    #[serde(borrow)]
-    object: Option<&'a RawValue>,
+    object: ObjectField<'a>,
     dry_run: Option<bool>,
+    mode: std::marker::PhantomData<M>,
+}
+
+/// What the request's `object` held.
+#[derive(Default)]
+enum ObjectField<'a> {
+    #[default]
+    Absent,
+    /// Kept as written: read later as a `Value`, or as exec options.
+    Raw(&'a RawValue),
+    /// A built-in kind read straight into the model. `None`: not what its kind promises
+    /// (no pod spec, another kind), so the review is read again with the object kept raw.
+    Typed(Option<Vec<Deployment>>),
+}
+
+impl<'de: 'a, 'a, M: Mode> Deserialize<'de> for RequestWire<'a, M> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<M>(std::marker::PhantomData<M>);
+        impl<'de, M: Mode> Visitor<'de> for V<M> {
+            type Value = RequestWire<'de, M>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an admission request")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut r = RequestWire::default();
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    match key.as_deref().unwrap_or_default() {
+                        "uid" => r.uid = map.next_value()?,
+                        "kind" => r.kind = map.next_value()?,
+                        "resource" => r.resource = map.next_value()?,
+                        "subResource" => r.sub_resource = map.next_value()?,
+                        "name" => r.name = map.next_value()?,
+                        "namespace" => r.namespace = map.next_value()?,
+                        "operation" => r.operation = map.next_value()?,
+                        "userInfo" => r.user_info = map.next_value()?,
+                        "dryRun" => r.dry_run = map.next_value()?,
+                        "object" => {
+                            // The API server writes `kind` before `object`, so the object's
+                            // shape is known when it arrives.
+                            let kind = r.kind.as_ref().and_then(|k| k.kind.as_deref());
+                            r.object = match kind {
+                                Some(kind) if M::TYPED && is_built_in(kind) => {
+                                    ObjectField::Typed(map.next_value_seed(BuiltIn { kind })?)
+                                }
+                                _ => match map.next_value::<Option<&'de RawValue>>()? {
+                                    Some(raw) => ObjectField::Raw(raw),
+                                    None => ObjectField::Absent,
+                                },
+                            }
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(V::<M>(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -97,7 +167,7 @@ struct ObjectWire<'a, S> {
     kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
     metadata: Option<ObjectMeta<'a>>,
-    spec: Option<S>,
+    spec: Option<Box<S>>,
     #[serde(borrow)]
     template: Option<TemplateWire<'a>>,
 }
@@ -107,8 +177,9 @@ struct ObjectWire<'a, S> {
 struct TemplateWire<'a> {
     #[serde(borrow)]
     metadata: Option<ObjectMeta<'a>>,
+    // Boxed: serde moves values up through every layer it returns from.
     #[serde(borrow)]
-    spec: Option<PodSpecWire<'a>>,
+    spec: Option<Box<PodSpecWire<'a>>>,
 }
 
 /// Deployment, ReplicaSet, DaemonSet, StatefulSet, Job, ReplicationController.
@@ -131,26 +202,72 @@ struct JobTemplateWire<'a> {
     spec: Option<WorkloadSpecWire<'a>>,
 }
 
-impl RequestWire<'_> {
+impl<M> RequestWire<'_, M> {
     fn text(v: &Text<'_>) -> Option<String> {
         v.as_deref().map(str::to_string)
     }
 }
 
-/// The deployments a review's bytes describe (what `review` judges).
-pub fn review_deployments(body: &[u8]) -> Result<Vec<Deployment>, BadReview> {
-    let doc: ReviewWire = serde_json::from_slice(body)
-        .map_err(|e| BadReview(format!("not an AdmissionReview: {e}")))?;
-    deployments(
-        &doc.request
-            .ok_or_else(|| BadReview("request is missing".into()))?,
-    )
+/// What a review asks, read.
+struct Request {
+    api_version: String,
+    uid: String,
+    namespace: String,
+    dry_run: bool,
+    deployments: Vec<Deployment>,
 }
 
-/// The deployments an admission request describes.
-fn deployments(req: &RequestWire<'_>) -> Result<Vec<Deployment>, BadReview> {
-    let uid =
-        RequestWire::text(&req.uid).ok_or_else(|| BadReview("request.uid is missing".into()))?;
+/// Read a review. A built-in kind's object is read in the same pass as the request; an
+/// object that is not what its kind promises, or odd JSON (a key written twice), is read a
+/// second time, kept raw, and judged through the `Value` reader.
+fn read_request(body: &[u8]) -> Result<Request, BadReview> {
+    if let Ok(doc) = serde_json::from_slice::<ReviewWire<Typed>>(body)
+        && let Some(request) = request_of(doc)?
+    {
+        return Ok(request);
+    }
+    let doc: ReviewWire<Raw> = serde_json::from_slice(body)
+        .map_err(|e| BadReview(format!("not an AdmissionReview: {e}")))?;
+    request_of(doc)?.ok_or_else(|| BadReview("request.object could not be read".into()))
+}
+
+fn request_of<M: Mode>(doc: ReviewWire<'_, M>) -> Result<Option<Request>, BadReview> {
+    if doc.kind.as_deref() != Some("AdmissionReview") {
+        return Err(BadReview("expected kind AdmissionReview".into()));
+    }
+    let req = doc
+        .request
+        .ok_or_else(|| BadReview("request is missing".into()))?;
+    let uid = RequestWire::<M>::text(&req.uid)
+        .ok_or_else(|| BadReview("request.uid is missing".into()))?;
+    let namespace = req.namespace.as_deref().unwrap_or_default().to_string();
+    let dry_run = req.dry_run.unwrap_or(false);
+    let Some(deployments) = deployments(req)? else {
+        return Ok(None);
+    };
+    Ok(Some(Request {
+        api_version: doc
+            .api_version
+            .as_deref()
+            .unwrap_or("admission.k8s.io/v1")
+            .to_string(),
+        uid,
+        namespace,
+        dry_run,
+        deployments,
+    }))
+}
+
+/// The deployments a review's bytes describe (what `review` judges).
+pub fn review_deployments(body: &[u8]) -> Result<Vec<Deployment>, BadReview> {
+    read_request(body).map(|r| r.deployments)
+}
+
+/// The deployments an admission request describes; `None` when its object was read typed
+/// but is not what its kind promises (the caller reads the review again, raw).
+fn deployments<M: Mode>(req: RequestWire<'_, M>) -> Result<Option<Vec<Deployment>>, BadReview> {
+    let uid = RequestWire::<M>::text(&req.uid)
+        .ok_or_else(|| BadReview("request.uid is missing".into()))?;
     let op = req.operation.as_deref().unwrap_or_default();
     let sub = req.sub_resource.as_deref().unwrap_or_default();
     let kind = req
@@ -161,7 +278,7 @@ fn deployments(req: &RequestWire<'_>) -> Result<Vec<Deployment>, BadReview> {
     let username = req
         .user_info
         .as_ref()
-        .and_then(|u| RequestWire::text(&u.username));
+        .and_then(|u| RequestWire::<M>::text(&u.username));
     let actor = Actor {
         service_account: username
             .as_deref()
@@ -181,7 +298,7 @@ fn deployments(req: &RequestWire<'_>) -> Result<Vec<Deployment>, BadReview> {
         (_, "ephemeralcontainers") => Operation::EphemeralContainer,
         ("CREATE", _) => Operation::Create,
         ("UPDATE", _) => Operation::Update,
-        _ => return Ok(Vec::new()),
+        _ => return Ok(Some(Vec::new())),
     };
     let base = Deployment {
         origin: Origin {
@@ -196,133 +313,166 @@ fn deployments(req: &RequestWire<'_>) -> Result<Vec<Deployment>, BadReview> {
         outcome: Outcome::Attempted,
         target: Target {
             kind: kind.to_string(),
-            namespace: RequestWire::text(&req.namespace),
-            name: RequestWire::text(&req.name),
+            namespace: RequestWire::<M>::text(&req.namespace),
+            name: RequestWire::<M>::text(&req.name),
             ..Target::default()
         },
         ..Deployment::default()
     };
-    let object = match req.object {
-        Some(o) if o.get().starts_with('{') => o,
-        _ => return Err(BadReview("request.object is missing".into())),
-    };
-    if matches!(operation, Operation::Exec | Operation::Attach) {
-        let mut d = base;
-        d.target.kind = "Pod".into();
-        let cmd = serde_json::from_str::<ExecOptionsWire>(object.get())
-            .map(|o| o.command)
-            .unwrap_or_default();
-        if !cmd.is_empty() {
-            d.target
-                .annotations
-                .push(("portcullis.dev/exec-command".into(), cmd.join(" ")));
+    let found = match req.object {
+        ObjectField::Typed(Some(found)) => found,
+        ObjectField::Typed(None) => return Ok(None),
+        ObjectField::Raw(object) if object.get().starts_with('{') => {
+            if matches!(operation, Operation::Exec | Operation::Attach) {
+                let mut d = base;
+                d.target.kind = "Pod".into();
+                let cmd = serde_json::from_str::<ExecOptionsWire>(object.get())
+                    .map(|o| o.command)
+                    .unwrap_or_default();
+                if !cmd.is_empty() {
+                    d.target
+                        .annotations
+                        .push(("portcullis.dev/exec-command".into(), cmd.join(" ")));
+                }
+                return Ok(Some(vec![d]));
+            }
+            let fallback_kind = if kind.is_empty() {
+                req.resource
+                    .as_ref()
+                    .and_then(|r| r.resource.as_deref())
+                    .unwrap_or_default()
+            } else {
+                kind
+            };
+            match built_in(object.get(), kind) {
+                Some(found) => found,
+                None => object_by_value(object.get(), fallback_kind, &base.origin)?,
+            }
         }
-        return Ok(vec![d]);
-    }
-    let fallback_kind = if kind.is_empty() {
-        req.resource
-            .as_ref()
-            .and_then(|r| r.resource.as_deref())
-            .unwrap_or_default()
-    } else {
-        kind
-    };
-    let found = match built_in(object.get(), kind) {
-        Some(found) => found,
-        None => object_by_value(object.get(), fallback_kind, &base.origin)?,
+        _ => return Err(BadReview("request.object is missing".into())),
     };
     // The request says who did what (uid, actor, operation, and the name and namespace it
     // was sent to); the object says what it is (kind, labels, pod). The last deployment takes
     // the request's facts, the others (a CRD with several pods) a copy.
     let mut base = Some(base);
     let last = found.len().saturating_sub(1);
-    Ok(found
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut d)| {
-            let b = if i == last {
-                base.take().unwrap_or_default()
-            } else {
-                base.clone().unwrap_or_default()
-            };
-            d.origin = b.origin;
-            d.actor = b.actor;
-            d.operation = b.operation;
-            d.outcome = b.outcome;
-            d.target.name = b.target.name.or(d.target.name);
-            d.target.namespace = b.target.namespace.or(d.target.namespace);
-            d
-        })
-        .collect())
+    Ok(Some(
+        found
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut d)| {
+                let b = if i == last {
+                    base.take().unwrap_or_default()
+                } else {
+                    base.clone().unwrap_or_default()
+                };
+                d.origin = b.origin;
+                d.actor = b.actor;
+                d.operation = b.operation;
+                d.outcome = b.outcome;
+                d.target.name = b.target.name.or(d.target.name);
+                d.target.namespace = b.target.namespace.or(d.target.namespace);
+                d
+            })
+            .collect(),
+    ))
 }
 
-/// A built-in kind read from bytes in one pass, typed. `None` when the kind is not one
-/// whose pod sits at a known place, or the object is not what its kind promises (no pod
-/// spec, a key written twice, metadata that is not a mapping): the `Value` path then
-/// judges it, or explains what is wrong with it.
+/// Kinds whose pod sits at a known place (PSA's list), read typed.
+fn is_built_in(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Pod"
+            | "PodTemplate"
+            | "Deployment"
+            | "ReplicaSet"
+            | "DaemonSet"
+            | "StatefulSet"
+            | "Job"
+            | "ReplicationController"
+            | "CronJob"
+    )
+}
+
+/// A built-in kind's object (as a standalone JSON text), read typed.
 fn built_in(object: &str, kind: &str) -> Option<Vec<Deployment>> {
-    fn one<'a, S: Deserialize<'a>>(
-        object: &'a str,
-        kind: &str,
-        path: &str,
-        pod_of: impl FnOnce(
-            ObjectWire<'a, S>,
-        )
-            -> Option<(ObjectMeta<'a>, Option<ObjectMeta<'a>>, PodSpecWire<'a>)>,
-    ) -> Option<Vec<Deployment>> {
-        let o: ObjectWire<'a, S> = serde_json::from_str(object).ok()?;
-        if o.kind.as_deref().is_some_and(|k| k != kind) {
-            return None;
+    if !is_built_in(kind) {
+        return None;
+    }
+    BuiltIn { kind }
+        .deserialize(&mut serde_json::Deserializer::from_str(object))
+        .ok()
+        .flatten()
+}
+
+/// Reads a built-in kind's object straight into the model, in one pass. `None` when the
+/// object is not what its kind promises (no pod spec, another kind); an error when it is
+/// odd JSON (a key written twice, metadata that is not a mapping). Either way the `Value`
+/// path then judges it, or explains what is wrong with it.
+struct BuiltIn<'k> {
+    kind: &'k str,
+}
+
+impl<'de> DeserializeSeed<'de> for BuiltIn<'_> {
+    type Value = Option<Vec<Deployment>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        type Parts<'a> = (ObjectMeta<'a>, Option<ObjectMeta<'a>>, Box<PodSpecWire<'a>>);
+        fn one<'de, S: Deserialize<'de>, D: Deserializer<'de>>(
+            d: D,
+            kind: &str,
+            path: &str,
+            pod_of: impl FnOnce(ObjectWire<'de, S>) -> Option<Parts<'de>>,
+        ) -> Result<Option<Vec<Deployment>>, D::Error> {
+            let o = ObjectWire::<'de, S>::deserialize(d)?;
+            if o.kind.as_deref().is_some_and(|k| k != kind) {
+                return Ok(None);
+            }
+            let api_version = o.api_version.as_deref().map(str::to_string);
+            let Some((meta, template_meta, spec)) = pod_of(o) else {
+                return Ok(None);
+            };
+            // The pod's own annotations: the object's for a Pod, the template's otherwise.
+            let annotations = match template_meta {
+                Some(t) => t.annotations.0,
+                None => meta.annotations.0.clone(),
+            };
+            let target = meta.into_target(kind, api_version);
+            let pod = spec.into_model(&format!("object.{path}"), annotations, None);
+            Ok(Some(vec![Deployment {
+                target,
+                pod: Some(pod),
+                ..Deployment::default()
+            }]))
         }
-        let api_version = o.api_version.as_deref().map(str::to_string);
-        let (meta, template_meta, spec) = pod_of(o)?;
-        // The pod's own annotations: the object's for a Pod, the template's otherwise.
-        let annotations = match template_meta {
-            Some(t) => t.annotations.0,
-            None => meta.annotations.0.clone(),
-        };
-        let target = meta.into_target(kind, api_version);
-        let pod = spec.into_model(&format!("object.{path}"), annotations, None);
-        Some(vec![Deployment {
-            target,
-            pod: Some(pod),
-            ..Deployment::default()
-        }])
-    }
-    fn template<'a>(
-        meta: Option<ObjectMeta<'a>>,
-        t: Option<TemplateWire<'a>>,
-    ) -> Option<(ObjectMeta<'a>, Option<ObjectMeta<'a>>, PodSpecWire<'a>)> {
-        let t = t?;
-        Some((
-            meta.unwrap_or_default(),
-            Some(t.metadata.unwrap_or_default()),
-            t.spec?,
-        ))
-    }
-    match kind {
-        "Pod" => one::<PodSpecWire>(object, kind, "spec", |o| {
-            Some((o.metadata.unwrap_or_default(), None, o.spec?))
-        }),
-        "PodTemplate" => one::<IgnoredAny>(object, kind, "template.spec", |o| {
-            template(o.metadata, o.template)
-        }),
-        "Deployment"
-        | "ReplicaSet"
-        | "DaemonSet"
-        | "StatefulSet"
-        | "Job"
-        | "ReplicationController" => {
-            one::<WorkloadSpecWire>(object, kind, "spec.template.spec", |o| {
+        fn template<'a>(
+            meta: Option<ObjectMeta<'a>>,
+            t: Option<TemplateWire<'a>>,
+        ) -> Option<Parts<'a>> {
+            let t = t?;
+            Some((
+                meta.unwrap_or_default(),
+                Some(t.metadata.unwrap_or_default()),
+                t.spec?,
+            ))
+        }
+        let kind = self.kind;
+        match kind {
+            "Pod" => one::<PodSpecWire, D>(d, kind, "spec", |o| {
+                Some((o.metadata.unwrap_or_default(), None, o.spec?))
+            }),
+            "PodTemplate" => one::<IgnoredAny, D>(d, kind, "template.spec", |o| {
+                template(o.metadata, o.template)
+            }),
+            "CronJob" => {
+                one::<CronJobSpecWire, D>(d, kind, "spec.jobTemplate.spec.template.spec", |o| {
+                    template(o.metadata, o.spec?.job_template?.spec?.template)
+                })
+            }
+            _ => one::<WorkloadSpecWire, D>(d, kind, "spec.template.spec", |o| {
                 template(o.metadata, o.spec?.template)
-            })
+            }),
         }
-        "CronJob" => {
-            one::<CronJobSpecWire>(object, kind, "spec.jobTemplate.spec.template.spec", |o| {
-                template(o.metadata, o.spec?.job_template?.spec?.template)
-            })
-        }
-        _ => None,
     }
 }
 
@@ -425,32 +575,22 @@ pub fn review(
     state: &State,
     body: &[u8],
 ) -> Result<(ReviewAnswer, Vec<Alert>, Verdict), BadReview> {
-    let doc: ReviewWire = serde_json::from_slice(body)
-        .map_err(|e| BadReview(format!("not an AdmissionReview: {e}")))?;
-    if doc.kind.as_deref() != Some("AdmissionReview") {
-        return Err(BadReview("expected kind AdmissionReview".into()));
-    }
-    let api_version = doc
-        .api_version
-        .as_deref()
-        .unwrap_or("admission.k8s.io/v1")
-        .to_string();
-    let req = doc
-        .request
-        .ok_or_else(|| BadReview("request is missing".into()))?;
-    let uid =
-        RequestWire::text(&req.uid).ok_or_else(|| BadReview("request.uid is missing".into()))?;
-    let dry_run = req.dry_run.unwrap_or(false);
-    let namespace = req.namespace.as_deref().unwrap_or_default();
+    let Request {
+        api_version,
+        uid,
+        namespace,
+        dry_run,
+        deployments,
+    } = read_request(body)?;
     let cfg = state.config();
     let mut verdict = Verdict {
         allowed: true,
         ..Verdict::default()
     };
     let mut alerts = Vec::new();
-    if !cfg.exempt_namespaces.iter().any(|n| n == namespace) {
+    if !cfg.exempt_namespaces.contains(&namespace) {
         let mut kept = Vec::new();
-        for d in deployments(&req)? {
+        for d in deployments {
             let (v, alerts) = state.judge(&d);
             verdict.allowed &= v.allowed;
             verdict.denials.extend(v.denials);

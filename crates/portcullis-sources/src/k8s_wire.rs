@@ -451,12 +451,14 @@ pub struct PodSpecWire<'a> {
     runtime_class_name: Text<'a>,
     #[serde(borrow)]
     security_context: Obj<SecurityContextWire<'a>>,
+    // Boxed: a container's wire form is most of a kilobyte, and serde moves values up
+    // through every layer it returns from.
     #[serde(borrow)]
-    init_containers: List<ContainerWire<'a>>,
+    init_containers: List<Box<ContainerWire<'a>>>,
     #[serde(borrow)]
-    containers: List<ContainerWire<'a>>,
+    containers: List<Box<ContainerWire<'a>>>,
     #[serde(borrow)]
-    ephemeral_containers: List<ContainerWire<'a>>,
+    ephemeral_containers: List<Box<ContainerWire<'a>>>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -820,7 +822,7 @@ impl PodSpecWire<'_> {
                     ),
                 ] {
                     for (i, c) in list.0.into_iter().enumerate() {
-                        containers.push(c.into_model(kind, format!("{path}.{key}[{i}]"), &pod));
+                        containers.push((*c).into_model(kind, format!("{path}.{key}[{i}]"), &pod));
                     }
                 }
             }
