@@ -35,7 +35,7 @@ pub struct CompiledRule {
 /// container.host_mounts`, `within(container.host_mounts, …)`, `miner(container.scripts)`).
 /// Checked once per container and shared by every rule that needs it, so the seven mount
 /// rules cost one look at a container without host mounts, not seven evaluations.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Guard {
     Truthy(Field),
     NonEmpty(Field),
@@ -47,6 +47,22 @@ pub(crate) fn guards_of(cond: &Node) -> Vec<Guard> {
     fn walk(n: &Node, out: &mut Vec<Guard>) {
         match n {
             Node::And(items) => items.iter().for_each(|i| walk(i, out)),
+            // A guard every branch shares (`within(x, …) or exposes(x, …)`).
+            Node::Or(items) => {
+                let mut branches = items.iter().map(|i| {
+                    let mut g = Vec::new();
+                    walk(i, &mut g);
+                    g
+                });
+                if let Some(first) = branches.next() {
+                    let rest: Vec<Vec<Guard>> = branches.collect();
+                    out.extend(
+                        first
+                            .into_iter()
+                            .filter(|g| rest.iter().all(|b| b.contains(g))),
+                    );
+                }
+            }
             Node::Field(f) => out.push(Guard::Truthy(*f)),
             // These never hold for a null or an empty list on the left (an empty *string*
             // may still be `in` a list holding "", so only lists and nulls are skipped).
