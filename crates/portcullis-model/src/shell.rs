@@ -38,11 +38,17 @@ pub fn script_of(argv: &[&str]) -> Option<String> {
 
 /// The tool that really runs and its arguments, past wrappers and paths.
 pub fn unwrap<'a, 'b>(argv: &'b [&'a str]) -> (&'a str, &'b [&'a str]) {
+    match command_index(argv) {
+        Some(i) => (base_name(argv[i]), &argv[i + 1..]),
+        None => ("", &[]),
+    }
+}
+
+/// Where the real command stands in `argv`, past wrappers (see [`unwrap`]).
+fn command_index<S: AsRef<str>>(argv: &[S]) -> Option<usize> {
     let mut i = 0;
     loop {
-        let Some(word) = argv.get(i) else {
-            return ("", &[]);
-        };
+        let word = argv.get(i)?.as_ref();
         // Leading VAR=value assignments.
         if word.contains('=') && !word.starts_with('-') && !word.contains('/') {
             i += 1;
@@ -53,10 +59,10 @@ pub fn unwrap<'a, 'b>(argv: &'b [&'a str]) -> (&'a str, &'b [&'a str]) {
             "sudo" | "doas" | "nohup" | "exec" | "nice" | "setsid" | "stdbuf" | "time"
             | "command" | "env" => {
                 i += 1;
-                while let Some(a) = argv.get(i) {
+                while let Some(a) = argv.get(i).map(AsRef::as_ref) {
                     if a.starts_with('-') || (name == "env" && a.contains('=')) {
                         // `sudo -u user`, `nice -n 5`: options with a value.
-                        let takes_value = matches!(*a, "-u" | "-g" | "-n" | "-i" | "-C" | "-U");
+                        let takes_value = matches!(a, "-u" | "-g" | "-n" | "-i" | "-C" | "-U");
                         i += if takes_value { 2 } else { 1 };
                     } else {
                         break;
@@ -65,13 +71,19 @@ pub fn unwrap<'a, 'b>(argv: &'b [&'a str]) -> (&'a str, &'b [&'a str]) {
             }
             "timeout" => {
                 i += 1;
-                while argv.get(i).is_some_and(|a| a.starts_with('-')) {
+                while argv.get(i).is_some_and(|a| a.as_ref().starts_with('-')) {
                     i += 1;
                 }
                 i += 1; // the duration
             }
-            "busybox" if argv.get(i + 1).is_some_and(|a| !a.starts_with('-')) => i += 1,
-            _ => return (name, &argv[i + 1..]),
+            "busybox"
+                if argv
+                    .get(i + 1)
+                    .is_some_and(|a| !a.as_ref().starts_with('-')) =>
+            {
+                i += 1
+            }
+            _ => return Some(i),
         }
     }
 }
@@ -89,9 +101,13 @@ pub struct Cmd {
 
 impl Cmd {
     pub fn name_and_args(&self) -> (&str, Vec<&str>) {
-        let refs: Vec<&str> = self.words.iter().map(String::as_str).collect();
-        let (n, rest) = unwrap(&refs);
-        (n, rest.to_vec())
+        match command_index(&self.words) {
+            Some(i) => (
+                base_name(&self.words[i]),
+                self.words[i + 1..].iter().map(String::as_str).collect(),
+            ),
+            None => ("", Vec::new()),
+        }
     }
 }
 

@@ -591,28 +591,22 @@ fn value<'a>(n: &'a Node, env: &Env<'a>, st: &mut State) -> Val<'a> {
             let parsed = (func.is_shell()
                 && matches!(args.first(), Some(Node::Field(Field::ContainerScripts))))
             .then_some(env.scripts);
-            // Arguments on the stack: every function of the pack takes at most three.
-            const ON_STACK: usize = 4;
-            let arg = |i: usize, a: &'a Node, st: &mut State| {
-                if i == 0 && parsed.is_some() {
-                    Val::Null
-                } else {
-                    value(a, env, st)
-                }
+            // Arguments on the stack, exactly as many as given: every function of the pack
+            // takes one to three.
+            let mut arg = |i: usize| match args.get(i) {
+                Some(_) if i == 0 && parsed.is_some() => Val::Null,
+                Some(a) => value(a, env, st),
+                None => Val::Null,
             };
-            if args.len() <= ON_STACK {
-                let mut vals: [Val<'a>; ON_STACK] = [const { Val::Null }; ON_STACK];
-                for (i, a) in args.iter().enumerate() {
-                    vals[i] = arg(i, a, st);
+            match args.len() {
+                0 => func.call(&[], parsed),
+                1 => func.call(&[arg(0)], parsed),
+                2 => func.call(&[arg(0), arg(1)], parsed),
+                3 => func.call(&[arg(0), arg(1), arg(2)], parsed),
+                n => {
+                    let vals: Vec<Val<'a>> = (0..n).map(arg).collect();
+                    func.call(&vals, parsed)
                 }
-                func.call(&vals[..args.len()], parsed)
-            } else {
-                let vals: Vec<Val<'a>> = args
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| arg(i, a, st))
-                    .collect();
-                func.call(&vals, parsed)
             }
         }
         other => Val::Bool(eval(other, env, st).truthy()),

@@ -111,9 +111,6 @@ fn opt(x: &Option<String>) -> Val<'_> {
 fn ob(x: Option<bool>) -> Val<'static> {
     x.map_or(Val::Null, Val::Bool)
 }
-fn owned_opt(x: Option<String>) -> Val<'static> {
-    x.map_or(Val::Null, |s| Val::Str(Cow::Owned(s)))
-}
 fn oi(x: Option<i64>) -> Val<'static> {
     x.map_or(Val::Null, Val::Int)
 }
@@ -298,12 +295,13 @@ fields! {
     ContainerRunAsNonRoot "container.run_as_non_root" Container "effective runAsNonRoot (container, else pod)" =>
         |c, p, _| ob(c.security_context.options.run_as_non_root.or(p.security_context.options.run_as_non_root));
     ContainerSeccomp "container.seccomp" Container "effective seccomp profile type (container, pod, legacy annotations)" =>
-        |c, p, _| owned_opt(crate::pss::effective_seccomp(c, p));
+        |c, p, _| crate::pss::effective_seccomp(c, p).map_or(Val::Null, s);
     ContainerApparmor "container.apparmor" Container "effective AppArmor profile type (container, annotation, pod)" =>
-        |c, p, _| owned_opt(crate::pss::effective_apparmor(c, p));
+        |c, p, _| crate::pss::effective_apparmor(c, p).map_or(Val::Null, s);
     ContainerSelinuxType "container.selinux_type" Container "effective SELinux type" =>
-        |c, p, _| owned_opt(c.security_context.options.selinux.as_ref().and_then(|x| x.r#type.clone())
-            .or_else(|| p.security_context.options.selinux.as_ref().and_then(|x| x.r#type.clone())));
+        |c, p, _| c.security_context.options.selinux.as_ref().and_then(|x| x.r#type.as_deref())
+            .or_else(|| p.security_context.options.selinux.as_ref().and_then(|x| x.r#type.as_deref()))
+            .map_or(Val::Null, s);
     ContainerSelinuxDisabled "container.selinux_disabled" Container "SELinux labelling disabled (Docker label=disable)" =>
         |c, _, _| Val::Bool(c.security_context.options.selinux.as_ref().is_some_and(|x| x.disabled));
     ContainerProcMount "container.proc_mount" Container "procMount (null when unset)" => |c, _, _| opt(&c.security_context.proc_mount);

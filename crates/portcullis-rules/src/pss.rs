@@ -203,21 +203,22 @@ fn annotation<'a>(pod: &'a PodSpec, key: &str) -> Option<&'a str> {
 
 /// The seccomp profile type that applies to a container: its own field, else the pod's,
 /// else the legacy annotations (mapped to field spellings).
-pub fn effective_seccomp(c: &Container, pod: &PodSpec) -> Option<String> {
+pub fn effective_seccomp<'a>(c: &'a Container, pod: &'a PodSpec) -> Option<&'a str> {
     let legacy = |v: &str| match v {
-        "unconfined" => "Unconfined".to_string(),
-        "runtime/default" | "docker/default" => "RuntimeDefault".to_string(),
-        _ => "Localhost".to_string(),
+        "unconfined" => "Unconfined",
+        "runtime/default" | "docker/default" => "RuntimeDefault",
+        _ => "Localhost",
     };
     c.security_context
         .options
         .seccomp
-        .clone()
-        .or_else(|| pod.security_context.options.seccomp.clone())
+        .as_deref()
+        .or(pod.security_context.options.seccomp.as_deref())
         .or_else(|| {
-            annotation(
+            container_annotation(
                 pod,
-                &format!("container.seccomp.security.alpha.kubernetes.io/{}", c.name),
+                "container.seccomp.security.alpha.kubernetes.io/",
+                &c.name,
             )
             .or_else(|| annotation(pod, "seccomp.security.alpha.kubernetes.io/pod"))
             .map(legacy)
@@ -225,23 +226,33 @@ pub fn effective_seccomp(c: &Container, pod: &PodSpec) -> Option<String> {
 }
 
 /// The AppArmor profile type that applies to a container.
-pub fn effective_apparmor(c: &Container, pod: &PodSpec) -> Option<String> {
+pub fn effective_apparmor<'a>(c: &'a Container, pod: &'a PodSpec) -> Option<&'a str> {
     c.security_context
         .options
         .apparmor
-        .clone()
+        .as_deref()
         .or_else(|| {
-            annotation(
+            container_annotation(
                 pod,
-                &format!("container.apparmor.security.beta.kubernetes.io/{}", c.name),
+                "container.apparmor.security.beta.kubernetes.io/",
+                &c.name,
             )
             .map(|v| match v {
-                "unconfined" => "Unconfined".to_string(),
-                "runtime/default" => "RuntimeDefault".to_string(),
-                _ => "Localhost".to_string(),
+                "unconfined" => "Unconfined",
+                "runtime/default" => "RuntimeDefault",
+                _ => "Localhost",
             })
         })
-        .or_else(|| pod.security_context.options.apparmor.clone())
+        .or(pod.security_context.options.apparmor.as_deref())
+}
+
+/// A per-container legacy annotation (`<prefix><container name>`), found without building
+/// the key: this runs for every container on every review.
+fn container_annotation<'a>(pod: &'a PodSpec, prefix: &str, container: &str) -> Option<&'a str> {
+    pod.annotations
+        .iter()
+        .find(|(k, _)| k.strip_prefix(prefix) == Some(container))
+        .map(|(_, v)| v.as_str())
 }
 
 const BASELINE_CAPS: &[&str] = &[
