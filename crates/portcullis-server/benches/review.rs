@@ -20,53 +20,11 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn deployment_review() -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "request": {
-            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-            "name": "web", "namespace": "shop", "operation": "CREATE",
-            "userInfo": {"username": "system:serviceaccount:argocd:argocd-application-controller", "groups": ["system:serviceaccounts", "system:authenticated"]},
-            "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
-                "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
-                    "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [
-                        {"name": "web", "image": "ghcr.io/acme/web:2.4.1", "ports": [{"containerPort": 8080}], "env": [{"name": "MODE", "value": "prod"}],
-                         "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}}, "resources": {"limits": {"memory": "512Mi"}},
-                         "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": true},
-                         "volumeMounts": [{"name": "cfg", "mountPath": "/etc/web"}]},
-                        {"name": "proxy", "image": "envoyproxy/envoy:v1.31.2", "args": ["-c", "/etc/envoy/envoy.yaml"],
-                         "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}],
-                    "volumes": [{"name": "cfg", "configMap": {"name": "web"}}]}}}},
-            "dryRun": false
-        }
-    }))
-    .unwrap_or_default()
-}
-
-fn privileged_pod_review() -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "request": {
-            "uid": "0c9d1f4e-2b7a-4c1e-9d4f-5a6b7c8d9e0f",
-            "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "name": "everything-allowed", "namespace": "default", "operation": "CREATE",
-            "userInfo": {"username": "mallory", "groups": ["system:authenticated"]},
-            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "everything-allowed", "labels": {"app": "pentest"}},
-                "spec": {"hostNetwork": true, "hostPID": true, "hostIPC": true,
-                    "containers": [{"name": "everything-allowed-pod", "image": "ubuntu",
-                        "securityContext": {"privileged": true},
-                        "volumeMounts": [{"mountPath": "/host", "name": "noderoot"}],
-                        "command": ["/bin/sh", "-c", "--"], "args": ["while true; do sleep 30; done;"]}],
-                    "volumes": [{"name": "noderoot", "hostPath": {"path": "/"}}]}},
-            "dryRun": false
-        }
-    }))
-    .unwrap_or_default()
-}
+/// What the API server sends for a Deployment with two containers, probes, volumes and
+/// security contexts (the `serve` load bench sends the same).
+const DEPLOYMENT_REVIEW: &str = include_str!("reviews/deployment.json");
+/// A badPods-style "everything allowed" Pod: privileged, host namespaces, `/` mounted.
+const PRIVILEGED_POD_REVIEW: &str = include_str!("reviews/privileged-pod.json");
 
 fn per_op(iterations: u32, mut f: impl FnMut()) -> f64 {
     for _ in 0..iterations / 10 {
@@ -107,26 +65,30 @@ fn main() {
         (
             "deployment",
             "Deployment, 2 containers, allowed",
-            deployment_review(),
+            DEPLOYMENT_REVIEW.trim_end().as_bytes(),
         ),
-        ("pod", "privileged Pod, denied", privileged_pod_review()),
+        (
+            "pod",
+            "privileged Pod, denied",
+            PRIVILEGED_POD_REVIEW.trim_end().as_bytes(),
+        ),
     ] {
         if case.as_deref().is_some_and(|c| c != key) {
             continue;
         }
         let floor = per_op(iterations, || {
-            black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&body)).ok());
+            black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body)).ok());
         });
         // The stages, each alone: JSON into a Value (what a tree-building reader pays),
         // the model read straight from the bytes, the rule pack.
         let value = per_op(iterations, || {
-            black_box(serde_json::from_slice::<serde_json::Value>(black_box(&body)).ok());
+            black_box(serde_json::from_slice::<serde_json::Value>(black_box(body)).ok());
         });
         let model = per_op(iterations, || {
-            black_box(portcullis_server::admission::review_deployments(black_box(&body)).ok());
+            black_box(portcullis_server::admission::review_deployments(black_box(body)).ok());
         });
         let deployments =
-            portcullis_server::admission::review_deployments(&body).unwrap_or_default();
+            portcullis_server::admission::review_deployments(body).unwrap_or_default();
         let engine = state.engine();
         // `--select CODE,…` narrows the rules stage (for profiling one rule).
         let select: Vec<String> = args
@@ -181,7 +143,7 @@ fn main() {
         }
         eprintln!("{name}: Value parse {value:.0} ns, model {model:.0} ns, rules {rules:.0} ns");
         let review = per_op(iterations, || {
-            black_box(portcullis_server::admission::review(&state, black_box(&body)).ok());
+            black_box(portcullis_server::admission::review(&state, black_box(body)).ok());
         });
         println!(
             "| {name} | {} | {floor:.0} | {review:.0} | {:.1}× |",

@@ -10,32 +10,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// A realistic review: a Deployment with two containers, probes, volumes.
-fn review() -> String {
-    serde_json::json!({
-        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "request": {
-            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
-            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-            "name": "web", "namespace": "shop", "operation": "CREATE",
-            "userInfo": {"username": "system:serviceaccount:argocd:argocd-application-controller", "groups": ["system:serviceaccounts", "system:authenticated"]},
-            "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
-                "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
-                    "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [
-                        {"name": "web", "image": "ghcr.io/acme/web:2.4.1", "ports": [{"containerPort": 8080}], "env": [{"name": "MODE", "value": "prod"}],
-                         "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}}, "resources": {"limits": {"memory": "512Mi"}},
-                         "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": true},
-                         "volumeMounts": [{"name": "cfg", "mountPath": "/etc/web"}]},
-                        {"name": "proxy", "image": "envoyproxy/envoy:v1.31.2", "args": ["-c", "/etc/envoy/envoy.yaml"],
-                         "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}],
-                    "volumes": [{"name": "cfg", "configMap": {"name": "web"}}]}}}},
-            "dryRun": false
-        }
-    })
-    .to_string()
-}
+/// A realistic review: a Deployment with two containers, probes, volumes and security
+/// contexts (the `review` micro-bench of portcullis-server judges the same bytes).
+const REVIEW: &str = include_str!("../../portcullis-server/benches/reviews/deployment.json");
 
 struct Wrk {
     rps: f64,
@@ -120,7 +97,7 @@ fn main() {
         .expect("serve");
     std::thread::sleep(Duration::from_millis(800));
     let body = dir.path().join("review.json");
-    std::fs::write(&body, review()).expect("w");
+    std::fs::write(&body, REVIEW.trim_end()).expect("w");
     let post = dir.path().join("post.lua");
     std::fs::write(&post, format!("local f = io.open('{}'); wrk.body = f:read('*a'); f:close()\nwrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n", body.display())).expect("lua");
     // 8 connections, each waiting 3.5 ms after a reply: about 2,000 requests/s.
