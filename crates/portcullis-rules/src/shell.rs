@@ -396,16 +396,16 @@ pub fn miner(scripts: &[Script]) -> Vec<String> {
     for script in scripts {
         for c in script.parsed.pipelines.iter().flatten() {
             let (n, args) = c.name_and_args();
-            if MINERS.contains(&n.to_ascii_lowercase().as_str()) {
+            if MINERS.iter().any(|m| m.eq_ignore_ascii_case(n)) {
                 out.push(format!("miner binary {n}"));
             }
+            // Lower-cased once per argument: each is read as itself and as its
+            // predecessor's value.
+            let lower: Vec<String> = args.iter().map(|a| a.to_ascii_lowercase()).collect();
             for (i, a) in args.iter().enumerate() {
-                let l = a.to_ascii_lowercase();
-                let next = args
-                    .get(i + 1)
-                    .map(|x| x.to_ascii_lowercase())
-                    .unwrap_or_default();
-                let value = l.split_once('=').map(|x| x.1.to_string());
+                let l = lower[i].as_str();
+                let next = lower.get(i + 1).map_or("", String::as_str);
+                let value = l.split_once('=').map(|x| x.1);
                 if l.contains("stratum+")
                     || l.contains("stratum2+")
                     || matches!(
@@ -414,7 +414,7 @@ pub fn miner(scripts: &[Script]) -> Vec<String> {
                     )
                 {
                     out.push((*a).to_string());
-                } else if matches!(l.as_str(), "-a" | "--algo") || l.starts_with("--algo=") {
+                } else if matches!(l, "-a" | "--algo") || l.starts_with("--algo=") {
                     let alg = value.unwrap_or(next);
                     if [
                         "rx/",
@@ -430,8 +430,7 @@ pub fn miner(scripts: &[Script]) -> Vec<String> {
                     {
                         out.push(format!("{a} {alg}"));
                     }
-                } else if matches!(l.as_str(), "-o" | "--url" | "-url" | "--pool")
-                    || l.starts_with("--url=")
+                } else if matches!(l, "-o" | "--url" | "-url" | "--pool") || l.starts_with("--url=")
                 {
                     let url = value.unwrap_or(next);
                     let port = url.rsplit(':').next().unwrap_or("");
