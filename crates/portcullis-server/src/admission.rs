@@ -707,6 +707,24 @@ mod tests {
             ds[0].pod.as_ref().is_some_and(|p| p.host_pid),
             "last key wins, as in Go"
         );
+        // A mapping where a list belongs must not make the pod read as empty (which would
+        // hide the privileged container from every rule), on either path.
+        let odd_list = r#"{"kind":"Pod","spec":{"initContainers":{},"containers":[{"name":"a","image":"x","securityContext":{"privileged":true}}],"hostPID":true,"hostPID":true}}"#;
+        assert!(
+            built_in(odd_list, "Pod").is_none(),
+            "a key twice: the Value path"
+        );
+        let ds = object_by_value(odd_list, "Pod", &origin).unwrap_or_default();
+        let pod = ds[0].pod.as_ref().expect("pod");
+        assert_eq!(pod.containers.len(), 1);
+        assert_eq!(pod.containers[0].security_context.privileged, Some(true));
+        let once = odd_list.replacen(r#","hostPID":true"#, "", 1);
+        let typed = built_in(&once, "Pod").unwrap_or_default();
+        assert_eq!(
+            typed[0].pod.as_ref().map(|p| p.containers.len()),
+            Some(1),
+            "typed path"
+        );
         let odd_meta = r#"{"kind":"Pod","metadata":"x","spec":{"containers":[]}}"#;
         assert!(built_in(odd_meta, "Pod").is_none());
         assert!(object_by_value(odd_meta, "Pod", &origin).is_err());

@@ -166,11 +166,14 @@ pub fn object_to_deployments(
         let annotations = obj(meta_owner, "metadata")
             .map(|_| string_map(&meta_owner["metadata"], "annotations"))
             .unwrap_or_default();
-        let pod = pod_spec(cur, &join(item_path, &path.join(".")), annotations, None);
-        out.push(Deployment {
-            pod: Some(pod),
-            ..base
-        });
+        let spec_path = join(item_path, &path.join("."));
+        match pod_spec(cur, &spec_path, annotations, None) {
+            Ok(pod) => out.push(Deployment {
+                pod: Some(pod),
+                ..base
+            }),
+            Err(e) => errors.push(err(&path.join("."), e)),
+        }
         return;
     }
     if is_podless_builtin(kind) {
@@ -183,11 +186,17 @@ pub fn object_to_deployments(
         }
     }
     for (path, spec_value, containers) in found {
-        let pod = pod_spec(spec_value, &path, Vec::new(), containers);
-        out.push(Deployment {
-            pod: Some(pod),
-            ..base.clone()
-        });
+        match pod_spec(spec_value, &path, Vec::new(), containers) {
+            Ok(pod) => out.push(Deployment {
+                pod: Some(pod),
+                ..base.clone()
+            }),
+            Err(e) => errors.push(SourceError {
+                field: Some(path),
+                message: e,
+                ..err("", String::new())
+            }),
+        }
     }
 }
 
@@ -268,20 +277,22 @@ pub fn pod_spec(
     path: &str,
     annotations: Vec<(String, String)>,
     explicit: Option<Vec<(String, &Value)>>,
-) -> PodSpec {
-    // Reading a Value cannot fail: every field is lenient and a Value holds no key twice.
-    let wire =
-        Obj::<PodSpecWire>::deserialize(spec).map_or_else(|_| PodSpecWire::default(), |o| o.0);
-    let explicit = explicit.map(|list| {
-        list.into_iter()
-            .map(|(p, c)| {
-                let c = Obj::<ContainerWire>::deserialize(c)
-                    .map_or_else(|_| ContainerWire::default(), |o| o.0);
-                (p, c)
-            })
-            .collect()
-    });
-    wire.into_model(path, annotations, explicit)
+) -> Result<PodSpec, String> {
+    // Every field is lenient and a Value holds no key twice, so this does not fail; if it
+    // ever did, the caller reports it rather than judge an empty pod.
+    let wire = Obj::<PodSpecWire>::deserialize(spec)
+        .map_err(|e| e.to_string())?
+        .0;
+    let explicit = match explicit {
+        Some(list) => Some(
+            list.into_iter()
+                .map(|(p, c)| Ok((p, Obj::<ContainerWire>::deserialize(c)?.0)))
+                .collect::<Result<Vec<_>, serde_json::Error>>()
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    Ok(wire.into_model(path, annotations, explicit))
 }
 
 /// Keys that only a pod spec has: a partial object holding one is a pod spec fragment.
@@ -327,7 +338,7 @@ pub fn any_pod_spec(object: &Value) -> Option<PodSpec> {
                 .is_some_and(|m| m.keys().any(|k| POD_SPEC_KEYS.contains(&k.as_str())))
         {
             let annotations = Vec::new();
-            return Some(pod_spec(cur, &path.join("."), annotations, None));
+            return pod_spec(cur, &path.join("."), annotations, None).ok();
         }
     }
     let mut found = Vec::new();
@@ -335,7 +346,7 @@ pub fn any_pod_spec(object: &Value) -> Option<PodSpec> {
     found
         .into_iter()
         .next()
-        .map(|(path, v, explicit)| pod_spec(v, &path, Vec::new(), explicit))
+        .and_then(|(path, v, explicit)| pod_spec(v, &path, Vec::new(), explicit).ok())
 }
 
 /// The object a JSON Patch (RFC 6902) writes: every `add`/`replace` value placed at its

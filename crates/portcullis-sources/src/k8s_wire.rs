@@ -256,7 +256,7 @@ impl<'de> Deserialize<'de> for TextMap {
                 Ok(TextMap(out))
             }
         }
-        d.deserialize_any(Absorb(V))
+        d.deserialize_any(Absorb(Shape::Map, V))
     }
 }
 
@@ -277,7 +277,7 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Obj<T> {
                 T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Obj)
             }
         }
-        d.deserialize_any(Absorb(V(PhantomData)))
+        d.deserialize_any(Absorb(Shape::Map, V(PhantomData)))
     }
 }
 
@@ -324,12 +324,22 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
                 Ok(List(out))
             }
         }
-        d.deserialize_any(Absorb(V(PhantomData)))
+        d.deserialize_any(Absorb(Shape::Seq, V(PhantomData)))
     }
 }
 
-/// Wraps a visitor that knows one shape so that every other shape reads as its default.
-struct Absorb<V>(V);
+/// The one shape a wrapped visitor reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Map,
+    Seq,
+}
+
+/// Wraps a visitor that knows one shape so that every other shape — scalars, null, and the
+/// other container shape — reads as its default. Without it a mapping where a list belongs
+/// (`initContainers: {}`) would fail the whole pod, and a pod read as nothing hides every
+/// container in it.
+struct Absorb<V>(Shape, V);
 
 impl<'de, V: Visitor<'de>> Visitor<'de> for Absorb<V>
 where
@@ -337,13 +347,21 @@ where
 {
     type Value = V::Value;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        self.0.expecting(f)
+        self.1.expecting(f)
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        self.0.visit_map(map)
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        if self.0 == Shape::Map {
+            return self.1.visit_map(map);
+        }
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Default::default())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        self.0.visit_seq(seq)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        if self.0 == Shape::Seq {
+            return self.1.visit_seq(seq);
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Default::default())
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
         Ok(Default::default())
@@ -643,7 +661,7 @@ impl<'de> Deserialize<'de> for VolumeWire {
                 Ok(out)
             }
         }
-        d.deserialize_any(Absorb(V))
+        d.deserialize_any(Absorb(Shape::Map, V))
     }
 }
 
@@ -977,5 +995,113 @@ impl ContainerWire<'_> {
                 read_only_root_filesystem: sc.read_only_root_filesystem.0,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An oddly typed pod, as YAML writers and attackers produce: the bytes reader and the
+    /// `Value` reader must agree on every field, and both must read it as the API server.
+    const ODD: &str = r#"{
+        "hostPID": "yes", "hostNetwork": 1, "hostIPC": "off", "hostUsers": "false",
+        "nodeName": 7, "serviceAccountName": "", "serviceAccount": "builder",
+        "securityContext": {"runAsUser": "0", "seccompProfile": "Unconfined", "seLinuxOptions": null,
+                            "sysctls": [{"name": "kernel.msgmax", "value": 65536}, "junk"]},
+        "volumes": [{"name": "root", "hostPath": {"path": "/etc/../", "type": ""}}, 3, {"configMap": {}, "name": "c"}],
+        "tolerations": [{"operator": "Exists"}, {"key": "k", "operator": ""}],
+        "containers": [
+            {"name": "a", "image": 12, "command": "sh", "args": ["-c", 5, true, 1.5, {"x": 1}],
+             "env": [{"name": "A", "value": 3}, {"name": "B"}],
+             "ports": [{"containerPort": "80", "hostPort": 8080.0, "hostIP": ""}],
+             "volumeMounts": [{"name": "root", "mountPath": "/host", "subPath": "", "readOnly": "true"}],
+             "livenessProbe": {"httpGet": {"host": "169.254.169.254"}},
+             "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "id"]}}},
+             "securityContext": {"privileged": "Y", "capabilities": {"add": "SYS_ADMIN", "drop": null},
+                                 "procMount": "Unmasked", "allowPrivilegeEscalation": 0}},
+            "not a container"
+        ],
+        "initContainers": {"not": "a list"}
+    }"#;
+
+    fn by_bytes() -> PodSpec {
+        let wire: PodSpecWire = serde_json::from_str(ODD).expect("lenient reader reads it");
+        wire.into_model("spec", Vec::new(), None)
+    }
+
+    fn by_value() -> PodSpec {
+        let v: serde_json::Value = serde_json::from_str(ODD).expect("json");
+        let wire = Obj::<PodSpecWire>::deserialize(&v)
+            .expect("lenient reader reads it")
+            .0;
+        wire.into_model("spec", Vec::new(), None)
+    }
+
+    #[test]
+    fn bytes_and_value_agree_on_odd_types() {
+        assert_eq!(
+            serde_json::to_value(by_bytes()).ok(),
+            serde_json::to_value(by_value()).ok()
+        );
+    }
+
+    #[test]
+    fn odd_types_read_as_the_api_server_would() {
+        let p = by_bytes();
+        assert!(p.host_pid && p.host_network && !p.host_ipc);
+        assert_eq!(p.host_users, Some(false));
+        assert_eq!(p.node_name.as_deref(), Some("7"));
+        assert_eq!(p.service_account.as_deref(), Some("builder"));
+        assert_eq!(p.security_context.options.run_as_user, Some(0));
+        assert_eq!(
+            p.security_context.options.seccomp, None,
+            "not a mapping: absent"
+        );
+        assert!(
+            p.security_context.options.selinux.is_some(),
+            "present even as null"
+        );
+        assert_eq!(
+            p.security_context.sysctls,
+            vec![
+                ("kernel.msgmax".to_string(), "65536".to_string()),
+                (String::new(), String::new())
+            ]
+        );
+        assert_eq!(p.volumes[0].source, "hostPath");
+        assert_eq!(
+            p.volumes[2].source, "configMap",
+            "first key that is not the name"
+        );
+        assert_eq!(
+            p.tolerations[1].operator, "Equal",
+            "empty operator defaults"
+        );
+        assert_eq!(
+            p.containers.len(),
+            2,
+            "a non-mapping item reads as an empty container"
+        );
+        let c = &p.containers[0];
+        assert_eq!(c.image.raw, "12");
+        assert_eq!(c.command, vec!["sh"]);
+        assert_eq!(c.args, vec!["-c", "5", "true", "1.5"]);
+        assert_eq!(c.env[0].value.as_deref(), Some("3"));
+        assert_eq!(c.env[1].value, None);
+        assert_eq!(c.ports[0].container_port, Some(80));
+        assert_eq!(c.ports[0].host_port, Some(8080));
+        assert!(c.mounts[0].read_only);
+        assert_eq!(
+            c.mounts[0].host_path.as_ref().map(|h| h.path.as_str()),
+            Some("/")
+        );
+        assert_eq!(c.probe_hosts[0].1, "169.254.169.254");
+        assert_eq!(c.post_start, vec!["sh", "-c", "id"]);
+        assert_eq!(c.security_context.privileged, Some(true));
+        assert_eq!(c.security_context.allow_privilege_escalation, Some(false));
+        assert_eq!(c.security_context.cap_add, vec!["SYS_ADMIN"]);
+        assert!(c.security_context.cap_drop.is_empty());
+        assert_eq!(c.security_context.proc_mount.as_deref(), Some("Unmasked"));
     }
 }
