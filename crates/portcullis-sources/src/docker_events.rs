@@ -88,16 +88,8 @@ fn event_deployment(
 
 /// One `docker events` JSON line (CLI `{{json .}}` or Engine API `/events`).
 pub fn event_json(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>, SourceError> {
-    let v: Value = serde_json::from_str(text).map_err(|e| SourceError {
-        file: file.into(),
-        line,
-        column: Some(e.column()),
-        field: None,
-        message: format!(
-            "invalid Docker event: {}",
-            e.to_string().split(" at line ").next().unwrap_or("")
-        ),
-    })?;
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| SourceError::json(file, line, "invalid Docker event", &e))?;
     let typ = value::string(&v, "Type").unwrap_or_else(|| "container".into());
     if typ != "container" {
         return Ok(Vec::new());
@@ -129,13 +121,7 @@ pub fn event_text(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>
     let mut parts = text.splitn(4, ' ');
     let (Some(time), Some(typ), Some(action_id)) = (parts.next(), parts.next(), parts.next())
     else {
-        return Err(SourceError {
-            file: file.into(),
-            line,
-            column: None,
-            field: None,
-            message: "not a docker events line".into(),
-        });
+        return Err(SourceError::at(file, line, "not a docker events line"));
     };
     if typ != "container" {
         return Ok(Vec::new());

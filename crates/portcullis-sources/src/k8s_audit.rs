@@ -212,31 +212,15 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, So
     if is_plain_read(text) {
         return Ok(Vec::new());
     }
-    let err = |message: String| SourceError {
-        file: file.into(),
-        line,
-        column: None,
-        field: None,
-        message,
-    };
+    let err = |message: String| SourceError::at(file, line, message);
     // A cheap first look (no allocation): most writes are leases and events.
     if let Ok(head) = serde_json::from_str::<Head<'_>>(text)
         && !head.may_matter()
     {
         return Ok(Vec::new());
     }
-    let ev: Event<'_> = serde_json::from_str(text).map_err(|e| {
-        let msg = e.to_string();
-        let reason = msg
-            .split(" at line ")
-            .next()
-            .unwrap_or("invalid JSON")
-            .to_string();
-        SourceError {
-            column: Some(e.column()),
-            ..err(format!("invalid audit event: {reason}"))
-        }
-    })?;
+    let ev: Event<'_> = serde_json::from_str(text)
+        .map_err(|e| SourceError::json(file, line, "invalid audit event", &e))?;
     // Wrappers first: an EventList, a GKE or AKS envelope.
     if let Some(items) = ev.items {
         let items: Vec<&RawValue> =

@@ -35,6 +35,33 @@ pub struct SourceError {
     pub message: String,
 }
 
+impl SourceError {
+    /// An error about a whole record or file (no column, no field).
+    pub fn at(file: &str, line: usize, message: impl Into<String>) -> SourceError {
+        SourceError {
+            file: file.to_string(),
+            line,
+            column: None,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// A JSON syntax or type error, located: `what` names the record (`invalid audit
+    /// event`), serde's own position suffix is dropped because `line`/`column` carry it.
+    pub fn json(file: &str, line: usize, what: &str, e: &serde_json::Error) -> SourceError {
+        let msg = e.to_string();
+        let reason = msg.split(" at line ").next().unwrap_or_default();
+        SourceError {
+            file: file.to_string(),
+            line,
+            column: Some(e.column()),
+            field: None,
+            message: format!("{what}: {reason}"),
+        }
+    }
+}
+
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;

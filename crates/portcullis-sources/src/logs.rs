@@ -302,16 +302,7 @@ pub fn parse_document(
                 }
             }
             Some(Err(e)) => {
-                errors.push(SourceError {
-                    file: file.into(),
-                    line: e.line(),
-                    column: Some(e.column()),
-                    field: None,
-                    message: format!(
-                        "invalid JSON: {}",
-                        e.to_string().split(" at line ").next().unwrap_or("")
-                    ),
-                });
+                errors.push(SourceError::json(file, e.line(), "invalid JSON", &e));
                 break;
             }
         }
@@ -325,13 +316,11 @@ pub fn parse_document(
 pub fn read_all(text: &str, file: &str, format: Option<Format>) -> crate::Batch {
     let mut batch = crate::Batch::default();
     let Some(format) = format.or_else(|| detect(text)) else {
-        batch.errors.push(SourceError {
-            file: file.into(),
-            line: 0,
-            column: None,
-            field: None,
-            message: "not a log format portcullis reads (use --input-format)".into(),
-        });
+        batch.errors.push(SourceError::at(
+            file,
+            0,
+            "not a log format portcullis reads (use --input-format)",
+        ));
         return batch;
     };
     let mut correlator = k8s_audit::Correlator::default();

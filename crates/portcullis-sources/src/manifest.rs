@@ -147,19 +147,9 @@ fn read_json(text: &str, file: &str, batch: &mut Batch) {
             }
             Some(Err(e)) => {
                 batch.documents += 1;
-                batch.errors.push(SourceError {
-                    file: file.to_string(),
-                    line: e.line(),
-                    column: Some(e.column()),
-                    field: None,
-                    message: format!(
-                        "invalid JSON: {}",
-                        e.to_string()
-                            .split(" at line ")
-                            .next()
-                            .unwrap_or("syntax error")
-                    ),
-                });
+                batch
+                    .errors
+                    .push(SourceError::json(file, e.line(), "invalid JSON", &e));
                 // A JSON stream cannot be resynchronised reliably after a syntax error.
                 break;
             }
@@ -189,13 +179,11 @@ fn dispatch(v: &Value, doc_text: &str, file: &str, line: usize, index: usize, ba
         record_id: None,
     };
     let Some(map) = v.as_object() else {
-        batch.errors.push(SourceError {
-            file: file.to_string(),
+        batch.errors.push(SourceError::at(
+            file,
             line,
-            column: None,
-            field: None,
-            message: format!("document is {}, not an object", value::type_name(v)),
-        });
+            format!("document is {}, not an object", value::type_name(v)),
+        ));
         return;
     };
     if map.contains_key("kind") || map.contains_key("apiVersion") {

@@ -239,16 +239,8 @@ pub fn ecs_line(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>, 
     if skippable(text) {
         return Ok(Vec::new());
     }
-    let v: Value = serde_json::from_str(text).map_err(|e| SourceError {
-        file: file.into(),
-        line,
-        column: Some(e.column()),
-        field: None,
-        message: format!(
-            "invalid ECS JSON: {}",
-            e.to_string().split(" at line ").next().unwrap_or("")
-        ),
-    })?;
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| SourceError::json(file, line, "invalid ECS JSON", &e))?;
     // Only process starts (ECS `event.type: start`, Sysmon 1, Security 4688) are creations.
     let event_type = ecs(&v, "event.type")
         .map(crate::value::string_list)
@@ -316,13 +308,7 @@ pub fn xml_event(
     line: usize,
     kind: &str,
 ) -> Result<Vec<Deployment>, SourceError> {
-    let err = |m: String| SourceError {
-        file: file.into(),
-        line,
-        column: None,
-        field: None,
-        message: m,
-    };
+    let err = |m: String| SourceError::at(file, line, m);
     let Some(start) = text.find("<Event") else {
         return Ok(Vec::new());
     };
@@ -472,13 +458,7 @@ impl AuditdReader {
         line: usize,
         out: &mut Vec<Deployment>,
     ) -> Result<(), SourceError> {
-        let err = |m: String| SourceError {
-            file: file.into(),
-            line,
-            column: None,
-            field: None,
-            message: m,
-        };
+        let err = |m: String| SourceError::at(file, line, m);
         let Some(t) = text.find("type=") else {
             return if text.trim().is_empty() {
                 Ok(())

@@ -363,23 +363,15 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
                     .take(MAX_DOCUMENT_BYTES + 1)
                     .read_to_string(&mut text);
                 if let Err(e) = read {
-                    judge.error(&SourceError {
-                        file: name.clone(),
-                        line: 0,
-                        column: None,
-                        field: None,
-                        message: format!("cannot read: {e}"),
-                    });
+                    judge.error(&SourceError::at(&name, 0, format!("cannot read: {e}")));
                     continue;
                 }
                 if text.len() as u64 > MAX_DOCUMENT_BYTES {
-                    judge.error(&SourceError {
-                        file: name.clone(),
-                        line: 0,
-                        column: None,
-                        field: None,
-                        message: "document larger than 512 MiB; export it as JSON lines".into(),
-                    });
+                    judge.error(&SourceError::at(
+                        &name,
+                        0,
+                        "document larger than 512 MiB; export it as JSON lines",
+                    ));
                     continue;
                 }
                 judge.stats.bytes += text.len() as u64;
@@ -546,13 +538,7 @@ fn parse_block(block: &Block, fmt: Format, name: &str) -> Parsed {
                 Ok(LineOutput::Deployments(d)) if d.is_empty() => {}
                 other => outputs.push(other),
             },
-            Err(_) => outputs.push(Err(SourceError {
-                file: name.into(),
-                line: line_no,
-                column: None,
-                field: None,
-                message: "not UTF-8 text".into(),
-            })),
+            Err(_) => outputs.push(Err(SourceError::at(name, line_no, "not UTF-8 text"))),
         }
     }
     Parsed {

@@ -214,13 +214,7 @@ pub fn scan_inputs(
 
 fn read_input(input: &Input, max_bytes: u64) -> Result<String, SourceError> {
     let name = input.name();
-    let err = |message: String| SourceError {
-        file: name.clone(),
-        line: 0,
-        column: None,
-        field: None,
-        message,
-    };
+    let err = |message: String| SourceError::at(&name, 0, message);
     let mut bytes = Vec::new();
     let limited = |r: &mut dyn Read, bytes: &mut Vec<u8>| r.take(max_bytes + 1).read_to_end(bytes);
     let read = match input {
