@@ -294,7 +294,18 @@ impl State {
     }
 
     async fn persist(&self, alerts: Vec<Alert>, stdout: bool) {
-        for a in &alerts {
+        self.announce(&alerts, stdout);
+        if let Some(store) = &self.inner.store {
+            match store.insert(alerts).await {
+                Ok(_) => self.inner.sinks_notify.notify_waiters(),
+                Err(e) => tracing::error!(error = %e, "alert store write failed"),
+            }
+        }
+    }
+
+    /// Count alerts by rule and severity (`/metrics`), and print them when asked to.
+    fn announce(&self, alerts: &[Alert], stdout: bool) {
+        for a in alerts {
             self.inner
                 .metrics
                 .alerts
@@ -305,12 +316,6 @@ impl State {
                 .inc();
             if stdout {
                 println!("{}", portcullis_output::json_line(a));
-            }
-        }
-        if let Some(store) = &self.inner.store {
-            match store.insert(alerts).await {
-                Ok(_) => self.inner.sinks_notify.notify_waiters(),
-                Err(e) => tracing::error!(error = %e, "alert store write failed"),
             }
         }
     }
@@ -501,7 +506,10 @@ async fn audit_webhook(
     }
     let text = match std::str::from_utf8(&body) {
         Ok(t) => t,
-        Err(_) => return bad_request("body is not UTF-8".into()),
+        Err(_) => {
+            state.observe("audit", 400, started);
+            return bad_request("body is not UTF-8".into());
+        }
     };
     let records = match portcullis_sources::k8s_audit::parse_line(text, "audit-webhook", 0) {
         Ok(r) => r,
@@ -523,17 +531,9 @@ async fn audit_webhook(
             state.observe("audit", 503, started);
             return (StatusCode::SERVICE_UNAVAILABLE, format!("alert store: {e}")).into_response();
         }
-        for a in &alerts {
-            state
-                .inner
-                .metrics
-                .alerts
-                .get_or_create(&RuleLabels {
-                    rule: a.rule.id.clone(),
-                    severity: a.severity.as_str().into(),
-                })
-                .inc();
-        }
+        // Stored like the queue writer stores: counted, printed when asked, sinks woken.
+        state.announce(&alerts, state.config().stdout_alerts);
+        state.inner.sinks_notify.notify_waiters();
     } else {
         state.enqueue(alerts).await;
     }
