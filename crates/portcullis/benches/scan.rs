@@ -20,21 +20,10 @@ use portcullis_sources::manifest;
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
-const DOCS_PER_FILE: usize = 100;
+mod common;
+use common::Rng;
 
-/// A small deterministic generator (xorshift), so runs are comparable.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+const DOCS_PER_FILE: usize = 100;
 
 fn container(r: &mut Rng, i: usize, indent: &str) -> String {
     let images = [
