@@ -930,3 +930,66 @@ fn val_equals(v: &Val<'_>, want: &str) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guards only skip rules whose condition would be false: with and without them, the
+    /// pack finds the same things (code, message, container, evidence) in every fixture.
+    #[test]
+    fn guards_change_nothing_but_time() {
+        let guarded = Engine::builtin().expect("pack");
+        let mut bare = Engine::builtin().expect("pack");
+        for r in &mut bare.rules {
+            r.guards.clear();
+        }
+        assert!(guarded.rules.iter().any(|r| !r.guards.is_empty()));
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut deployments = Vec::new();
+        for code in std::fs::read_dir(&dir).expect("fixtures").flatten() {
+            for f in std::fs::read_dir(code.path())
+                .expect("fixture dir")
+                .flatten()
+            {
+                let path = f.path();
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let name = path.display().to_string();
+                let batch = if name.ends_with(".yaml") {
+                    portcullis_sources::manifest::read(&text, &name)
+                } else {
+                    portcullis_sources::logs::read_all(&text, &name, None)
+                };
+                deployments.extend(batch.deployments);
+            }
+        }
+        assert!(deployments.len() > 100, "fixtures not found");
+        let profile = crate::pss::Profile::parse("restricted").ok();
+        let opts = EvalOptions {
+            pss: profile,
+            inline_suppressions: false,
+        };
+        let (a, b) = (
+            guarded.evaluator(&Selection::default(), opts),
+            bare.evaluator(&Selection::default(), opts),
+        );
+        let seen = |e: Evaluation<'_>| -> Vec<String> {
+            e.findings
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {} {:?} {:?}",
+                        f.rule.code, f.message, f.container, f.evidence
+                    )
+                })
+                .collect()
+        };
+        let mut fired = 0;
+        for d in &deployments {
+            let (x, y) = (seen(a.evaluate(d)), seen(b.evaluate(d)));
+            fired += x.len();
+            assert_eq!(x, y, "{}:{}", d.origin.file, d.origin.line);
+        }
+        assert!(fired > 100, "only {fired} findings compared");
+    }
+}
