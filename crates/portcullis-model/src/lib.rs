@@ -185,7 +185,17 @@ pub struct Target {
     pub annotations: Vec<(String, String)>,
 }
 
+/// Where an exec or attach request's command is kept: an annotation of the target, so it
+/// reaches rules (`exec.command`) and alerts like any other.
+pub const EXEC_COMMAND_ANNOTATION: &str = "portcullis.dev/exec-command";
+
 impl Target {
+    /// Record the command an exec or attach runs.
+    pub fn set_exec_command(&mut self, command: String) {
+        self.annotations
+            .push((EXEC_COMMAND_ANNOTATION.to_string(), command));
+    }
+
     pub fn annotation(&self, key: &str) -> Option<&str> {
         self.annotations
             .iter()

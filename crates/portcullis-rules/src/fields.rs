@@ -215,7 +215,7 @@ fields! {
     ActorIsController "actor.is_controller" Event "the actor is a Kubernetes control-plane identity: a kube-system *-controller service account, the controller manager, the scheduler or a kubelet (system:node:*)" =>
         |d| Val::Bool(d.actor.user.as_deref().is_some_and(is_controller));
     ExecCommand "exec.command" Event "command of an exec/attach (pods/exec query, docker exec_create)" =>
-        |d| d.target.annotation("portcullis.dev/exec-command").map_or(Val::Null, s);
+        |d| d.target.annotation(portcullis_model::EXEC_COMMAND_ANNOTATION).map_or(Val::Null, s);
     CreatedForKind "created_for.kind" Event "for a controller-made pod: the kind of workload it belongs to" =>
         |d| d.created_for.as_ref().map_or(Val::Null, |l| s(&l.kind));
     ProcessTool "process.tool" Event "the tool a process record runs, after unwrapping sudo/env/sh -c (docker, kubectl, mount…)" =>

@@ -330,9 +330,7 @@ fn deployments<M: Mode>(req: RequestWire<'_, M>) -> Result<Option<Vec<Deployment
                     .map(|o| o.command)
                     .unwrap_or_default();
                 if !cmd.is_empty() {
-                    d.target
-                        .annotations
-                        .push(("portcullis.dev/exec-command".into(), cmd.join(" ")));
+                    d.target.set_exec_command(cmd.join(" "));
                 }
                 return Ok(Some(vec![d]));
             }

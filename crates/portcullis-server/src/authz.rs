@@ -178,8 +178,7 @@ pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
             name: Some(id.into()),
             ..Target::default()
         };
-        t.annotations
-            .push(("portcullis.dev/exec-command".into(), cmd.join(" ")));
+        t.set_exec_command(cmd.join(" "));
         Deployment {
             origin,
             operation: Operation::Exec,

@@ -70,9 +70,7 @@ fn event_deployment(
     if op == Operation::Exec
         && let Some((_, cmd)) = action.split_once(':')
     {
-        target
-            .annotations
-            .push(("portcullis.dev/exec-command".into(), cmd.trim().to_string()));
+        target.set_exec_command(cmd.trim().to_string());
     }
     Some(Deployment {
         origin: origin(kind, file, line, Some(format!("{id}:{action}"))),

@@ -426,9 +426,7 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
                 .map(crate::value::percent_decode)
                 .collect();
             if !cmd.is_empty() {
-                target
-                    .annotations
-                    .push(("portcullis.dev/exec-command".into(), cmd.join(" ")));
+                target.set_exec_command(cmd.join(" "));
             }
             if let Some(c) = query
                 .split('&')
