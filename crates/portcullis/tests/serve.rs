@@ -46,6 +46,20 @@ fn pod_spec(privileged: bool) -> Value {
     ]})
 }
 
+/// A review of a privileged Pod (denied by the default modes).
+fn privileged_pod(uid: &str, dry_run: bool) -> String {
+    review(
+        uid,
+        "Pod",
+        "",
+        "pods",
+        "CREATE",
+        None,
+        workload("Pod", "v1", true),
+        dry_run,
+    )
+}
+
 fn workload(kind: &str, api: &str, privileged: bool) -> Value {
     let template = json!({"metadata": {"labels": {"app": "web"}}, "spec": pod_spec(privileged)});
     let spec = match kind {
@@ -226,20 +240,7 @@ fn malformed_oversized_and_dry_run_reviews() {
     // Still serving.
     assert!(s.curl(&["/healthz"]).status.success());
     // Dry run: the same verdict, no alert.
-    let (_, body) = s.post(
-        "/validate",
-        &review(
-            "dry",
-            "Pod",
-            "",
-            "pods",
-            "CREATE",
-            None,
-            workload("Pod", "v1", true),
-            true,
-        ),
-        &[],
-    );
+    let (_, body) = s.post("/validate", &privileged_pod("dry", true), &[]);
     assert!(body.contains("\"allowed\":false"), "{body}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(s.alerts().is_empty(), "a dry run leaves no trace");
@@ -524,16 +525,7 @@ fn a_sink_outage_loses_nothing() {
     for i in 0..20 {
         let (code, _) = s.post(
             "/validate",
-            &review(
-                &format!("outage-{i:02}"),
-                "Pod",
-                "",
-                "pods",
-                "CREATE",
-                None,
-                workload("Pod", "v1", true),
-                false,
-            ),
+            &privileged_pod(&format!("outage-{i:02}"), false),
             &[],
         );
         assert_eq!(code, 200);
@@ -587,20 +579,7 @@ fn sighup_reloads_rules_and_keeps_the_old_pack_when_the_new_one_is_bad() {
     .expect("w");
     let s = Serve::start(&["--rules", rules.to_str().expect("utf8")]);
     let denied = |s: &Serve, uid: &str| {
-        let (_, body) = s.post(
-            "/validate",
-            &review(
-                uid,
-                "Pod",
-                "",
-                "pods",
-                "CREATE",
-                None,
-                workload("Pod", "v1", true),
-                false,
-            ),
-            &[],
-        );
+        let (_, body) = s.post("/validate", &privileged_pod(uid, false), &[]);
         body.contains("\"allowed\":false")
     };
     let hup = |s: &Serve| {
@@ -712,20 +691,7 @@ fn elasticsearch_splunk_and_syslog_sinks_deliver() {
     )
     .expect("cfg");
     let s = Serve::start(&["--config", cfg.to_str().expect("utf8")]);
-    let (code, _) = s.post(
-        "/validate",
-        &review(
-            "sinks-1",
-            "Pod",
-            "",
-            "pods",
-            "CREATE",
-            None,
-            workload("Pod", "v1", true),
-            false,
-        ),
-        &[],
-    );
+    let (code, _) = s.post("/validate", &privileged_pod("sinks-1", false), &[]);
     assert_eq!(code, 200);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
