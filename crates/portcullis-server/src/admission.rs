@@ -202,12 +202,6 @@ struct JobTemplateWire<'a> {
     spec: Option<WorkloadSpecWire<'a>>,
 }
 
-impl<M> RequestWire<'_, M> {
-    fn text(v: &Text<'_>) -> Option<String> {
-        v.as_deref().map(str::to_string)
-    }
-}
-
 /// What a review asks, read.
 struct Request {
     api_version: String,
@@ -238,7 +232,10 @@ fn request_of<M: Mode>(doc: ReviewWire<'_, M>) -> Result<Option<Request>, BadRev
     let req = doc
         .request
         .ok_or_else(|| BadReview("request is missing".into()))?;
-    let uid = RequestWire::<M>::text(&req.uid)
+    let uid = req
+        .uid
+        .as_deref()
+        .map(str::to_string)
         .ok_or_else(|| BadReview("request.uid is missing".into()))?;
     let namespace = req.namespace.as_deref().unwrap_or_default().to_string();
     let dry_run = req.dry_run.unwrap_or(false);
@@ -266,7 +263,10 @@ pub fn review_deployments(body: &[u8]) -> Result<Vec<Deployment>, BadReview> {
 /// The deployments an admission request describes; `None` when its object was read typed
 /// but is not what its kind promises (the caller reads the review again, raw).
 fn deployments<M: Mode>(req: RequestWire<'_, M>) -> Result<Option<Vec<Deployment>>, BadReview> {
-    let uid = RequestWire::<M>::text(&req.uid)
+    let uid = req
+        .uid
+        .as_deref()
+        .map(str::to_string)
         .ok_or_else(|| BadReview("request.uid is missing".into()))?;
     let op = req.operation.as_deref().unwrap_or_default();
     let sub = req.sub_resource.as_deref().unwrap_or_default();
@@ -278,7 +278,7 @@ fn deployments<M: Mode>(req: RequestWire<'_, M>) -> Result<Option<Vec<Deployment
     let username = req
         .user_info
         .as_ref()
-        .and_then(|u| RequestWire::<M>::text(&u.username));
+        .and_then(|u| u.username.as_deref().map(str::to_string));
     let actor = Actor {
         service_account: username
             .as_deref()
@@ -313,8 +313,8 @@ fn deployments<M: Mode>(req: RequestWire<'_, M>) -> Result<Option<Vec<Deployment
         outcome: Outcome::Attempted,
         target: Target {
             kind: kind.to_string(),
-            namespace: RequestWire::<M>::text(&req.namespace),
-            name: RequestWire::<M>::text(&req.name),
+            namespace: req.namespace.as_deref().map(str::to_string),
+            name: req.name.as_deref().map(str::to_string),
             ..Target::default()
         },
         ..Deployment::default()
