@@ -127,7 +127,13 @@ pub struct Engine {
     pub(crate) global_exceptions: Vec<CompiledException>,
     pub(crate) lists: HashMap<String, Vec<String>>,
     pub(crate) config_pss: Option<Profile>,
+    /// The plans of the default selection without and with a Pod Security profile, made
+    /// at load: a server asks for one on every request.
+    pub(crate) default_plans: [Plan; 2],
 }
+
+/// The rules one run judges, by scope, as indices into the pack.
+pub(crate) type Plan = [Vec<usize>; 3];
 
 /// What a finding points at: the field path, its value, and the container it belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -196,7 +202,7 @@ pub struct EvalOptions {
 /// The rules selected for one run, indexed by scope.
 pub struct Evaluator<'e> {
     engine: &'e Engine,
-    by_scope: [Vec<&'e CompiledRule>; 3],
+    plan: Cow<'e, Plan>,
     opts: EvalOptions,
 }
 
@@ -224,13 +230,22 @@ impl Engine {
     }
 
     pub fn evaluator(&self, sel: &Selection, opts: EvalOptions) -> Evaluator<'_> {
-        let n = self.rules.len();
-        let mut by_scope: [Vec<&CompiledRule>; 3] = [
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        ];
-        for r in &self.rules {
+        let plan = if sel.select.is_empty() && sel.ignore.is_empty() {
+            Cow::Borrowed(&self.default_plans[usize::from(opts.pss.is_some())])
+        } else {
+            Cow::Owned(self.plan(sel, opts.pss.is_some()))
+        };
+        Evaluator {
+            engine: self,
+            plan,
+            opts,
+        }
+    }
+
+    /// Which rules a selection runs; `PSS` rules only with a Pod Security profile.
+    pub(crate) fn plan(&self, sel: &Selection, pss: bool) -> Plan {
+        let mut plan = Plan::default();
+        for (i, r) in self.rules.iter().enumerate() {
             let code = r.def.code.as_str();
             let explicitly = sel.select.iter().any(|s| s == code);
             let selected = if sel.select.is_empty() {
@@ -238,16 +253,12 @@ impl Engine {
             } else {
                 Selection::hit(&sel.select, code) && (r.def.enabled || explicitly)
             };
-            let pss_ok = r.def.pss.is_none() || opts.pss.is_some();
+            let pss_ok = r.def.pss.is_none() || pss;
             if selected && pss_ok && !Selection::hit(&sel.ignore, code) {
-                by_scope[r.def.scope as usize].push(r);
+                plan[r.def.scope as usize].push(i);
             }
         }
-        Evaluator {
-            engine: self,
-            by_scope,
-            opts,
-        }
+        plan
     }
 }
 
@@ -265,7 +276,7 @@ struct State {
 
 impl<'e> Evaluator<'e> {
     pub fn active_rules(&self) -> usize {
-        self.by_scope.iter().map(Vec::len).sum()
+        self.plan.iter().map(Vec::len).sum()
     }
 
     pub fn evaluate(&self, dep: &Deployment) -> Evaluation<'e> {
@@ -283,15 +294,14 @@ impl<'e> Evaluator<'e> {
             container: None,
         };
         let suppressed_codes = self.inline_suppressions(dep);
-        for rule in &self.by_scope[Scope::Event as usize] {
+        for rule in self.rules(Scope::Event) {
             self.run(rule, &base, &mut st, &suppressed_codes, &mut out);
         }
         if let Some(pod) = dep.pod.as_ref() {
-            for rule in &self.by_scope[Scope::Pod as usize] {
+            for rule in self.rules(Scope::Pod) {
                 self.run(rule, &base, &mut st, &suppressed_codes, &mut out);
             }
-            let container_rules = &self.by_scope[Scope::Container as usize];
-            if !container_rules.is_empty() {
+            if !self.plan[Scope::Container as usize].is_empty() {
                 for c in &pod.containers {
                     let ctx = Ctx {
                         container: Some(c),
@@ -303,7 +313,7 @@ impl<'e> Evaluator<'e> {
                         .into_iter()
                         .map(crate::shell::Script::new)
                         .collect();
-                    for rule in container_rules {
+                    for rule in self.rules(Scope::Container) {
                         self.run_with_scripts(
                             rule,
                             &ctx,
@@ -317,6 +327,14 @@ impl<'e> Evaluator<'e> {
             }
         }
         out
+    }
+
+    /// The planned rules of one scope.
+    fn rules(&self, scope: Scope) -> impl Iterator<Item = &'e CompiledRule> + use<'_, 'e> {
+        let rules = &self.engine.rules;
+        self.plan[scope as usize]
+            .iter()
+            .filter_map(move |&i| rules.get(i))
     }
 
     fn inline_suppressions(&self, dep: &Deployment) -> Vec<String> {

@@ -377,12 +377,16 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
             .collect();
     }
     if errors.is_empty() {
-        Ok(Engine {
+        let mut engine = Engine {
             rules: compiled,
             global_exceptions,
             lists,
             config_pss: pss,
-        })
+            default_plans: Default::default(),
+        };
+        let default = crate::Selection::default();
+        engine.default_plans = [engine.plan(&default, false), engine.plan(&default, true)];
+        Ok(engine)
     } else {
         Err(errors)
     }

@@ -35,7 +35,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Requests' worth of alerts the store may lag behind before answers wait for it.
@@ -120,15 +120,17 @@ impl Default for ServeConfig {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+// Label values the server spells itself are `&'static str`: counting a request then
+// allocates nothing.
 struct EndpointLabels {
-    endpoint: String,
+    endpoint: &'static str,
     code: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DecisionLabels {
-    front_end: String,
-    decision: String,
+    front_end: &'static str,
+    decision: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -144,7 +146,7 @@ struct SinkLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
-    endpoint: String,
+    endpoint: &'static str,
 }
 
 struct Metrics {
@@ -217,8 +219,11 @@ impl Metrics {
 }
 
 struct Inner {
-    engine: RwLock<Arc<Engine>>,
-    config: RwLock<Arc<ServeConfig>>,
+    /// Read on every request, swapped on SIGHUP: a load takes no lock and bumps no shared
+    /// counter, so two workers judging at once do not fight over one cache line.
+    engine: arc_swap::ArcSwap<Engine>,
+    /// Fixed for the life of the process.
+    config: ServeConfig,
     store: Option<store::Store>,
     metrics: Metrics,
     correlator: Mutex<portcullis_sources::k8s_audit::Correlator>,
@@ -246,8 +251,8 @@ impl State {
         let stdout = config.stdout_alerts;
         let state = State {
             inner: Arc::new(Inner {
-                engine: RwLock::new(Arc::new(engine)),
-                config: RwLock::new(Arc::new(config)),
+                engine: arc_swap::ArcSwap::from_pointee(engine),
+                config,
                 store: store.clone(),
                 metrics: Metrics::new(),
                 correlator: Mutex::new(portcullis_sources::k8s_audit::Correlator::default()),
@@ -266,27 +271,18 @@ impl State {
         Ok(state)
     }
 
-    pub fn engine(&self) -> Arc<Engine> {
-        self.inner
-            .engine
-            .read()
-            .map(|e| e.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+    /// The rule pack in force; a request keeps the one it started with across a reload.
+    pub fn engine(&self) -> arc_swap::Guard<Arc<Engine>> {
+        self.inner.engine.load()
     }
 
-    pub fn config(&self) -> Arc<ServeConfig> {
-        self.inner
-            .config
-            .read()
-            .map(|c| c.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+    pub fn config(&self) -> &ServeConfig {
+        &self.inner.config
     }
 
     /// Swap in a new rule pack (SIGHUP). The caller keeps the old one if loading failed.
     pub fn reload(&self, engine: Engine) {
-        if let Ok(mut e) = self.inner.engine.write() {
-            *e = Arc::new(engine);
-        }
+        self.inner.engine.store(Arc::new(engine));
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -411,31 +407,29 @@ impl State {
         }
     }
 
-    fn observe(&self, endpoint: &str, code: u16, started: Instant) {
+    fn observe(&self, endpoint: &'static str, code: u16, started: Instant) {
         self.inner
             .metrics
             .requests
             .get_or_create(&EndpointLabels {
-                endpoint: endpoint.into(),
+                endpoint,
                 code,
             })
             .inc();
         self.inner
             .metrics
             .latency
-            .get_or_create(&LatencyLabels {
-                endpoint: endpoint.into(),
-            })
+            .get_or_create(&LatencyLabels { endpoint })
             .observe(started.elapsed().as_secs_f64());
     }
 
-    fn decision(&self, front_end: &str, decision: &str) {
+    fn decision(&self, front_end: &'static str, decision: &'static str) {
         self.inner
             .metrics
             .decisions
             .get_or_create(&DecisionLabels {
-                front_end: front_end.into(),
-                decision: decision.into(),
+                front_end,
+                decision,
             })
             .inc();
     }
