@@ -100,13 +100,12 @@ pub struct Cmd {
 }
 
 impl Cmd {
-    pub fn name_and_args(&self) -> (&str, Vec<&str>) {
+    /// The tool that runs and its arguments, read in place: every detector asks this of
+    /// every command, so it allocates nothing.
+    pub fn name_and_args(&self) -> (&str, &[String]) {
         match command_index(&self.words) {
-            Some(i) => (
-                base_name(&self.words[i]),
-                self.words[i + 1..].iter().map(String::as_str).collect(),
-            ),
-            None => ("", Vec::new()),
+            Some(i) => (base_name(&self.words[i]), &self.words[i + 1..]),
+            None => ("", &[]),
         }
     }
 }

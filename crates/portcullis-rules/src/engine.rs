@@ -204,6 +204,7 @@ pub struct Evaluator<'e> {
     engine: &'e Engine,
     plan: Cow<'e, Plan>,
     opts: EvalOptions,
+    brief: Option<&'e (dyn Fn(&RuleDef) -> bool + Sync)>,
 }
 
 impl Engine {
@@ -239,6 +240,7 @@ impl Engine {
             engine: self,
             plan,
             opts,
+            brief: None,
         }
     }
 
@@ -275,6 +277,15 @@ struct State {
 }
 
 impl<'e> Evaluator<'e> {
+    /// Findings of the rules `brief` picks carry the rule alone: no message, container,
+    /// evidence or Pod Security detail. For a caller that will only count or name them (an
+    /// admission answer records an audit-mode info finding as its code), building what
+    /// nobody reads is most of a finding's cost — and `IMG001` fires on most containers.
+    pub fn brief_when(mut self, brief: &'e (dyn Fn(&RuleDef) -> bool + Sync)) -> Self {
+        self.brief = Some(brief);
+        self
+    }
+
     pub fn active_rules(&self) -> usize {
         self.plan.iter().map(Vec::len).sum()
     }
@@ -422,9 +433,12 @@ impl<'e> Evaluator<'e> {
         if !fired {
             return;
         }
-        st.evidence.clear();
-        st.pss = None;
-        eval(&rule.cond, &env, st);
+        let brief = self.brief.is_some_and(|b| b(&rule.def));
+        if !brief {
+            st.evidence.clear();
+            st.pss = None;
+            eval(&rule.cond, &env, st);
+        }
         if sup.iter().any(|s| rule.def.code.starts_with(s.as_str()))
             || rule
                 .exceptions
@@ -437,6 +451,17 @@ impl<'e> Evaluator<'e> {
                 .any(|x| exception_matches(x, &env))
         {
             out.suppressed += 1;
+            return;
+        }
+        if brief {
+            out.findings.push(Finding {
+                rule: &rule.def,
+                severity: rule.def.severity,
+                message: String::new(),
+                container: None,
+                evidence: Vec::new(),
+                pss: None,
+            });
             return;
         }
         let failure = st.pss.take();
@@ -1009,5 +1034,51 @@ mod tests {
             assert_eq!(x, y, "{}:{}", d.origin.file, d.origin.line);
         }
         assert!(fired > 100, "only {fired} findings compared");
+    }
+
+    /// Brief findings are the same findings (rule, count, suppressions), only unadorned;
+    /// rules not picked keep every detail.
+    #[test]
+    fn brief_findings_are_the_same_findings() {
+        let engine = Engine::builtin().expect("pack");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut deployments = Vec::new();
+        for code in std::fs::read_dir(&dir).expect("fixtures").flatten() {
+            for f in std::fs::read_dir(code.path()).expect("dir").flatten() {
+                let path = f.path();
+                if path.extension().is_some_and(|e| e == "yaml") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let name = path.display().to_string();
+                    deployments
+                        .extend(portcullis_sources::manifest::read(&text, &name).deployments);
+                }
+            }
+        }
+        let opts = EvalOptions::default();
+        let full = engine.evaluator(&Selection::default(), opts);
+        let low = |r: &RuleDef| r.severity <= Severity::Low;
+        let brief = engine
+            .evaluator(&Selection::default(), opts)
+            .brief_when(&low);
+        let (mut briefed, mut detailed) = (0, 0);
+        for d in &deployments {
+            let (a, b) = (full.evaluate(d), brief.evaluate(d));
+            assert_eq!(a.suppressed, b.suppressed);
+            assert_eq!(a.findings.len(), b.findings.len(), "{}", d.origin.file);
+            for (x, y) in a.findings.iter().zip(&b.findings) {
+                assert_eq!(x.rule.code, y.rule.code);
+                if low(y.rule) {
+                    assert!(y.message.is_empty() && y.evidence.is_empty() && y.container.is_none());
+                    briefed += 1;
+                } else {
+                    assert_eq!((&x.message, &x.container), (&y.message, &y.container));
+                    detailed += 1;
+                }
+            }
+        }
+        assert!(
+            briefed > 20 && detailed > 20,
+            "{briefed} brief, {detailed} detailed"
+        );
     }
 }

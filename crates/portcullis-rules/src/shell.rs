@@ -11,6 +11,7 @@ pub use portcullis_model::shell::{
     Cmd, Parsed, SHELLS, SUB_MARK, base_name, parse, script_of, unwrap,
 };
 use regex::Regex;
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 const INTERPRETERS: &[&str] = &[
@@ -77,7 +78,7 @@ fn str_refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-fn is_downloader(name: &str, args: &[&str]) -> bool {
+fn is_downloader(name: &str, args: &[String]) -> bool {
     DOWNLOADERS.contains(&name)
         || (name.starts_with("python")
             && args
@@ -93,26 +94,28 @@ fn is_interpreter(name: &str) -> bool {
     INTERPRETERS.contains(&name) || name.starts_with("python")
 }
 
-fn is_decoder(name: &str, args: &[&str]) -> bool {
+fn is_decoder(name: &str, args: &[String]) -> bool {
     (name == "base64" || name == "base32")
         && args.iter().any(|a| {
-            matches!(*a, "-d" | "--decode" | "-D")
+            matches!(a.as_str(), "-d" | "--decode" | "-D")
                 || (a.starts_with('-') && !a.starts_with("--") && a.contains('d'))
         })
-        || (name == "openssl" && args.iter().any(|a| a.contains("base64")) && args.contains(&"-d"))
-        || (name == "xxd" && args.contains(&"-r"))
+        || (name == "openssl"
+            && args.iter().any(|a| a.contains("base64"))
+            && args.iter().any(|a| a == "-d"))
+        || (name == "xxd" && args.iter().any(|a| a == "-r"))
 }
 
 /// Does the script (or a substitution inside it) run a command matching `pred`?
-fn any_cmd(p: &Parsed, pred: &dyn Fn(&str, &[&str]) -> bool) -> bool {
+fn any_cmd(p: &Parsed, pred: &dyn Fn(&str, &[String]) -> bool) -> bool {
     p.pipelines.iter().flatten().any(|c| {
         let (n, a) = c.name_and_args();
-        pred(n, &a)
+        pred(n, a)
     }) || p.subs.iter().any(|s| any_cmd(&parse(s), pred))
 }
 
 /// Which substitutions of `word` satisfy `pred`.
-fn word_subs_match(word: &str, p: &Parsed, pred: &dyn Fn(&str, &[&str]) -> bool) -> bool {
+fn word_subs_match(word: &str, p: &Parsed, pred: &dyn Fn(&str, &[String]) -> bool) -> bool {
     p.subs
         .iter()
         .enumerate()
@@ -173,7 +176,7 @@ fn snippet(s: &str) -> String {
 pub fn download_exec(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for pl in &p.pipelines {
-            let names: Vec<(&str, Vec<&str>)> = pl.iter().map(Cmd::name_and_args).collect();
+            let names: Vec<(&str, &[String])> = pl.iter().map(Cmd::name_and_args).collect();
             if let Some(d) = names.iter().position(|(n, a)| is_downloader(n, a))
                 && names[d + 1..].iter().any(|(n, _)| is_interpreter(n))
             {
@@ -194,11 +197,11 @@ pub fn download_exec(scripts: &[Script]) -> Vec<String> {
         let mut saved: Vec<String> = Vec::new();
         for c in p.pipelines.iter().flatten() {
             let (n, args) = c.name_and_args();
-            if is_downloader(n, &args) {
+            if is_downloader(n, args) {
                 for (i, a) in args.iter().enumerate() {
-                    let out = match *a {
+                    let out = match a.as_str() {
                         "-o" | "-O" | "--output" | "--output-document" | ">" => {
-                            args.get(i + 1).copied()
+                            args.get(i + 1).map(String::as_str)
                         }
                         a if a.starts_with("--output=") || a.starts_with("--output-document=") => {
                             a.split_once('=').map(|x| x.1)
@@ -226,7 +229,7 @@ pub fn download_exec(scripts: &[Script]) -> Vec<String> {
 pub fn base64_exec(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for pl in &p.pipelines {
-            let names: Vec<(&str, Vec<&str>)> = pl.iter().map(Cmd::name_and_args).collect();
+            let names: Vec<(&str, &[String])> = pl.iter().map(Cmd::name_and_args).collect();
             if let Some(d) = names.iter().position(|(n, a)| is_decoder(n, a))
                 && names[d + 1..].iter().any(|(n, _)| is_interpreter(n))
             {
@@ -261,12 +264,14 @@ pub fn base64_exec(scripts: &[Script]) -> Vec<String> {
 pub fn reverse_shell(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for pl in &p.pipelines {
-            let names: Vec<(&str, Vec<&str>)> = pl.iter().map(Cmd::name_and_args).collect();
+            let names: Vec<(&str, &[String])> = pl.iter().map(Cmd::name_and_args).collect();
             for (n, args) in &names {
                 if NETCATS.contains(n)
                     && args.iter().any(|a| {
-                        matches!(*a, "-e" | "-c" | "--exec" | "--sh-exec" | "--lua-exec")
-                            || a.starts_with("--exec=")
+                        matches!(
+                            a.as_str(),
+                            "-e" | "-c" | "--exec" | "--sh-exec" | "--lua-exec"
+                        ) || a.starts_with("--exec=")
                             || a.starts_with("--sh-exec=")
                             || (a.starts_with('-')
                                 && !a.starts_with("--")
@@ -401,10 +406,20 @@ pub fn miner(scripts: &[Script]) -> Vec<String> {
             }
             // Lower-cased once per argument: each is read as itself and as its
             // predecessor's value.
-            let lower: Vec<String> = args.iter().map(|a| a.to_ascii_lowercase()).collect();
+            // (Copied only when there is something to lower.)
+            let lower: Vec<Cow<'_, str>> = args
+                .iter()
+                .map(|a| {
+                    if a.bytes().any(|b| b.is_ascii_uppercase()) {
+                        Cow::Owned(a.to_ascii_lowercase())
+                    } else {
+                        Cow::Borrowed(a.as_str())
+                    }
+                })
+                .collect();
             for (i, a) in args.iter().enumerate() {
-                let l = lower[i].as_str();
-                let next = lower.get(i + 1).map_or("", String::as_str);
+                let l = lower[i].as_ref();
+                let next = lower.get(i + 1).map_or("", AsRef::as_ref);
                 let value = l.split_once('=').map(|x| x.1);
                 if l.contains("stratum+")
                     || l.contains("stratum2+")
@@ -413,7 +428,7 @@ pub fn miner(scripts: &[Script]) -> Vec<String> {
                         Some("--donate-level" | "--coin" | "--randomx-mode" | "--cpu-priority")
                     )
                 {
-                    out.push((*a).to_string());
+                    out.push(a.clone());
                 } else if matches!(l, "-a" | "--algo") || l.starts_with("--algo=") {
                     let alg = value.unwrap_or(next);
                     if [
@@ -438,11 +453,11 @@ pub fn miner(scripts: &[Script]) -> Vec<String> {
                         out.push(format!("{a} {url}"));
                     }
                 }
-                let word = a.split_once('=').map_or(*a, |x| x.1);
+                let word = a.split_once('=').map_or(a.as_str(), |x| x.1);
                 if MONERO_WALLET.as_ref().is_some_and(|r| r.is_match(word))
                     || (ETH_WALLET.as_ref().is_some_and(|r| r.is_match(word))
                         && i > 0
-                        && matches!(args[i - 1], "-u" | "--user" | "-wal" | "--wallet"))
+                        && matches!(args[i - 1].as_str(), "-u" | "--user" | "-wal" | "--wallet"))
                 {
                     out.push(format!("wallet {word}"));
                 }
@@ -527,10 +542,10 @@ pub fn container_cli(scripts: &[Script]) -> Vec<String> {
             // `kubectl version --client`, `docker --help`: looking, not acting.
             let sub = args.iter().find(|a| !a.starts_with('-'));
             let harmless = match sub {
-                Some(s) => matches!(*s, "version" | "help" | "completion"),
+                Some(s) => matches!(s.as_str(), "version" | "help" | "completion"),
                 None => args
                     .iter()
-                    .any(|a| matches!(*a, "--version" | "--help" | "-h" | "-v")),
+                    .any(|a| matches!(a.as_str(), "--version" | "--help" | "-h" | "-v")),
             };
             CONTAINER_CLIS.contains(&n) && !harmless
         })

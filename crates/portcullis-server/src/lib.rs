@@ -340,7 +340,13 @@ impl State {
     pub(crate) fn judge(&self, d: &Deployment) -> (decision::Verdict, Vec<Alert>) {
         let cfg = self.config();
         let engine = self.engine();
-        let ev = self.evaluator(&engine, &cfg).evaluate(d);
+        // An audit-mode finding below the store's threshold becomes an audit annotation
+        // (its code) and nothing else: no message, evidence or alert to build.
+        let brief = |r: &portcullis_rules::RuleDef| {
+            r.severity < cfg.store_min_severity
+                && cfg.modes.mode(&r.code, r.severity) == decision::Mode::Audit
+        };
+        let ev = self.evaluator(&engine, cfg).brief_when(&brief).evaluate(d);
         let verdict = decision::decide(&ev.findings, &cfg.modes);
         let outcome = if verdict.allowed {
             Outcome::Created
@@ -365,7 +371,9 @@ impl State {
     pub(crate) fn detect(&self, deployments: &[Deployment]) -> Vec<Alert> {
         let cfg = self.config();
         let engine = self.engine();
-        let evaluator = self.evaluator(&engine, &cfg);
+        // Findings below the store's threshold are dropped: only their rule is built.
+        let brief = |r: &portcullis_rules::RuleDef| r.severity < cfg.store_min_severity;
+        let evaluator = self.evaluator(&engine, cfg).brief_when(&brief);
         let mut alerts = Vec::new();
         for d in deployments {
             for f in evaluator.evaluate(d).findings {
@@ -411,10 +419,7 @@ impl State {
         self.inner
             .metrics
             .requests
-            .get_or_create(&EndpointLabels {
-                endpoint,
-                code,
-            })
+            .get_or_create(&EndpointLabels { endpoint, code })
             .inc();
         self.inner
             .metrics
