@@ -11,24 +11,34 @@ use serde::Serialize;
 /// Docker Hub's canonical registry name after normalisation.
 pub const DOCKER_HUB: &str = "docker.io";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ImageRef {
     /// The reference exactly as written.
     pub raw: String,
-    /// Registry host (with port), `docker.io` when none is named.
-    pub registry: String,
-    /// Path inside the registry, `library/` prefixed for official Docker Hub images.
-    pub repository: String,
     pub tag: Option<String>,
     /// `algorithm:hex`, when the reference is pinned.
     pub digest: Option<String>,
     /// False when the reference does not follow the grammar (the fields then hold a
     /// best-effort split); rules can flag that on its own.
     pub valid: bool,
-    /// `registry/repository`, joined once at parse time because rules read it for every
-    /// container on every review.
-    #[serde(skip)]
+    /// `registry/repository` in one string (rules read it for every container on every
+    /// review); the registry is its first `registry_len` bytes.
     name: String,
+    registry_len: usize,
+}
+
+impl Serialize for ImageRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ImageRef", 6)?;
+        st.serialize_field("raw", &self.raw)?;
+        st.serialize_field("registry", self.registry())?;
+        st.serialize_field("repository", self.repository())?;
+        st.serialize_field("tag", &self.tag)?;
+        st.serialize_field("digest", &self.digest)?;
+        st.serialize_field("valid", &self.valid)?;
+        st.end()
+    }
 }
 
 impl ImageRef {
@@ -53,31 +63,35 @@ impl ImageRef {
             }
             _ => (name_tag, None),
         };
-        let (registry, mut repository) = match name.split_once('/') {
+        let (registry, repository) = match name.split_once('/') {
             Some((first, rest))
                 if first.contains('.') || first.contains(':') || first == "localhost" =>
             {
-                (first.to_string(), rest.to_string())
+                (first, rest)
             }
-            _ => (DOCKER_HUB.to_string(), name.to_string()),
+            _ => (DOCKER_HUB, name),
         };
         let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
-            DOCKER_HUB.to_string()
+            DOCKER_HUB
         } else {
             registry
         };
-        if registry == DOCKER_HUB && !repository.contains('/') && !repository.is_empty() {
-            repository = format!("library/{repository}");
-        }
+        let official =
+            registry == DOCKER_HUB && !repository.contains('/') && !repository.is_empty();
         valid &= !repository.is_empty() && repository.split('/').all(is_valid_path_component);
+        let mut joined = String::with_capacity(registry.len() + repository.len() + 9);
         // Registries are case-insensitive host names; repositories must be lowercase
         // (an uppercase one is invalid, which `valid` already records).
-        let registry = registry.to_ascii_lowercase();
+        joined.extend(registry.chars().map(|c| c.to_ascii_lowercase()));
+        joined.push('/');
+        if official {
+            joined.push_str("library/");
+        }
+        joined.push_str(repository);
         ImageRef {
             raw: raw.to_string(),
-            name: format!("{registry}/{repository}"),
-            registry,
-            repository,
+            registry_len: registry.len(),
+            name: joined,
             tag,
             digest,
             valid,
@@ -87,6 +101,16 @@ impl ImageRef {
     /// `registry/repository`, the identity lists and exceptions compare against.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Registry host (with port), `docker.io` when none is named.
+    pub fn registry(&self) -> &str {
+        self.name.get(..self.registry_len).unwrap_or_default()
+    }
+
+    /// Path inside the registry, `library/` prefixed for official Docker Hub images.
+    pub fn repository(&self) -> &str {
+        self.name.get(self.registry_len + 1..).unwrap_or_default()
     }
 
     /// The tag the runtime will pull: the written tag, else `latest` unless pinned by digest.
@@ -100,7 +124,7 @@ impl ImageRef {
 
     /// True when the registry is a literal IPv4/IPv6 address (with or without port).
     pub fn registry_is_ip(&self) -> bool {
-        let host = registry_host(&self.registry);
+        let host = registry_host(self.registry());
         host.parse::<std::net::IpAddr>().is_ok()
     }
 }
@@ -152,8 +176,8 @@ mod tests {
     #[test]
     fn official_image_defaults() {
         let i = ImageRef::parse("nginx");
-        assert_eq!(i.registry, "docker.io");
-        assert_eq!(i.repository, "library/nginx");
+        assert_eq!(i.registry(), "docker.io");
+        assert_eq!(i.repository(), "library/nginx");
         assert_eq!(i.tag, None);
         assert_eq!(i.effective_tag(), Some("latest"));
         assert!(i.valid);
@@ -172,12 +196,12 @@ mod tests {
     #[test]
     fn registry_with_port_is_not_a_tag() {
         let i = ImageRef::parse("10.0.0.5:5000/miner");
-        assert_eq!(i.registry, "10.0.0.5:5000");
-        assert_eq!(i.repository, "miner");
+        assert_eq!(i.registry(), "10.0.0.5:5000");
+        assert_eq!(i.repository(), "miner");
         assert_eq!(i.tag, None);
         assert!(i.registry_is_ip());
         let i = ImageRef::parse("localhost/app:v1");
-        assert_eq!(i.registry, "localhost");
+        assert_eq!(i.registry(), "localhost");
         assert!(!i.registry_is_ip());
         let i = ImageRef::parse("[::1]:5000/app");
         assert!(i.registry_is_ip());

@@ -266,8 +266,8 @@ fields! {
     ContainerKind "container.kind" Container "container, init or ephemeral" => |c, _, _| s(c.kind.as_str());
     ContainerPath "container.path" Container "where the container sits in the source" => |c, _, _| s(&c.path);
     ContainerImage "container.image" Container "image as written" => |c, _, _| s(&c.image.raw);
-    ContainerImageRegistry "container.image.registry" Container "registry host, docker.io by default" => |c, _, _| s(&c.image.registry);
-    ContainerImageRepository "container.image.repository" Container "repository path (library/ for official images)" => |c, _, _| s(&c.image.repository);
+    ContainerImageRegistry "container.image.registry" Container "registry host, docker.io by default" => |c, _, _| s(c.image.registry());
+    ContainerImageRepository "container.image.repository" Container "repository path (library/ for official images)" => |c, _, _| s(c.image.repository());
     ContainerImageName "container.image.name" Container "registry/repository" => |c, _, _| Val::Str(Cow::Borrowed(c.image.name()));
     ContainerImageTag "container.image.tag" Container "tag as written (null when none)" => |c, _, _| opt(&c.image.tag);
     ContainerImageEffectiveTag "container.image.effective_tag" Container "tag that will be pulled: latest when none and no digest" =>

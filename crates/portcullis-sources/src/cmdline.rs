@@ -1200,7 +1200,7 @@ mod tests {
             assert_eq!(d.len(), 1, "{line}");
             let c = &d[0].pod.as_ref().expect("pod").containers[0];
             assert_eq!(c.security_context.privileged, Some(true), "{line}");
-            assert_eq!(c.image.repository, "library/alpine", "{line}");
+            assert_eq!(c.image.repository(), "library/alpine", "{line}");
             assert_eq!(
                 c.mounts[0].host_path.as_ref().map(|h| h.path.as_str()),
                 Some("/"),
