@@ -4,6 +4,7 @@
 //! spec, container rules once per container — so a privileged container is judged as
 //! itself, and a decoy sidecar can never hide it (the flattened-array mistake).
 
+use crate::check::{Check, any_item};
 use crate::expr::{CmpOp, Lit, Node};
 use crate::fields::{Ctx, Field, Items, Scope, Val};
 use crate::functions::Func;
@@ -22,6 +23,8 @@ pub struct CompiledRule {
     pub file: String,
     pub line: usize,
     pub(crate) cond: Node,
+    /// `cond` in its judging form (see [`crate::check`]).
+    pub(crate) check: Check,
     pub(crate) message: Vec<Segment>,
     pub(crate) exceptions: Vec<CompiledException>,
     /// Indices of the pack-wide exceptions whose `rules` cover this rule.
@@ -428,7 +431,7 @@ impl<'e> Evaluator<'e> {
         // every container, and evidence (labels, JSON values) is only worth building for
         // the few that fire. Those are evaluated again, recording.
         st.recording = false;
-        let fired = eval(&rule.cond, &env, st).truthy();
+        let fired = holds(&rule.check, &env, st);
         st.recording = true;
         if !fired {
             return;
@@ -681,6 +684,27 @@ fn record(st: &mut State, n: &Node, v: &Val<'_>, env: &Env<'_>) {
             value: v.to_json(),
             container: env.ctx.container.map(|c| c.name.clone()),
         });
+    }
+}
+
+/// Judge a condition: whether it holds, nothing recorded (the judging pass).
+fn holds<'a>(c: &'a Check, env: &Env<'a>, st: &mut State) -> bool {
+    match c {
+        Check::Const(b) => *b,
+        Check::Truthy(f) => get(*f, env).truthy(),
+        Check::Exists(f) => {
+            let v = get(*f, env);
+            !matches!(v, Val::Null) && !matches!(&v, Val::List(l) if l.is_empty())
+        }
+        Check::Eq(f, lit) => lit.equals(&get(*f, env)),
+        Check::Ne(f, lit) => !lit.equals(&get(*f, env)),
+        Check::In(f, items) => any_item(&get(*f, env), |x| items.contains(x)),
+        Check::StartsWith(f, items) => any_item(&get(*f, env), |x| items.any(|p| x.starts_with(p))),
+        Check::EndsWith(f, items) => any_item(&get(*f, env), |x| items.any(|p| x.ends_with(p))),
+        Check::Not(inner) => !holds(inner, env, st),
+        Check::And(items) => items.iter().all(|c| holds(c, env, st)),
+        Check::Or(items) => items.iter().any(|c| holds(c, env, st)),
+        Check::Tree(n) => eval(n, env, st).truthy(),
     }
 }
 
@@ -988,25 +1012,7 @@ mod tests {
             r.guards.clear();
         }
         assert!(guarded.rules.iter().any(|r| !r.guards.is_empty()));
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let mut deployments = Vec::new();
-        for code in std::fs::read_dir(&dir).expect("fixtures").flatten() {
-            for f in std::fs::read_dir(code.path())
-                .expect("fixture dir")
-                .flatten()
-            {
-                let path = f.path();
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                let name = path.display().to_string();
-                let batch = if name.ends_with(".yaml") {
-                    portcullis_sources::manifest::read(&text, &name)
-                } else {
-                    portcullis_sources::logs::read_all(&text, &name, None)
-                };
-                deployments.extend(batch.deployments);
-            }
-        }
-        assert!(deployments.len() > 100, "fixtures not found");
+        let deployments = fixture_deployments();
         let profile = crate::pss::Profile::parse("restricted").ok();
         let opts = EvalOptions {
             pss: profile,
@@ -1036,24 +1042,81 @@ mod tests {
         assert!(fired > 100, "only {fired} findings compared");
     }
 
+    /// The judging form of every condition finds exactly what the interpreter finds, in
+    /// every fixture; and it stands on its own for a good part of the pack (function calls
+    /// such as the payload detectors are the interpreter's).
+    #[test]
+    fn checks_judge_as_the_interpreter() {
+        let compiled = Engine::builtin().expect("pack");
+        let mut tree = Engine::builtin().expect("pack");
+        for r in &mut tree.rules {
+            r.check = Check::Tree(Box::new(r.cond.clone()));
+        }
+        let standalone = compiled
+            .rules
+            .iter()
+            .filter(|r| !r.check.uses_tree())
+            .count();
+        assert!(
+            standalone * 3 > compiled.rules.len(),
+            "only {standalone} of {} rules judged without the interpreter",
+            compiled.rules.len()
+        );
+        let deployments = fixture_deployments();
+        let profile = crate::pss::Profile::parse("restricted").ok();
+        let opts = EvalOptions {
+            pss: profile,
+            inline_suppressions: false,
+        };
+        let (a, b) = (
+            compiled.evaluator(&Selection::default(), opts),
+            tree.evaluator(&Selection::default(), opts),
+        );
+        let seen = |e: Evaluation<'_>| -> Vec<String> {
+            e.findings
+                .iter()
+                .map(|f| format!("{} {} {:?}", f.rule.code, f.message, f.container))
+                .collect()
+        };
+        let mut fired = 0;
+        for d in &deployments {
+            let (x, y) = (seen(a.evaluate(d)), seen(b.evaluate(d)));
+            fired += x.len();
+            assert_eq!(x, y, "{}:{}", d.origin.file, d.origin.line);
+        }
+        assert!(fired > 100, "only {fired} findings compared");
+    }
+
+    /// Every deployment in the rule fixtures (manifests and logs).
+    fn fixture_deployments() -> Vec<Deployment> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut deployments = Vec::new();
+        for code in std::fs::read_dir(&dir).expect("fixtures").flatten() {
+            for f in std::fs::read_dir(code.path())
+                .expect("fixture dir")
+                .flatten()
+            {
+                let path = f.path();
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let name = path.display().to_string();
+                let batch = if name.ends_with(".yaml") {
+                    portcullis_sources::manifest::read(&text, &name)
+                } else {
+                    portcullis_sources::logs::read_all(&text, &name, None)
+                };
+                deployments.extend(batch.deployments);
+            }
+        }
+        assert!(deployments.len() > 100, "fixtures not found");
+        deployments
+    }
+
     /// Brief findings are the same findings (rule, count, suppressions), only unadorned;
     /// rules not picked keep every detail.
     #[test]
     fn brief_findings_are_the_same_findings() {
         let engine = Engine::builtin().expect("pack");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let mut deployments = Vec::new();
-        for code in std::fs::read_dir(&dir).expect("fixtures").flatten() {
-            for f in std::fs::read_dir(code.path()).expect("dir").flatten() {
-                let path = f.path();
-                if path.extension().is_some_and(|e| e == "yaml") {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
-                    let name = path.display().to_string();
-                    deployments
-                        .extend(portcullis_sources::manifest::read(&text, &name).deployments);
-                }
-            }
-        }
+        let deployments = fixture_deployments();
         let opts = EvalOptions::default();
         let full = engine.evaluator(&Selection::default(), opts);
         let low = |r: &RuleDef| r.severity <= Severity::Low;

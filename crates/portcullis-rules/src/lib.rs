@@ -5,6 +5,7 @@
 //! ([`fields`]); hard logic lives in Rust functions conditions call ([`functions`],
 //! [`shell`], [`pss`]). The engine is pure: it never does IO.
 
+mod check;
 pub mod engine;
 pub mod expr;
 pub mod fields;

@@ -336,6 +336,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
                 file: r.file.clone(),
                 line: r.line,
                 guards: crate::engine::guards_of(&cond),
+                check: crate::check::Check::compile(&cond),
                 cond,
                 message,
                 exceptions,
