@@ -262,7 +262,7 @@ pub fn review_deployments(body: &[u8]) -> Result<Vec<Deployment>, BadReview> {
 
 /// The deployments an admission request describes; `None` when its object was read typed
 /// but is not what its kind promises (the caller reads the review again, raw).
-fn deployments<M: Mode>(req: RequestWire<'_, M>) -> Result<Option<Vec<Deployment>>, BadReview> {
+fn deployments<M: Mode>(mut req: RequestWire<'_, M>) -> Result<Option<Vec<Deployment>>, BadReview> {
     let uid = req
         .uid
         .as_deref()
@@ -287,8 +287,8 @@ fn deployments<M: Mode>(req: RequestWire<'_, M>) -> Result<Option<Vec<Deployment
         user: username,
         groups: req
             .user_info
-            .as_ref()
-            .map(|u| u.groups.clone())
+            .as_mut()
+            .map(|u| std::mem::take(&mut u.groups))
             .unwrap_or_default(),
         ..Actor::default()
     };
