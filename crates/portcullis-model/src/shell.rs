@@ -122,6 +122,27 @@ pub struct Parsed {
 pub const SUB_MARK: &str = "\u{1}SUB";
 
 pub fn parse(script: &str) -> Parsed {
+    // Most start commands are plain words (`-c /etc/envoy.yaml`, `nginx -g …`): with no
+    // quote, escape, substitution, operator or redirection there is nothing to parse but
+    // the spaces between words.
+    if !script.contains(['\'', '"', '\\', '`', '|', '&', ';', '\n', '<', '>'])
+        && !script.contains("$(")
+    {
+        let words: Vec<String> = script.split_whitespace().map(str::to_string).collect();
+        return Parsed {
+            pipelines: if words.is_empty() {
+                Vec::new()
+            } else {
+                vec![vec![Cmd { words }]]
+            },
+            subs: Vec::new(),
+        };
+    }
+    parse_shell(script)
+}
+
+/// The shell grammar itself (see [`parse`]).
+fn parse_shell(script: &str) -> Parsed {
     let mut p = Parsed::default();
     let chars: Vec<char> = script.chars().collect();
     let mut pipeline: Vec<Cmd> = Vec::new();
@@ -266,4 +287,42 @@ fn balanced(chars: &[char], start: usize) -> (String, usize) {
         j += 1;
     }
     (chars[start..].iter().collect(), chars.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The plain-words shortcut reads a script exactly as the shell grammar does —
+        /// including the scripts it must leave to the grammar (operators, quotes, `$(`).
+        #[test]
+        fn plain_words_read_as_the_grammar_reads_them(
+            plain in "[a-z0-9 \\t/.=:$(é\u{a0}-]{0,30}",
+            special in proptest::option::of(proptest::sample::select(
+                vec!['\'', '"', '\\', '`', '|', '&', ';', '\n', '<', '>', ')'],
+            )),
+            at in 0usize..31,
+        ) {
+            let mut script = plain;
+            if let Some(c) = special {
+                let at = script.char_indices().map(|(i, _)| i).nth(at).unwrap_or(script.len());
+                script.insert(at, c);
+            }
+            prop_assert_eq!(
+                format!("{:?}", parse(&script)),
+                format!("{:?}", parse_shell(&script))
+            );
+        }
+    }
+
+    #[test]
+    fn plain_words_split_on_any_whitespace() {
+        let p = parse("  nginx\t-g 'x'");
+        assert_eq!(p.pipelines[0][0].words, ["nginx", "-g", "x"]);
+        let p = parse("-c /etc/envoy/envoy.yaml");
+        assert_eq!(p.pipelines[0][0].words, ["-c", "/etc/envoy/envoy.yaml"]);
+        assert!(parse(" \t").pipelines.is_empty());
+    }
 }
