@@ -176,10 +176,8 @@ fn snippet(s: &str) -> String {
 pub fn download_exec(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for pl in &p.pipelines {
-            let names: Vec<(&str, &[String])> = pl.iter().map(Cmd::name_and_args).collect();
-            if let Some(d) = names.iter().position(|(n, a)| is_downloader(n, a))
-                && names[d + 1..].iter().any(|(n, _)| is_interpreter(n))
-            {
+            let mut names = pl.iter().map(Cmd::name_and_args);
+            if names.any(|(n, a)| is_downloader(n, a)) && names.any(|(n, _)| is_interpreter(n)) {
                 return Some(snippet(s));
             }
             for c in pl {
@@ -229,10 +227,8 @@ pub fn download_exec(scripts: &[Script]) -> Vec<String> {
 pub fn base64_exec(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for pl in &p.pipelines {
-            let names: Vec<(&str, &[String])> = pl.iter().map(Cmd::name_and_args).collect();
-            if let Some(d) = names.iter().position(|(n, a)| is_decoder(n, a))
-                && names[d + 1..].iter().any(|(n, _)| is_interpreter(n))
-            {
+            let mut names = pl.iter().map(Cmd::name_and_args);
+            if names.any(|(n, a)| is_decoder(n, a)) && names.any(|(n, _)| is_interpreter(n)) {
                 return Some(snippet(s));
             }
             for c in pl {
@@ -264,9 +260,9 @@ pub fn base64_exec(scripts: &[Script]) -> Vec<String> {
 pub fn reverse_shell(scripts: &[Script]) -> Vec<String> {
     each(scripts, |s, p| {
         for pl in &p.pipelines {
-            let names: Vec<(&str, &[String])> = pl.iter().map(Cmd::name_and_args).collect();
-            for (n, args) in &names {
-                if NETCATS.contains(n)
+            let names = || pl.iter().map(Cmd::name_and_args);
+            for (n, args) in names() {
+                if NETCATS.contains(&n)
                     && args.iter().any(|a| {
                         matches!(
                             a.as_str(),
@@ -281,7 +277,7 @@ pub fn reverse_shell(scripts: &[Script]) -> Vec<String> {
                 {
                     return Some(snippet(s));
                 }
-                if *n == "socat"
+                if n == "socat"
                     && args.iter().any(|a| {
                         let l = a.to_ascii_lowercase();
                         l.starts_with("exec:") || l.starts_with("system:")
@@ -291,7 +287,7 @@ pub fn reverse_shell(scripts: &[Script]) -> Vec<String> {
                     return Some(snippet(s));
                 }
                 if (n.starts_with("python")
-                    || matches!(*n, "perl" | "ruby" | "php" | "lua" | "node"))
+                    || matches!(n, "perl" | "ruby" | "php" | "lua" | "node"))
                     && args.iter().any(|a| {
                         let l = a.to_ascii_lowercase();
                         (l.contains("socket")
@@ -324,10 +320,8 @@ pub fn reverse_shell(scripts: &[Script]) -> Vec<String> {
                 return Some(snippet(s));
             }
             // `cat f | sh -i | nc host port > f`: a shell wired to a network pipe.
-            if names.iter().any(|(n, _)| SHELLS.contains(n))
-                && names
-                    .iter()
-                    .any(|(n, _)| NETCATS.contains(n) || *n == "openssl")
+            if names().any(|(n, _)| SHELLS.contains(&n))
+                && names().any(|(n, _)| NETCATS.contains(&n) || n == "openssl")
             {
                 return Some(snippet(s));
             }
@@ -454,8 +448,12 @@ pub fn miner(scripts: &[Script]) -> Vec<String> {
                     }
                 }
                 let word = a.split_once('=').map_or(a.as_str(), |x| x.1);
-                if MONERO_WALLET.as_ref().is_some_and(|r| r.is_match(word))
-                    || (ETH_WALLET.as_ref().is_some_and(|r| r.is_match(word))
+                // The regexes only for words long enough to be a wallet (95 and 42
+                // characters before any `.worker` suffix): most arguments are not.
+                if (word.len() >= 95 && MONERO_WALLET.as_ref().is_some_and(|r| r.is_match(word)))
+                    || (word.len() >= 42
+                        && word.starts_with("0x")
+                        && ETH_WALLET.as_ref().is_some_and(|r| r.is_match(word))
                         && i > 0
                         && matches!(args[i - 1].as_str(), "-u" | "--user" | "-wal" | "--wallet"))
                 {

@@ -215,12 +215,16 @@ struct Request {
 /// object that is not what its kind promises, or odd JSON (a key written twice), is read a
 /// second time, kept raw, and judged through the `Value` reader.
 fn read_request(body: &[u8]) -> Result<Request, BadReview> {
-    if let Ok(doc) = serde_json::from_slice::<ReviewWire<Typed>>(body)
+    // JSON is UTF-8 (RFC 8259). Checked once for the whole body, the parser then reads
+    // every string without checking it again — a tenth of the time a review takes to read.
+    let body = std::str::from_utf8(body)
+        .map_err(|e| BadReview(format!("not an AdmissionReview: not UTF-8 ({e})")))?;
+    if let Ok(doc) = serde_json::from_str::<ReviewWire<Typed>>(body)
         && let Some(request) = request_of(doc)?
     {
         return Ok(request);
     }
-    let doc: ReviewWire<Raw> = serde_json::from_slice(body)
+    let doc: ReviewWire<Raw> = serde_json::from_str(body)
         .map_err(|e| BadReview(format!("not an AdmissionReview: {e}")))?;
     request_of(doc)?.ok_or_else(|| BadReview("request.object could not be read".into()))
 }
@@ -692,6 +696,44 @@ mod tests {
         }
         // 296 conformance pods alone; fewer means the fixtures were not found.
         assert!(compared > 400, "only {compared} objects compared");
+    }
+
+    /// JSON is UTF-8: a review with other bytes is refused with the reason, wherever the
+    /// bytes sit (even in a part the reader would skip); escapes still read as text.
+    #[test]
+    fn reviews_are_utf8() {
+        let review = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("benches/reviews/deployment.json"),
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            review_deployments(review.as_bytes()).map(|d| d.len()).ok(),
+            Some(1)
+        );
+        let mut latin1 = review
+            .replace("\"dryRun\":false", "\"dryRun\":false,\"x\":\"caf\u{e9}\"")
+            .into_bytes();
+        if let Some(at) = latin1.iter().position(|&b| b == 0xc3) {
+            latin1.remove(at); // é without its lead byte: a stray continuation byte
+        }
+        let err = review_deployments(&latin1)
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default();
+        assert!(err.contains("not UTF-8"), "{err}");
+        let escaped = review.replace(
+            "\"name\":\"web\",\"image\"",
+            "\"name\":\"w\\u00e9b\",\"image\"",
+        );
+        let ds = review_deployments(escaped.as_bytes()).unwrap_or_default();
+        let names: Vec<&str> = ds
+            .iter()
+            .flat_map(|d| d.pod.iter())
+            .flat_map(|p| p.containers.iter())
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["wéb", "proxy"]);
     }
 
     #[test]
