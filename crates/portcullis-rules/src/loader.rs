@@ -336,6 +336,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
                 file: r.file.clone(),
                 line: r.line,
                 guards: crate::engine::guards_of(&cond),
+                exception_gate: None,
                 check: crate::check::Check::compile(&cond),
                 cond,
                 message,
@@ -376,6 +377,13 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
             .filter(|(_, x)| x.covers(&r.def.code))
             .map(|(i, _)| i)
             .collect();
+        r.exception_gate = crate::engine::exception_gate(
+            r.exceptions.iter().chain(
+                r.global_exceptions
+                    .iter()
+                    .filter_map(|&i| global_exceptions.get(i)),
+            ),
+        );
     }
     if errors.is_empty() {
         let mut engine = Engine {

@@ -711,13 +711,13 @@ mod tests {
             review_deployments(review.as_bytes()).map(|d| d.len()).ok(),
             Some(1)
         );
-        let mut latin1 = review
+        let mut broken = review
             .replace("\"dryRun\":false", "\"dryRun\":false,\"x\":\"caf\u{e9}\"")
             .into_bytes();
-        if let Some(at) = latin1.iter().position(|&b| b == 0xc3) {
-            latin1.remove(at); // é without its lead byte: a stray continuation byte
+        if let Some(at) = broken.iter().position(|&b| b == 0xc3) {
+            broken.remove(at); // é without its lead byte: a stray continuation byte
         }
-        let err = review_deployments(&latin1)
+        let err = review_deployments(&broken)
             .err()
             .map(|e| e.0)
             .unwrap_or_default();
