@@ -420,8 +420,6 @@ impl<'e> Evaluator<'e> {
         sup: &[String],
         out: &mut Evaluation<'e>,
     ) {
-        st.evidence.clear();
-        st.pss = None;
         let env = Env {
             ctx: *ctx,
             scripts,
@@ -459,17 +457,33 @@ impl<'e> Evaluator<'e> {
         st.recording = false;
         let fired = holds(&rule.check, &env, st);
         st.recording = true;
-        if !fired {
-            return;
+        if fired {
+            self.found(rule, &env, st, sup, out);
         }
+    }
+
+    /// A rule fired: unless an exception excuses it, its finding, with the evidence of a
+    /// second, recording evaluation. Kept apart from the judging above, which runs for
+    /// every rule and container and so stays small.
+    #[cold]
+    #[inline(never)]
+    fn found(
+        &self,
+        rule: &'e CompiledRule,
+        env: &Env<'_>,
+        st: &mut State,
+        sup: &[String],
+        out: &mut Evaluation<'e>,
+    ) {
+        let ctx = &env.ctx;
         let brief = self.brief.is_some_and(|b| b(&rule.def));
         if !brief {
             st.evidence.clear();
             st.pss = None;
-            eval(&rule.cond, &env, st);
+            eval(&rule.cond, env, st);
         }
         let gated = rule.exception_gate.as_ref().is_some_and(|(f, values)| {
-            matches!(get(*f, &env), Val::Str(v) if values.binary_search_by(|p| p.as_str().cmp(&v)).is_err())
+            matches!(get(*f, env), Val::Str(v) if values.binary_search_by(|p| p.as_str().cmp(&v)).is_err())
         });
         if sup.iter().any(|s| rule.def.code.starts_with(s.as_str()))
             || (!gated
