@@ -495,7 +495,7 @@ impl<'e> Evaluator<'e> {
                             .iter()
                             .filter_map(|&i| self.engine.global_exceptions.get(i)),
                     )
-                    .any(|x| exception_matches(x, &env)))
+                    .any(|x| exception_matches(x, env)))
         {
             out.suppressed += 1;
             return;
@@ -547,7 +547,7 @@ impl<'e> Evaluator<'e> {
         for s in &rule.message {
             match s {
                 Segment::Text(t) => message.push_str(t),
-                Segment::Field(f) => get(*f, &env).write_display(&mut message),
+                Segment::Field(f) => get(*f, env).write_display(&mut message),
                 Segment::Matched => message.push_str(&match &failure {
                     Some(f) => f.message(),
                     None => matched_text(&evidence),
