@@ -82,7 +82,8 @@ impl ImageRef {
         let mut joined = String::with_capacity(registry.len() + repository.len() + 9);
         // Registries are case-insensitive host names; repositories must be lowercase
         // (an uppercase one is invalid, which `valid` already records).
-        joined.extend(registry.chars().map(|c| c.to_ascii_lowercase()));
+        joined.push_str(registry);
+        joined.make_ascii_lowercase();
         joined.push('/');
         if official {
             joined.push_str("library/");
@@ -140,33 +141,39 @@ pub fn registry_host(registry: &str) -> &str {
     }
 }
 
+// The grammar is ASCII: checked byte by byte (a byte of a non-ASCII character fails every
+// test, as the character itself would).
+
 fn is_valid_tag(tag: &str) -> bool {
-    let mut chars = tag.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric() || c == '_')
+    let mut bytes = tag.bytes();
+    matches!(bytes.next(), Some(c) if c.is_ascii_alphanumeric() || c == b'_')
         && tag.len() <= 128
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+        && bytes.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
 fn is_valid_digest(d: &str) -> bool {
     match d.split_once(':') {
         Some((alg, hex)) => {
             !alg.is_empty()
-                && alg
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+._-".contains(c))
+                && alg.bytes().all(|c| {
+                    c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || matches!(c, b'+' | b'.' | b'_' | b'-')
+                })
                 && hex.len() >= 32
-                && hex.chars().all(|c| c.is_ascii_hexdigit())
+                && hex.bytes().all(|c| c.is_ascii_hexdigit())
         }
         None => false,
     }
 }
 
 fn is_valid_path_component(c: &str) -> bool {
-    !c.is_empty()
-        && c.chars()
-            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
-        && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
-        && c.ends_with(|ch: char| ch.is_ascii_alphanumeric())
+    let b = c.as_bytes();
+    b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+        && b.iter().all(|ch| {
+            ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, b'.' | b'_' | b'-')
+        })
 }
 
 #[cfg(test)]

@@ -440,7 +440,7 @@ impl<'de> DeserializeSeed<'de> for BuiltIn<'_> {
                 None => meta.annotations.0.clone(),
             };
             let target = meta.into_target(kind, api_version);
-            let pod = spec.into_model(&format!("object.{path}"), annotations, None);
+            let pod = spec.into_model(&["object.", path].concat(), annotations, None);
             Ok(Some(vec![Deployment {
                 target,
                 pod: Some(pod),

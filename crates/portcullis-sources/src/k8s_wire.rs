@@ -840,7 +840,7 @@ impl PodSpecWire<'_> {
                     ),
                 ] {
                     for (i, c) in list.0.into_iter().enumerate() {
-                        containers.push((*c).into_model(kind, format!("{path}.{key}[{i}]"), &pod));
+                        containers.push((*c).into_model(kind, item_path(path, key, i), &pod));
                     }
                 }
             }
@@ -848,6 +848,25 @@ impl PodSpecWire<'_> {
         pod.containers = containers;
         pod
     }
+}
+
+/// `{path}.{key}[{i}]`, written straight (no formatting machinery: it runs for every
+/// container of every review).
+fn item_path(path: &str, key: &str, i: usize) -> String {
+    let digits = i.checked_ilog10().unwrap_or(0) as usize + 1;
+    let mut out = String::with_capacity(path.len() + key.len() + digits + 3);
+    out.push_str(path);
+    out.push('.');
+    out.push_str(key);
+    out.push('[');
+    let at = out.len();
+    let mut n = i;
+    for _ in 0..digits {
+        out.insert(at, char::from(b'0' + (n % 10) as u8));
+        n /= 10;
+    }
+    out.push(']');
+    out
 }
 
 impl NodeAffinity {
@@ -1000,6 +1019,16 @@ impl ContainerWire<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn item_paths_read_as_formatted() {
+        for i in [0, 7, 9, 10, 42, 100, 12345] {
+            assert_eq!(
+                super::item_path("spec.template.spec", "containers", i),
+                format!("spec.template.spec.containers[{i}]")
+            );
+        }
+    }
+
     use super::*;
 
     /// An oddly typed pod, as YAML writers and attackers produce: the bytes reader and the
