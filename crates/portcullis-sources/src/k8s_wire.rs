@@ -281,6 +281,41 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Obj<T> {
     }
 }
 
+/// [`Obj`] for the large shapes (security contexts): boxed when present, nothing when
+/// absent. Serde moves a value up through every layer it returns from; a security context
+/// read in place was most of a kilobyte copied several times per container.
+#[derive(Debug)]
+pub struct BoxedObj<T>(pub Option<Box<T>>);
+
+impl<T> Default for BoxedObj<T> {
+    fn default() -> Self {
+        BoxedObj(None)
+    }
+}
+
+impl<T: Default> BoxedObj<T> {
+    pub fn into_inner(self) -> T {
+        self.0.map_or_else(T::default, |b| *b)
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for BoxedObj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
+            type Value = BoxedObj<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BoxedObj<T>, A::Error> {
+                Box::<T>::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|b| BoxedObj(Some(b)))
+            }
+        }
+        d.deserialize_any(Absorb(Shape::Map, V(PhantomData)))
+    }
+}
+
 /// A key that is there, whatever its value (`v.get(key).is_some()`), read as `T`.
 #[derive(Debug)]
 pub struct Present<T>(pub Option<T>);
@@ -468,7 +503,7 @@ pub struct PodSpecWire<'a> {
     #[serde(borrow)]
     runtime_class_name: Text<'a>,
     #[serde(borrow)]
-    security_context: Obj<SecurityContextWire<'a>>,
+    security_context: BoxedObj<SecurityContextWire<'a>>,
     // Boxed: a container's wire form is most of a kilobyte, and serde moves values up
     // through every layer it returns from.
     #[serde(borrow)]
@@ -687,7 +722,7 @@ pub struct ContainerWire<'a> {
     #[serde(borrow)]
     volume_mounts: List<MountWire<'a>>,
     #[serde(borrow)]
-    security_context: Obj<SecurityContextWire<'a>>,
+    security_context: BoxedObj<SecurityContextWire<'a>>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -763,6 +798,7 @@ impl PodSpecWire<'_> {
         annotations: Vec<(String, String)>,
         explicit: Option<Vec<(String, ContainerWire<'_>)>>,
     ) -> PodSpec {
+        let pod_sc = self.security_context.into_inner();
         let mut pod = PodSpec {
             path: path.to_string(),
             host_network: self.host_network.0.unwrap_or(false),
@@ -792,10 +828,8 @@ impl PodSpecWire<'_> {
             os: self.os.0.name.non_empty(),
             runtime_class: self.runtime_class_name.non_empty(),
             security_context: PodSecurityContext {
-                options: self.security_context.0.options(),
-                sysctls: self
-                    .security_context
-                    .0
+                options: pod_sc.options(),
+                sysctls: pod_sc
                     .sysctls
                     .0
                     .into_iter()
@@ -911,7 +945,7 @@ impl SecurityContextWire<'_> {
 
 impl ContainerWire<'_> {
     pub fn into_model(self, kind: ContainerKind, path: String, pod: &PodSpec) -> Container {
-        let sc = self.security_context.0;
+        let sc = self.security_context.into_inner();
         let mounts = self
             .volume_mounts
             .0
