@@ -126,7 +126,10 @@ impl ImageRef {
     /// True when the registry is a literal IPv4/IPv6 address (with or without port).
     pub fn registry_is_ip(&self) -> bool {
         let host = registry_host(self.registry());
-        host.parse::<std::net::IpAddr>().is_ok()
+        // An IPv4 address starts with a digit, an IPv6 one holds a colon: host names
+        // (nearly every registry) are turned away before the address parser.
+        (host.starts_with(|c: char| c.is_ascii_digit()) || host.contains(':'))
+            && host.parse::<std::net::IpAddr>().is_ok()
     }
 }
 

@@ -3,8 +3,8 @@
 //! Every rule is judged against every container and nearly always found false; only the
 //! rules that fire are evaluated again by the tree interpreter (`engine::eval`), which
 //! records their evidence. Judging therefore gets a form of its own: the shapes the pack is
-//! made of (`field == "text"`, `field in list`, `field startswith list`, `field exists`,
-//! `not`, `and`, `or`) read the field and compare in place — no value is built for the
+//! made of (`field == "text"`, `field in list`, `field startswith list`, `field matches`,
+//! `field exists`, `not`, `and`, `or`) read the field and compare in place — no value is built for the
 //! literal side, nothing asks whether to record, and a named list is one packed block of
 //! text rather than a heap string per item. Any other shape is judged by the interpreter.
 //! `engine::tests::checks_judge_as_the_interpreter` holds both to the same findings over
@@ -28,6 +28,8 @@ pub(crate) enum Check {
     In(Field, Texts),
     StartsWith(Field, Texts),
     EndsWith(Field, Texts),
+    /// `field matches "re"`: a text, or some item of a list, matches.
+    Matches(Field, regex::Regex),
     Not(Box<Check>),
     And(Box<[Check]>),
     Or(Box<[Check]>),
@@ -53,7 +55,11 @@ impl Check {
                 }
                 _ => Check::Tree(Box::new(n.clone())),
             },
-            Node::Call(..) | Node::Matches(..) => Check::Tree(Box::new(n.clone())),
+            Node::Matches(inner, re) => match &**inner {
+                Node::Field(f) => Check::Matches(*f, re.clone()),
+                _ => Check::Tree(Box::new(n.clone())),
+            },
+            Node::Call(..) => Check::Tree(Box::new(n.clone())),
         }
     }
 

@@ -745,6 +745,11 @@ fn holds<'a>(c: &'a Check, env: &Env<'a>, st: &mut State) -> bool {
         Check::In(f, items) => any_item(&get(*f, env), |x| items.contains(x)),
         Check::StartsWith(f, items) => any_item(&get(*f, env), |x| items.any(|p| x.starts_with(p))),
         Check::EndsWith(f, items) => any_item(&get(*f, env), |x| items.any(|p| x.ends_with(p))),
+        Check::Matches(f, re) => match get(*f, env) {
+            Val::Str(s) => re.is_match(&s),
+            Val::List(l) => l.iter().any(|s| re.is_match(s)),
+            _ => false,
+        },
         Check::Not(inner) => !holds(inner, env, st),
         Check::And(items) => items.iter().all(|c| holds(c, env, st)),
         Check::Or(items) => items.iter().any(|c| holds(c, env, st)),
