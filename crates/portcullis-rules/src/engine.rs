@@ -93,6 +93,14 @@ pub(crate) fn guards_of(cond: &Node) -> Vec<Guard> {
                 }
             }
             Node::Field(f) => out.push(Guard::Truthy(*f)),
+            // `"/" in container.host_mounts`: an item equal to the literal needs an item.
+            Node::Cmp(CmpOp::In | CmpOp::Intersects, l, r)
+                if matches!((&**l, &**r), (Node::Lit(_), Node::Field(_))) =>
+            {
+                if let Node::Field(f) = &**r {
+                    out.push(Guard::NonEmpty(*f));
+                }
+            }
             // These never hold for a null or an empty list on the left (an empty *string*
             // may still be `in` a list holding "", so only lists and nulls are skipped).
             Node::Cmp(
@@ -108,10 +116,11 @@ pub(crate) fn guards_of(cond: &Node) -> Vec<Guard> {
                     out.push(Guard::NonEmpty(*f));
                 }
             }
-            // Path and shell functions answer an empty list for a null or empty first
-            // argument.
+            // Path, list and shell functions answer an empty list (or null) for a null or
+            // empty first argument.
             Node::Call(func, args)
-                if matches!(func, Func::Within | Func::Exposes) || func.is_shell() =>
+                if matches!(func, Func::Within | Func::Exposes | Func::Without)
+                    || func.is_shell() =>
             {
                 if let Some(Node::Field(f)) = args.first() {
                     out.push(Guard::NonEmpty(*f));
