@@ -89,22 +89,51 @@ fn command_index<S: AsRef<str>>(argv: &[S]) -> Option<usize> {
 }
 
 pub fn base_name(word: &str) -> &str {
-    let w = word.rsplit(['/', '\\']).next().unwrap_or(word);
-    w.strip_suffix(".exe").unwrap_or(w)
+    word.get(base_range(word)).unwrap_or_default()
+}
+
+/// Where [`base_name`] sits in `word`: past the last path separator, before `.exe`.
+fn base_range(word: &str) -> std::ops::Range<usize> {
+    let start = word.rfind(['/', '\\']).map_or(0, |i| i + 1);
+    let end = if word.get(start..).is_some_and(|w| w.ends_with(".exe")) {
+        word.len() - 4
+    } else {
+        word.len()
+    };
+    start..end
 }
 
 /// A simple command inside a pipeline.
 #[derive(Debug, Clone, Default)]
 pub struct Cmd {
     pub words: Vec<String>,
+    /// Which word is the tool (past wrappers), and where its base name sits in it: found
+    /// once when the command is parsed, read by every detector.
+    tool: Option<(usize, std::ops::Range<usize>)>,
 }
 
 impl Cmd {
-    /// The tool that runs and its arguments, read in place: every detector asks this of
-    /// every command, so it allocates nothing.
+    pub fn new(words: Vec<String>) -> Cmd {
+        let mut c = Cmd { words, tool: None };
+        c.locate();
+        c
+    }
+
+    fn locate(&mut self) {
+        self.tool =
+            command_index(&self.words).and_then(|i| Some((i, base_range(self.words.get(i)?))));
+    }
+
+    /// The tool that runs and its arguments, read in place.
     pub fn name_and_args(&self) -> (&str, &[String]) {
-        match command_index(&self.words) {
-            Some(i) => (base_name(&self.words[i]), &self.words[i + 1..]),
+        match &self.tool {
+            Some((i, name)) => (
+                self.words
+                    .get(*i)
+                    .and_then(|w| w.get(name.clone()))
+                    .unwrap_or_default(),
+                self.words.get(i + 1..).unwrap_or_default(),
+            ),
             None => ("", &[]),
         }
     }
@@ -133,7 +162,7 @@ pub fn parse(script: &str) -> Parsed {
             pipelines: if words.is_empty() {
                 Vec::new()
             } else {
-                vec![vec![Cmd { words }]]
+                vec![vec![Cmd::new(words)]]
             },
             subs: Vec::new(),
         };
@@ -259,6 +288,7 @@ fn parse_shell(script: &str) -> Parsed {
     p.pipelines.push(pipeline);
     for pl in &mut p.pipelines {
         pl.retain(|c| !c.words.is_empty());
+        pl.iter_mut().for_each(Cmd::locate);
     }
     p.pipelines.retain(|pl| !pl.is_empty());
     p
@@ -315,6 +345,27 @@ mod tests {
                 format!("{:?}", parse_shell(&script))
             );
         }
+    }
+
+    proptest! {
+        /// The base name: past the last `/` or `\\`, without `.exe`.
+        #[test]
+        fn base_names(word in "[a-z./\\\\é]{0,12}(\\.exe)?") {
+            let w = word.rsplit(['/', '\\']).next().unwrap_or(&word);
+            prop_assert_eq!(base_name(&word), w.strip_suffix(".exe").unwrap_or(w));
+        }
+    }
+
+    #[test]
+    fn commands_know_their_tool() {
+        let p =
+            parse("sudo -u root /usr/bin/curl.exe -s http://x | env A=1 C:\\\\bin\\\\sh.exe -c id");
+        let tools: Vec<(&str, usize)> = p.pipelines[0]
+            .iter()
+            .map(|c| c.name_and_args())
+            .map(|(n, a)| (n, a.len()))
+            .collect();
+        assert_eq!(tools, [("curl", 2), ("sh", 2)]);
     }
 
     #[test]
