@@ -267,17 +267,21 @@ pub struct Obj<T>(pub T);
 
 impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Obj<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
-            type Value = Obj<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a mapping")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Obj)
-            }
-        }
-        d.deserialize_any(Absorb(Shape::Map, V(PhantomData)))
+        d.deserialize_any(Absorb(Shape::Map, MapAs(PhantomData, Obj)))
+    }
+}
+
+/// Reads a mapping as `T`, wrapped by `.1`; with [`Absorb`], other shapes read as the
+/// wrapper's default.
+struct MapAs<T, W>(PhantomData<T>, fn(T) -> W);
+
+impl<'de, T: Deserialize<'de>, W> Visitor<'de> for MapAs<T, W> {
+    type Value = W;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<W, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(self.1)
     }
 }
 
@@ -301,18 +305,8 @@ impl<T: Default> BoxedObj<T> {
 
 impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for BoxedObj<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
-            type Value = BoxedObj<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a mapping")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BoxedObj<T>, A::Error> {
-                Box::<T>::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(|b| BoxedObj(Some(b)))
-            }
-        }
-        d.deserialize_any(Absorb(Shape::Map, V(PhantomData)))
+        let boxed: fn(Box<T>) -> BoxedObj<T> = |b| BoxedObj(Some(b));
+        d.deserialize_any(Absorb(Shape::Map, MapAs(PhantomData, boxed)))
     }
 }
 
