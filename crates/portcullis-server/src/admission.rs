@@ -9,7 +9,7 @@ use crate::State;
 use crate::decision::Verdict;
 use portcullis_model::{Actor, Deployment, Operation, Origin, Outcome, Target};
 use portcullis_output::Alert;
-use portcullis_sources::k8s_wire::{ObjectMeta, PodSpecWire, Text};
+use portcullis_sources::k8s_wire::{ObjectMeta, PodSpecWire, Text, TextMap};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -175,11 +175,17 @@ struct ObjectWire<'a, S> {
 /// A pod template: its own metadata (legacy seccomp/AppArmor annotations) and spec.
 #[derive(Deserialize)]
 struct TemplateWire<'a> {
-    #[serde(borrow)]
-    metadata: Option<ObjectMeta<'a>>,
+    metadata: Option<TemplateMeta>,
     // Boxed: serde moves values up through every layer it returns from.
     #[serde(borrow)]
     spec: Option<Box<PodSpecWire<'a>>>,
+}
+
+/// A template's metadata: the model keeps only its annotations (the pod's own).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TemplateMeta {
+    annotations: TextMap,
 }
 
 /// Deployment, ReplicaSet, DaemonSet, StatefulSet, Job, ReplicationController.
@@ -419,7 +425,7 @@ impl<'de> DeserializeSeed<'de> for BuiltIn<'_> {
     type Value = Option<Vec<Deployment>>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        type Parts<'a> = (ObjectMeta<'a>, Option<ObjectMeta<'a>>, Box<PodSpecWire<'a>>);
+        type Parts<'a> = (ObjectMeta<'a>, Option<TemplateMeta>, Box<PodSpecWire<'a>>);
         fn one<'de, S: Deserialize<'de>, D: Deserializer<'de>>(
             d: D,
             kind: &str,
