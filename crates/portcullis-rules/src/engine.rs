@@ -311,7 +311,7 @@ struct State {
     /// False under `not`: what a negation matched is never evidence, so skip building it.
     recording: bool,
     /// Guard answers for the current context (0 unknown, 1 holds, 2 fails), two per field.
-    guards: Vec<u8>,
+    guards: [u8; Field::ALL.len() * 2],
 }
 
 impl<'e> Evaluator<'e> {
@@ -335,7 +335,7 @@ impl<'e> Evaluator<'e> {
             pss: None,
             profile: self.opts.pss,
             recording: true,
-            guards: vec![0; Field::ALL.len() * 2],
+            guards: [0; Field::ALL.len() * 2],
         };
         let base = Ctx {
             dep,

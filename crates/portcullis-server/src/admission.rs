@@ -321,8 +321,8 @@ fn deployments<M: Mode>(mut req: RequestWire<'_, M>) -> Result<Option<Vec<Deploy
         actor,
         operation,
         outcome: Outcome::Attempted,
+        // The kind comes from the object (or is "Pod" for exec and attach).
         target: Target {
-            kind: kind.to_string(),
             namespace: req.namespace.as_deref().map(str::to_string),
             name: req.name.as_deref().map(str::to_string),
             ..Target::default()
