@@ -119,9 +119,9 @@ impl Default for ServeConfig {
     }
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 // Label values the server spells itself are `&'static str`: counting a request then
 // allocates nothing.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointLabels {
     endpoint: &'static str,
     code: u16,
