@@ -37,20 +37,21 @@ fn per_op(iterations: u32, mut f: impl FnMut()) -> f64 {
     t.elapsed().as_nanos() as f64 / f64::from(iterations)
 }
 
+/// The value after `--name` on the command line.
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let iterations: u32 = args
-        .iter()
-        .position(|a| a == "--iterations")
-        .and_then(|i| args.get(i + 1))
+    let iterations: u32 = flag(&args, "--iterations")
         .and_then(|s| s.parse().ok())
         .unwrap_or(200_000);
     // `--case deployment|pod` runs one case (for profiling).
-    let case = args
-        .iter()
-        .position(|a| a == "--case")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    let case = flag(&args, "--case");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let _guard = rt.enter();
     let engine = portcullis_rules::Engine::builtin().expect("built-in pack");
@@ -73,7 +74,7 @@ fn main() {
             PRIVILEGED_POD_REVIEW.trim_end().as_bytes(),
         ),
     ] {
-        if case.as_deref().is_some_and(|c| c != key) {
+        if case.is_some_and(|c| c != key) {
             continue;
         }
         let floor = per_op(iterations, || {
@@ -91,10 +92,7 @@ fn main() {
             portcullis_server::admission::review_deployments(body).unwrap_or_default();
         let engine = state.engine();
         // `--select CODE,…` narrows the rules stage (for profiling one rule).
-        let select: Vec<String> = args
-            .iter()
-            .position(|a| a == "--select")
-            .and_then(|i| args.get(i + 1))
+        let select: Vec<String> = flag(&args, "--select")
             .map(|s| s.split(',').map(str::to_string).collect())
             .unwrap_or_default();
         let evaluator = engine.evaluator(
