@@ -139,17 +139,17 @@ pub(crate) struct Texts {
 
 impl Texts {
     fn of(l: &Lit) -> Texts {
-        let items: Vec<String> = match l {
-            Lit::List(items) => items.iter().map(|s| s.to_string()).collect(),
-            Lit::Str(s) => vec![s.clone()],
-            Lit::Bool(b) => vec![b.to_string()],
-            Lit::Int(i) => vec![i.to_string()],
-        };
         let mut text = String::new();
-        let mut ends = Vec::with_capacity(items.len());
-        for i in &items {
-            text.push_str(i);
+        let mut ends = Vec::new();
+        let mut push = |item: &str| {
+            text.push_str(item);
             ends.push(text.len());
+        };
+        match l {
+            Lit::List(items) => items.iter().for_each(|s| push(s)),
+            Lit::Str(s) => push(s),
+            Lit::Bool(b) => push(&b.to_string()),
+            Lit::Int(i) => push(&i.to_string()),
         }
         Texts {
             text: text.into(),

@@ -878,22 +878,15 @@ impl PodSpecWire<'_> {
     }
 }
 
-/// `{path}.{key}[{i}]`, written straight (no formatting machinery: it runs for every
-/// container of every review).
+/// `{path}.{key}[{i}]`, written into one buffer sized up front (it runs for every
+/// container of every review; `format!` grew it piece by piece).
 fn item_path(path: &str, key: &str, i: usize) -> String {
-    let digits = i.checked_ilog10().unwrap_or(0) as usize + 1;
-    let mut out = String::with_capacity(path.len() + key.len() + digits + 3);
+    use std::fmt::Write;
+    let mut out = String::with_capacity(path.len() + key.len() + 24);
     out.push_str(path);
     out.push('.');
     out.push_str(key);
-    out.push('[');
-    let at = out.len();
-    let mut n = i;
-    for _ in 0..digits {
-        out.insert(at, char::from(b'0' + (n % 10) as u8));
-        n /= 10;
-    }
-    out.push(']');
+    let _ = write!(out, "[{i}]");
     out
 }
 
