@@ -30,6 +30,54 @@ pub fn clean(path: &str) -> String {
     }
 }
 
+/// The node path a host path reaches, cleaned ([`clean`]) and with `/proc`'s views of
+/// another process's filesystem resolved: `/proc/<pid>/root` and `/proc/<pid>/cwd` (also
+/// `self`, `thread-self` and `task/<tid>/…`) are that process's root — for PID 1, and for
+/// the runtime resolving the bind, the node's `/` — so `/proc/1/root/etc` is `/etc`.
+/// `/proc` and `/proc/<pid>` themselves contain those links: mounting them is mounting `/`.
+pub fn node_path(raw: &str) -> String {
+    let path = clean(raw);
+    let Some(rest) = path.strip_prefix("/proc") else {
+        return path;
+    };
+    if rest.is_empty() {
+        return "/".into();
+    }
+    let Some(rest) = rest.strip_prefix('/') else {
+        return path; // `/procfoo`
+    };
+    let is_process = |s: &str| {
+        s == "self"
+            || s == "thread-self"
+            || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut parts = rest.splitn(2, '/');
+    let pid = parts.next().unwrap_or("");
+    if !is_process(pid) {
+        return path;
+    }
+    let mut after = parts.next().unwrap_or("");
+    // `/proc/<pid>/task/<tid>/…` is the same process view.
+    if let Some(t) = after.strip_prefix("task/") {
+        let mut tp = t.splitn(2, '/');
+        if is_process(tp.next().unwrap_or("")) {
+            after = tp.next().unwrap_or("");
+        } else {
+            return path;
+        }
+    } else if after == "task" {
+        return "/".into();
+    }
+    if after.is_empty() {
+        return "/".into();
+    }
+    match after.split_once('/').unwrap_or((after, "")) {
+        ("root" | "cwd", "") => "/".into(),
+        ("root" | "cwd", below) => format!("/{below}"),
+        _ => path,
+    }
+}
+
 /// Clean only when needed: most paths reaching a rule are already clean.
 fn cleaned(path: &str) -> std::borrow::Cow<'_, str> {
     let is_clean = path == "/"
@@ -74,6 +122,33 @@ mod tests {
         assert_eq!(clean("/var/./run//docker.sock"), "/var/run/docker.sock");
         assert_eq!(clean("./data"), "data");
         assert_eq!(clean("../x"), "../x");
+    }
+
+    #[test]
+    fn proc_views_are_the_node() {
+        for p in [
+            "/proc",
+            "/proc/",
+            "/proc/1",
+            "/proc/1/root",
+            "/proc/self/root/",
+            "/proc/42/cwd",
+            "/proc/thread-self/root",
+            "/proc/1/task/1/root",
+            "/dev/../proc/1/root",
+            "/proc/1/task",
+        ] {
+            assert_eq!(node_path(p), "/", "{p}");
+        }
+        assert_eq!(node_path("/proc/1/root/etc"), "/etc");
+        assert_eq!(
+            node_path("/proc/self/cwd/var/run/docker.sock"),
+            "/var/run/docker.sock"
+        );
+        assert_eq!(node_path("/proc/sys"), "/proc/sys");
+        assert_eq!(node_path("/proc/1/environ"), "/proc/1/environ");
+        assert_eq!(node_path("/procfs"), "/procfs");
+        assert_eq!(node_path("/etc/../"), "/");
     }
 
     #[test]

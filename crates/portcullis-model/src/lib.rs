@@ -39,6 +39,18 @@ pub struct Deployment {
     /// The API endpoint a client talked to (`tcp://10.0.0.5:2375`), when not the default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// For an exec: what the exec itself is granted (Docker's `ExecConfig`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecSpec>,
+}
+
+/// An exec's own powers: `docker exec --privileged` gives the exec process every
+/// capability and device of the node, whatever the container was started with.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct ExecSpec {
+    pub privileged: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// A process-creation record: what ran, as what, from what.
@@ -224,6 +236,14 @@ pub struct PodSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_users: Option<bool>,
     pub share_process_namespace: bool,
+    /// Docker `CgroupnsMode: host`: the node's cgroup namespace.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub host_cgroupns: bool,
+    /// Namespaces joined from another container (`PidMode: container:web` →
+    /// `pid=container:web`). When the joined container is known to run in a host
+    /// namespace, that host flag is set as well.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub joined_namespaces: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -343,7 +363,7 @@ pub struct HostPath {
 
 impl HostPath {
     pub fn new(raw: &str, kind: Option<String>) -> HostPath {
-        let path = hostpath::clean(raw);
+        let path = hostpath::node_path(raw);
         HostPath {
             raw: (path != raw).then(|| raw.to_string()),
             path,
@@ -399,6 +419,10 @@ pub struct Container {
     /// Host devices passed through (`docker --device`, compose `devices`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<String>,
+    /// Docker `DeviceCgroupRules` (`c 1:3 mr`, `a *:* rwm`): device nodes the container
+    /// may create and open (CAP_MKNOD is in Docker's default set).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub device_cgroup_rules: Vec<String>,
     /// `host` fields set in probes or lifecycle handlers, as `(field path, host)`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub probe_hosts: Vec<(String, String)>,

@@ -216,6 +216,8 @@ fields! {
         |d| Val::Bool(d.actor.user.as_deref().is_some_and(is_controller));
     ExecCommand "exec.command" Event "command of an exec/attach (pods/exec query, docker exec_create)" =>
         |d| d.target.annotation(portcullis_model::EXEC_COMMAND_ANNOTATION).map_or(Val::Null, s);
+    ExecPrivileged "exec.privileged" Event "the exec itself runs privileged (docker exec --privileged, ExecConfig.Privileged)" =>
+        |d| Val::Bool(d.exec.as_ref().is_some_and(|e| e.privileged));
     CreatedForKind "created_for.kind" Event "for a controller-made pod: the kind of workload it belongs to" =>
         |d| d.created_for.as_ref().map_or(Val::Null, |l| s(&l.kind));
     ProcessTool "process.tool" Event "the tool a process record runs, after unwrapping sudo/env/sh -c (docker, kubectl, mount…)" =>
@@ -238,6 +240,9 @@ fields! {
     PodHostPid "pod.host_pid" Pod "hostPID / pid: host" => |p, _| Val::Bool(p.host_pid);
     PodHostIpc "pod.host_ipc" Pod "hostIPC / ipc: host" => |p, _| Val::Bool(p.host_ipc);
     PodHostUsers "pod.host_users" Pod "hostUsers as written (null when unset)" => |p, _| ob(p.host_users);
+    PodHostCgroupns "pod.host_cgroupns" Pod "Docker CgroupnsMode: host (the node's cgroup namespace)" => |p, _| Val::Bool(p.host_cgroupns);
+    PodJoinedNamespaces "pod.joined_namespaces" Pod "namespaces joined from another container, as ns=container:NAME" =>
+        |p, _| list(p.joined_namespaces.iter().map(String::as_str));
     PodShareProcessNamespace "pod.share_process_namespace" Pod "shareProcessNamespace" => |p, _| Val::Bool(p.share_process_namespace);
     PodNodeName "pod.node_name" Pod "spec.nodeName" => |p, _| opt(&p.node_name);
     PodNodeSelector "pod.node_selector" Pod "nodeSelector as key=value" =>
@@ -323,6 +328,8 @@ fields! {
             "slave" | "rslave" => "HostToContainer",
             other => other,
         }));
+    ContainerDeviceCgroupRules "container.device_cgroup_rules" Container "Docker DeviceCgroupRules as written (type major:minor access)" =>
+        |c, _, _| list(c.device_cgroup_rules.iter().map(String::as_str));
     ContainerDevices "container.devices" Container "host devices: --device, and hostPath mounts of device files or under /dev" =>
         |c, _, _| owned_list(c.devices.iter().cloned().chain(c.mounts.iter().filter_map(|m| m.host_path.as_ref()).filter(|h| {
             matches!(h.r#type.as_deref(), Some("CharDevice" | "BlockDevice")) || (hostpath::is_within(&h.path, "/dev") && h.path != "/dev")

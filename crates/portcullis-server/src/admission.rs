@@ -599,7 +599,7 @@ pub fn review(
     if !cfg.exempt_namespaces.contains(&namespace) {
         let mut kept = Vec::new();
         for d in deployments {
-            let (v, alerts) = state.judge(&d);
+            let (v, alerts) = state.judge(&d, crate::Door::Admission);
             verdict.allowed &= v.allowed;
             verdict.denials.extend(v.denials);
             verdict.warnings.extend(v.warnings);

@@ -1,16 +1,27 @@
 //! The Docker authorization plugin protocol: `/Plugin.Activate`, `/AuthZPlugin.AuthZReq`,
 //! `/AuthZPlugin.AuthZRes`, served on a unix socket under `/run/docker/plugins/`.
 //!
-//! dockerd asks before every API call; we judge container creates, exec creates, service
-//! creates, image builds and plugin installs/upgrades with the same pack and modes as the
-//! admission webhook. Closed against
-//! the known bypasses: a create whose body is missing or empty (CVE-2024-41110), shorter
-//! than its Content-Length, or larger than the engine forwards (CVE-2026-34040) is denied.
+//! dockerd asks before every API call. The request is routed the way dockerd's router
+//! routes it ([`docker_route`]: absolute-form targets, percent-encoding, version prefixes)
+//! and its body read the way dockerd's Go decoder reads it ([`docker_wire`]: case-folded
+//! names, merged repeats, the inspect-shaped `Config` decoy ignored). Container creates,
+//! execs, service creates and updates, volume creates, plugin installs, upgrades and
+//! settings and image builds are judged with the pack, under the Docker door's own modes.
+//! What cannot be judged is denied, with the reason and a `door_refusals` metric:
+//! - a mutating request to an endpoint no route matches, or one whose request target Go
+//!   would refuse;
+//! - an endpoint whose request hides what it grants (`POST /plugins/create`);
+//! - a judged request whose body is missing or empty (CVE-2024-41110), shorter than its
+//!   Content-Length, larger than the engine forwards (CVE-2026-34040), or one dockerd's
+//!   decoder would read differently from any reading we can be sure of.
 
-use crate::State;
+use crate::{Door, HostNamespaces, State};
 use base64::Engine as _;
-use portcullis_model::{Deployment, Operation, Origin, Outcome, Target};
+use portcullis_model::{Deployment, Operation, Origin, Outcome};
 use portcullis_output::Alert;
+use portcullis_sources::docker_api::{self, Shape};
+use portcullis_sources::docker_route::{self, Class, Endpoint};
+use portcullis_sources::docker_wire;
 use serde_json::{Value, json};
 
 /// The largest body dockerd forwards to a plugin (4 MiB since Engine 29.3.1).
@@ -28,11 +39,6 @@ fn deny(msg: String) -> Value {
     json!({"Allow": false, "Msg": msg, "Err": ""})
 }
 
-/// `/v1.41/containers/create` → `/containers/create`.
-fn path_of(uri: &str) -> &str {
-    portcullis_sources::cmdline::strip_version(uri.split('?').next().unwrap_or(""))
-}
-
 fn header(req: &Value, name: &str) -> Option<String> {
     req.get("RequestHeaders")
         .and_then(Value::as_object)
@@ -46,6 +52,13 @@ fn header(req: &Value, name: &str) -> Option<String> {
         })
 }
 
+/// Deny without judging, counted under `reason`.
+fn refuse(state: &State, reason: &'static str, msg: String) -> (Value, Vec<Alert>) {
+    state.refused("docker_authz", reason);
+    tracing::warn!(reason, "{msg}");
+    (deny(format!("portcullis: {msg}")), Vec::new())
+}
+
 /// Judge an `AuthZReq`. Returns the answer and the alerts to keep.
 pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
     let method = req
@@ -53,9 +66,41 @@ pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
         .and_then(Value::as_str)
         .unwrap_or("");
     let uri = req.get("RequestUri").and_then(Value::as_str).unwrap_or("");
-    let path = path_of(uri);
-    let query = portcullis_sources::docker_api::query_pairs(uri);
-    let param = |k: &str| portcullis_sources::docker_api::query_param(&query, k);
+    let routed = match docker_route::route(method, uri) {
+        Ok(r) => r,
+        Err(e) => {
+            return refuse(
+                state,
+                "bad_request_target",
+                format!("{method} {uri:?}: {e}"),
+            );
+        }
+    };
+    let endpoint = match routed.class {
+        Class::Reads | Class::Mutates => return (allow(), Vec::new()),
+        Class::Unknown if matches!(method, "GET" | "HEAD") => return (allow(), Vec::new()),
+        Class::Unknown => {
+            return refuse(
+                state,
+                "unknown_endpoint",
+                format!(
+                    "{method} {} is not an endpoint this plugin knows; a request it cannot classify is denied",
+                    routed.path
+                ),
+            );
+        }
+        Class::Opaque(why) => {
+            return refuse(
+                state,
+                "opaque_endpoint",
+                format!("{method} {}: {why}", routed.path),
+            );
+        }
+        Class::Judged(e) => e,
+    };
+    let path = routed.path.as_str();
+    let query = docker_api::query_pairs(&format!("?{}", routed.query));
+    let param = |k: &str| docker_api::query_param(&query, k);
     let origin = Origin {
         kind: "docker_authz".into(),
         file: uri.into(),
@@ -68,128 +113,108 @@ pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
         .and_then(Value::as_str)
         .filter(|u| !u.is_empty())
         .map(str::to_string);
-    if method == "POST" && path == "/build" {
+    if endpoint == Endpoint::Build {
         // The body is the context tar, which dockerd does not forward: the query is the
         // request.
-        let d = portcullis_sources::docker_api::build_deployment(&query, origin);
+        let d = docker_api::build_deployment(&query, origin);
         return judge(state, d, user, method, path);
-    }
-    let plugin_install =
-        path == "/plugins/pull" || path.starts_with("/plugins/") && path.ends_with("/upgrade");
-    let creates = method == "POST"
-        && (path == "/containers/create"
-            || path == "/services/create"
-            || plugin_install
-            || path.ends_with("/exec") && path.starts_with("/containers/"));
-    if !creates {
-        return (allow(), Vec::new());
     }
     // The body arrives base64-encoded (a Go []byte).
     let body = match req.get("RequestBody") {
-        Some(Value::String(b64)) => base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap_or_default(),
+        Some(Value::String(b64)) => match base64::engine::general_purpose::STANDARD.decode(b64) {
+            Ok(b) => b,
+            Err(e) => {
+                return refuse(
+                    state,
+                    "body_unreadable",
+                    format!("{path}: RequestBody is not base64: {e}"),
+                );
+            }
+        },
         _ => Vec::new(),
     };
     let declared = header(req, "Content-Length").and_then(|l| l.trim().parse::<usize>().ok());
-    // A plugin install's body is the privileges it is granted: one the plugin never saw
-    // must not become one the engine grants, so it is judged like a container create.
-    let body_required = path == "/containers/create" || plugin_install;
-    if body.is_empty() && !body_required && declared.unwrap_or(0) == 0 {
-        // An exec or service create with no options at all: nothing to judge.
-        return (allow(), Vec::new());
-    }
     if body.is_empty() {
-        return (
-            deny(format!(
-                "portcullis: {method} {path} arrived without a body; a create cannot be judged blind (CVE-2024-41110)"
-            )),
-            Vec::new(),
+        return refuse(
+            state,
+            "body_missing",
+            format!(
+                "{method} {path} arrived without a body (chunked, not JSON, or stripped); a request that grants powers cannot be judged blind (CVE-2024-41110)"
+            ),
         );
     }
     if body.len() > MAX_BODY || declared.is_some_and(|d| d != body.len()) {
-        return (
-            deny(format!(
-                "portcullis: {path} body is {} bytes, Content-Length {:?}: refusing a body the plugin may not have seen whole (CVE-2026-34040)",
-                body.len(),
-                declared
-            )),
-            Vec::new(),
+        return refuse(
+            state,
+            "body_incomplete",
+            format!(
+                "{path} body is {} bytes, Content-Length {declared:?}: refusing a body the plugin may not have seen whole (CVE-2026-34040)",
+                body.len()
+            ),
         );
     }
-    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-        return (
-            deny(format!("portcullis: {path} body is not JSON")),
-            Vec::new(),
-        );
+    let decoded = match endpoint {
+        Endpoint::ContainerCreate => docker_wire::create_request(&body),
+        Endpoint::ContainerExec => docker_wire::exec_config(&body),
+        Endpoint::ServiceCreate | Endpoint::ServiceUpdate => docker_wire::service_spec(&body),
+        Endpoint::VolumeCreate => docker_wire::volume_create(&body),
+        Endpoint::PluginPull | Endpoint::PluginUpgrade => docker_wire::plugin_privileges(&body),
+        Endpoint::PluginSet => docker_wire::plugin_settings(&body),
+        Endpoint::Build => Ok(Value::Null),
     };
-    let d = if path == "/containers/create" {
-        let mut d = portcullis_sources::docker_api::create_deployment(&v, param("name"), origin);
-        d.operation = Operation::Create;
-        d
-    } else if plugin_install {
-        // `remote` is the plugin image; an upgrade names the installed plugin in the path.
-        let name = param("name").or_else(|| {
-            path.strip_prefix("/plugins/")
-                .and_then(|p| p.strip_suffix("/upgrade"))
-        });
-        let mut d = portcullis_sources::docker_api::plugin_deployment(
-            param("remote").unwrap_or(""),
-            name,
-            &v,
-            origin,
-        );
-        d.operation = Operation::Create;
-        d
-    } else if path == "/services/create" {
-        // A swarm service: its ContainerSpec is a container create, mounts included.
-        let spec = v
-            .pointer("/TaskTemplate/ContainerSpec")
-            .cloned()
-            .unwrap_or_default();
-        let body = json!({
-            "Image": spec.get("Image"), "Cmd": spec.get("Args"), "Entrypoint": spec.get("Command"),
-            "User": spec.get("User"), "Env": spec.get("Env"),
-            "HostConfig": {"Mounts": spec.get("Mounts"), "CapAdd": spec.get("CapabilityAdd"), "Privileged": spec.pointer("/Privileges/NoNewPrivileges").map(|_| false)},
-        });
-        let mut d = portcullis_sources::docker_api::create_deployment(
-            &body,
-            v.pointer("/Name").and_then(Value::as_str),
-            origin,
-        );
-        d.target.kind = "SwarmService".into();
-        d.operation = Operation::Create;
-        d
-    } else {
-        let id = path
-            .trim_start_matches("/containers/")
-            .trim_end_matches("/exec");
-        let cmd: Vec<String> = v
-            .get("Cmd")
-            .and_then(Value::as_array)
-            .map(|c| {
-                c.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut t = Target {
-            kind: "DockerContainer".into(),
-            name: Some(id.into()),
-            ..Target::default()
-        };
-        t.set_exec_command(cmd.join(" "));
-        Deployment {
-            origin,
-            operation: Operation::Exec,
-            target: t,
-            ..Deployment::default()
+    let v = match decoded {
+        Ok(v) => v,
+        Err(e) => return refuse(state, "body_undecodable", format!("{method} {path}: {e}")),
+    };
+    let name = routed.name.as_deref();
+    let mut d = match endpoint {
+        Endpoint::ContainerCreate => {
+            let mut d = docker_api::create_deployment(&v, Shape::Request, param("name"), origin);
+            if let Some(pod) = d.pod.as_mut() {
+                state.resolve_joins(pod);
+            }
+            d
         }
+        Endpoint::ContainerExec => docker_api::exec_deployment(&v, name.unwrap_or(""), origin),
+        Endpoint::ServiceCreate | Endpoint::ServiceUpdate => {
+            let mut d = docker_api::service_deployment(&v, origin);
+            if endpoint == Endpoint::ServiceUpdate {
+                d.operation = Operation::Update;
+                if d.target.name.is_none() {
+                    d.target.name = name.map(str::to_string);
+                }
+            }
+            d
+        }
+        Endpoint::VolumeCreate => docker_api::volume_deployment(&v, origin),
+        Endpoint::PluginPull | Endpoint::PluginUpgrade => {
+            // `remote` is the plugin image; an upgrade names the installed plugin in the path.
+            let name = param("name").or(name);
+            docker_api::plugin_deployment(param("remote").unwrap_or(""), name, &v, origin)
+        }
+        Endpoint::PluginSet => {
+            docker_api::plugin_settings_deployment(name.unwrap_or(""), &v, origin)
+        }
+        Endpoint::Build => return (allow(), Vec::new()),
     };
+    if d.operation == Operation::Declare {
+        d.operation = Operation::Create;
+    }
     judge(state, d, user, method, path)
 }
 
-/// Evaluate one mapped request and answer with the configured modes.
+/// What the watcher learned from an inspected container, for later joins.
+pub fn host_namespaces(d: &Deployment) -> HostNamespaces {
+    d.pod
+        .as_ref()
+        .map_or_else(HostNamespaces::default, |p| HostNamespaces {
+            pid: p.host_pid,
+            network: p.host_network,
+            ipc: p.host_ipc,
+        })
+}
+
+/// Evaluate one mapped request and answer with the Docker door's modes.
 fn judge(
     state: &State,
     mut d: Deployment,
@@ -202,7 +227,7 @@ fn judge(
     }
     d.actor.user = user;
     d.outcome = Outcome::Attempted;
-    let (verdict, alerts) = state.judge(&d);
+    let (verdict, alerts) = state.judge(&d, Door::Docker);
     let answer = if verdict.allowed {
         allow()
     } else {
@@ -271,6 +296,9 @@ mod tests {
         );
         let (v, _) = request(&st, &req("/containers/create", Some(&big), None));
         assert!(!allowed(&v), "oversized body");
+        // Chunked or non-JSON: the engine reads a body the plugin never got.
+        let (v, _) = request(&st, &req("/v1.47/containers/abc/exec", None, None));
+        assert!(!allowed(&v), "exec without a body: {v}");
         // Ordinary traffic passes.
         let (v, _) = request(
             &st,
@@ -295,6 +323,177 @@ mod tests {
             "{v}"
         );
         assert!(alerts.iter().any(|a| a.target.kind == "SwarmService"));
+    }
+
+    /// Every way of spelling a privileged, host-rooted create that dockerd accepts is read as
+    /// what dockerd creates, and denied.
+    #[test]
+    fn bypass_attempts_are_denied() {
+        let (_rt, st) = state();
+        let allowed = |v: &Value| v["Allow"].as_bool().unwrap_or(false);
+        let bodies = [
+            // Go matches names case-insensitively.
+            r#"{"Image":"alpine","hostconfig":{"privileged":true,"binds":["/:/host"]}}"#,
+            r#"{"image":"alpine","HOSTCONFIG":{"PRIVILEGED":true}}"#,
+            // KELVIN SIGN / LONG S fold onto k / s.
+            r#"{"Image":"alpine","HostConfig":{"Bind\u017F":["/:/host"]}}"#,
+            "{\"Image\":\"alpine\",\"HostConfig\":{\"Bind\u{017F}\":[\"/:/h\"]}}",
+            // A repeated HostConfig is merged into the first.
+            r#"{"Image":"alpine","HostConfig":{"Privileged":true},"HostConfig":{"Memory":0}}"#,
+            r#"{"Image":"alpine","HostConfig":{"Binds":["/:/h"]},"hostConfig":{"CapAdd":null}}"#,
+            // null leaves a bool as it was.
+            r#"{"Image":"alpine","HostConfig":{"Privileged":true,"Privileged":null}}"#,
+            // Top-level host fields without a HostConfig (pre-1.24 clients).
+            r#"{"Image":"alpine","Privileged":true}"#,
+            r#"{"Image":"alpine","binds":["/var/run/docker.sock:/s"]}"#,
+            // The inspect-shaped decoy: the engine ignores Config.
+            r#"{"Config":{"Image":"nginx"},"Image":"alpine","HostConfig":{"Privileged":true}}"#,
+            // CapAdd as a lone string (StrSlice).
+            r#"{"Image":"alpine","HostConfig":{"CapAdd":"SYS_ADMIN"}}"#,
+            // A local volume that binds the host root, in Mounts.
+            r#"{"Image":"alpine","HostConfig":{"Mounts":[{"Type":"volume","Source":"v","Target":"/h","VolumeOptions":{"DriverConfig":{"Name":"local","Options":{"type":"none","o":"bind","device":"/"}}}}]}}"#,
+            // The node's root by another name.
+            r#"{"Image":"alpine","HostConfig":{"Binds":["/proc/1/root:/h"]}}"#,
+            // Every block device through a device cgroup rule (mknod is a default capability).
+            r#"{"Image":"alpine","HostConfig":{"DeviceCgroupRules":["b *:* rwm"]}}"#,
+            // A raw host disk; host PID with host user namespace.
+            r#"{"Image":"alpine","HostConfig":{"Devices":[{"PathOnHost":"/dev/sda","PathInContainer":"/dev/sda","CgroupPermissions":"rwm"}]}}"#,
+            r#"{"Image":"alpine","HostConfig":{"PidMode":"host","UsernsMode":"host"}}"#,
+            // Trailing bytes after the body are not read by the engine.
+            r#"{"Image":"alpine","HostConfig":{"Privileged":true}} {"HostConfig":{}}"#,
+        ];
+        for body in bodies {
+            for uri in [
+                "/v1.41/containers/create",
+                "http://docker/v1.41/containers/create?name=x",
+                "/v1.41/containers/%63reate",
+                "/v1.41/containers%2Fcreate",
+                "/containers/create",
+            ] {
+                let (v, _) = request(&st, &req(uri, Some(body), Some(body.len())));
+                assert!(!allowed(&v), "{uri} {body}: {v}");
+            }
+        }
+        // Bodies whose meaning depends on the engine's Go version are refused, not guessed.
+        for body in [
+            r#"{"Image":"alpine","HostConfig":{"Privileged":true,"Pr\u0131vileged":false}}"#,
+            r#"{"Image":"alpine","HostConfig":{"Mounts":[{"Type":"bind","Source":"/","Target":"/h"}],"Mounts":[{"Target":"/x"}]}}"#,
+            r#"{"Image":"alpine","HostConfig":{"Privileged":"true"}}"#,
+            "not json",
+        ] {
+            let (v, _) = request(
+                &st,
+                &req("/containers/create", Some(body), Some(body.len())),
+            );
+            assert!(!allowed(&v), "{body}: {v}");
+        }
+        // The other requests that can give a container the node.
+        let cases = [
+            (
+                "/v1.41/containers/web/exec",
+                r#"{"Cmd":["sh"],"privileged":true}"#,
+                "PRV014",
+            ),
+            (
+                "/v1.41/services/abc/update?version=7",
+                r#"{"Name":"s","TaskTemplate":{"ContainerSpec":{"Image":"alpine","Mounts":[{"Type":"bind","Source":"/","Target":"/h"}]}}}"#,
+                "MNT001",
+            ),
+            (
+                "/v1.41/volumes/create",
+                r#"{"Name":"root","Driver":"local","DriverOpts":{"type":"none","o":"bind","device":"/"}}"#,
+                "MNT001",
+            ),
+            (
+                "/v1.41/plugins/vieux/sshfs:latest/set",
+                r#"["mnt.source=/"]"#,
+                "MNT001",
+            ),
+        ];
+        for (uri, body, code) in cases {
+            let (v, _) = request(&st, &req(uri, Some(body), Some(body.len())));
+            let msg = v["Msg"].as_str().unwrap_or("");
+            assert!(!allowed(&v) && msg.contains(code), "{uri}: {v}");
+        }
+        // Unknown mutating endpoints and unroutable targets fail closed; reads pass.
+        for (method, uri) in [
+            ("POST", "/v1.99/containers/frobnicate"),
+            ("PUT", "/containers/create"),
+            ("POST", "/plugins/create?name=x"),
+            ("POST", "/containers/%zz/exec"),
+            ("POST", "containers/create"),
+        ] {
+            let mut r = req(uri, Some("{}"), Some(2));
+            r["RequestMethod"] = method.into();
+            assert!(!allowed(&request(&st, &r).0), "{method} {uri}");
+        }
+        let mut r = req("/v1.41/containers/json?all=1", None, None);
+        r["RequestMethod"] = "GET".into();
+        assert!(allowed(&request(&st, &r).0));
+        let (v, _) = request(&st, &req("/v1.41/containers/abc/kill", None, None));
+        assert!(allowed(&v), "{v}");
+        let metrics = st.metrics_text().unwrap_or_default();
+        assert!(
+            metrics.contains(
+                "portcullis_door_refusals_total{door=\"docker_authz\",reason=\"unknown_endpoint\"}"
+            ),
+            "{metrics}"
+        );
+        // Ordinary creates and execs still pass.
+        for (uri, body) in [
+            (
+                "/v1.41/containers/create?name=web",
+                r#"{"Image":"nginx:1.27","HostConfig":{"Binds":["data:/data"],"PortBindings":{"80/tcp":[{"HostPort":"8080"}]}}}"#,
+            ),
+            (
+                "/v1.41/containers/web/exec",
+                r#"{"Cmd":["ls"],"AttachStdout":true}"#,
+            ),
+            (
+                "/v1.41/volumes/create",
+                r#"{"Name":"data","Driver":"local"}"#,
+            ),
+        ] {
+            let (v, _) = request(&st, &req(uri, Some(body), Some(body.len())));
+            assert!(allowed(&v), "{uri}: {v}");
+        }
+    }
+
+    #[test]
+    fn a_join_of_a_host_pid_container_is_host_pid() {
+        let (_rt, st) = state();
+        st.remember_container(
+            &[
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "agent",
+            ],
+            HostNamespaces {
+                pid: true,
+                network: false,
+                ipc: false,
+            },
+        );
+        let body =
+            r#"{"Image":"alpine","HostConfig":{"PidMode":"container:agent","UsernsMode":"host"}}"#;
+        let (v, alerts) = request(
+            &st,
+            &req("/containers/create", Some(body), Some(body.len())),
+        );
+        assert!(!v["Allow"].as_bool().unwrap_or(true), "{v}");
+        assert!(alerts.iter().any(|a| a.rule.id == "PRV002"));
+        let body = r#"{"Image":"alpine","HostConfig":{"PidMode":"container:0123456789ab"}}"#;
+        let (_, alerts) = request(
+            &st,
+            &req("/containers/create", Some(body), Some(body.len())),
+        );
+        assert!(alerts.iter().any(|a| a.rule.id == "PRV002"), "id prefix");
+        let body = r#"{"Image":"alpine","HostConfig":{"PidMode":"container:unknown"}}"#;
+        let (v, alerts) = request(
+            &st,
+            &req("/containers/create", Some(body), Some(body.len())),
+        );
+        assert!(v["Allow"].as_bool().unwrap_or(false));
+        assert!(!alerts.iter().any(|a| a.rule.id == "PRV002"));
     }
 
     #[test]

@@ -55,7 +55,51 @@ impl Default for Modes {
     }
 }
 
+/// Modes as written in a config, every key optional: filled from a door's own defaults
+/// (`docker_modes: {medium: enforce}` keeps the Docker door's `high: enforce`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialModes {
+    critical: Option<Mode>,
+    high: Option<Mode>,
+    medium: Option<Mode>,
+    low: Option<Mode>,
+    info: Option<Mode>,
+    #[serde(default)]
+    rules: HashMap<String, Mode>,
+}
+
+impl PartialModes {
+    pub fn over(self, base: Modes) -> Modes {
+        Modes {
+            critical: self.critical.unwrap_or(base.critical),
+            high: self.high.unwrap_or(base.high),
+            medium: self.medium.unwrap_or(base.medium),
+            low: self.low.unwrap_or(base.low),
+            info: self.info.unwrap_or(base.info),
+            rules: if self.rules.is_empty() {
+                base.rules
+            } else {
+                self.rules
+            },
+        }
+    }
+}
+
 impl Modes {
+    /// The Docker door's defaults: it has no warning channel, so what is not enforced is
+    /// audited, and escape primitives rated high are enforced with the critical ones.
+    pub fn docker() -> Modes {
+        Modes {
+            critical: Mode::Enforce,
+            high: Mode::Enforce,
+            medium: Mode::Audit,
+            low: Mode::Audit,
+            info: Mode::Audit,
+            rules: HashMap::new(),
+        }
+    }
+
     pub fn mode(&self, code: &str, severity: Severity) -> Mode {
         // The longest matching code or prefix wins: PRV001 over PRV.
         if let Some((_, m)) = self

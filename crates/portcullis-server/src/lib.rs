@@ -57,7 +57,14 @@ pub struct ServeConfig {
     pub authz_socket: String,
     /// Bearer token the API server's audit webhook presents; empty disables /audit.
     pub audit_token: String,
+    /// Modes at the Kubernetes admission door (warnings reach the user there).
     pub modes: Modes,
+    /// Modes at the Docker AuthZ door. The Docker API has no warning channel — the CLI
+    /// never shows an AuthZ message on success — so `warn` there is a silent allow, read
+    /// as `audit`; out of the box critical *and high* (escape primitives: SYS_ADMIN, raw
+    /// disks, device cgroup rules, host PID with host user namespace) are enforced.
+    #[serde(deserialize_with = "docker_modes")]
+    pub docker_modes: Modes,
     pub exempt_namespaces: Vec<String>,
     #[serde(deserialize_with = "profile")]
     pub pss: Option<Profile>,
@@ -89,6 +96,11 @@ fn severity<'de, D: serde::Deserializer<'de>>(
     s.parse().map_err(serde::de::Error::custom)
 }
 
+fn docker_modes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Modes, D::Error> {
+    let partial: decision::PartialModes = serde::Deserialize::deserialize(d)?;
+    Ok(partial.over(Modes::docker()))
+}
+
 fn profile<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Profile>, D::Error> {
     let s: Option<String> = serde::Deserialize::deserialize(d)?;
     s.map(|s| Profile::parse(&s).map_err(serde::de::Error::custom))
@@ -106,6 +118,7 @@ impl Default for ServeConfig {
             authz_socket: String::new(),
             audit_token: String::new(),
             modes: Modes::default(),
+            docker_modes: Modes::docker(),
             exempt_namespaces: Vec::new(),
             pss: None,
             max_body: 3 * 1024 * 1024,
@@ -140,6 +153,12 @@ struct RuleLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    door: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SinkLabels {
     sink: String,
 }
@@ -158,6 +177,8 @@ struct Metrics {
     queue: Gauge,
     delivered: Family<SinkLabels, Counter>,
     sink_failures: Family<SinkLabels, Counter>,
+    /// Requests a door refused without judging (unknown endpoint, unreadable body…).
+    refusals: Family<RefusalLabels, Counter>,
     /// The series every admission answer touches, looked up once: a family lookup takes a
     /// lock and hashes its labels, three times a review.
     admitted: AdmissionSeries,
@@ -216,6 +237,12 @@ impl Metrics {
             "Failed delivery attempts, by sink",
             sink_failures.clone(),
         );
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "door_refusals",
+            "Requests denied because the door could not judge them, by door and reason",
+            refusals.clone(),
+        );
         let decision = |decision| {
             decisions
                 .get_or_create(&DecisionLabels {
@@ -250,6 +277,7 @@ impl Metrics {
             queue,
             delivered,
             sink_failures,
+            refusals,
         }
     }
 }
@@ -266,6 +294,63 @@ struct Inner {
     ready: AtomicBool,
     queue: tokio::sync::mpsc::Sender<Vec<Alert>>,
     sinks_notify: tokio::sync::Notify,
+    /// What the Docker watcher has seen of each container's namespaces, so a create that
+    /// joins `container:NAME` is judged with what NAME has.
+    containers: Mutex<ContainerIndex>,
+}
+
+/// Which door a deployment is judged at: each has its own modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    Admission,
+    Docker,
+}
+
+/// Host namespaces of the containers the watcher inspected, by id and name; bounded.
+#[derive(Default)]
+pub struct ContainerIndex {
+    by_key: std::collections::HashMap<String, HostNamespaces>,
+    order: std::collections::VecDeque<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostNamespaces {
+    pub pid: bool,
+    pub network: bool,
+    pub ipc: bool,
+}
+
+impl ContainerIndex {
+    const CAP: usize = 20_000;
+
+    pub fn insert(&mut self, key: &str, ns: HostNamespaces) {
+        if key.is_empty() {
+            return;
+        }
+        if self.by_key.insert(key.to_string(), ns).is_none() {
+            self.order.push_back(key.to_string());
+            while self.order.len() > Self::CAP {
+                if let Some(old) = self.order.pop_front() {
+                    self.by_key.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// By name, full id, or an id prefix of at least 12 characters (as `docker` accepts).
+    pub fn get(&self, key: &str) -> Option<HostNamespaces> {
+        let key = key.trim_start_matches('/');
+        self.by_key.get(key).copied().or_else(|| {
+            (key.len() >= 12)
+                .then(|| {
+                    self.by_key
+                        .iter()
+                        .find(|(k, _)| k.len() == 64 && k.starts_with(key))
+                        .map(|(_, v)| *v)
+                })
+                .flatten()
+        })
+    }
 }
 
 /// Shared by every front-end.
@@ -295,6 +380,7 @@ impl State {
                 ready: AtomicBool::new(true),
                 queue: tx,
                 sinks_notify: tokio::sync::Notify::new(),
+                containers: Mutex::new(ContainerIndex::default()),
             }),
         };
         let s2 = state.clone();
@@ -360,6 +446,54 @@ impl State {
             .inc_by(n as u64);
     }
 
+    /// The metrics in OpenMetrics text.
+    pub fn metrics_text(&self) -> Option<String> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.inner.metrics.registry)
+            .ok()
+            .map(|()| text)
+    }
+
+    /// A door refused a request it could not judge.
+    pub(crate) fn refused(&self, door: &'static str, reason: &'static str) {
+        self.inner
+            .metrics
+            .refusals
+            .get_or_create(&RefusalLabels { door, reason })
+            .inc();
+    }
+
+    /// Remember a container's host namespaces (the watcher, after an inspect).
+    pub(crate) fn remember_container(&self, keys: &[&str], ns: HostNamespaces) {
+        if let Ok(mut idx) = self.inner.containers.lock() {
+            for k in keys {
+                idx.insert(k.trim_start_matches('/'), ns);
+            }
+        }
+    }
+
+    /// A pod that joins `container:NAME` namespaces gets NAME's host namespaces, when the
+    /// watcher has seen NAME.
+    pub(crate) fn resolve_joins(&self, pod: &mut portcullis_model::PodSpec) {
+        let Ok(idx) = self.inner.containers.lock() else {
+            return;
+        };
+        for j in &pod.joined_namespaces {
+            let Some((ns, name)) = j.split_once("=container:") else {
+                continue;
+            };
+            let Some(host) = idx.get(name) else {
+                continue;
+            };
+            match ns {
+                "pid" => pod.host_pid |= host.pid,
+                "network" => pod.host_network |= host.network,
+                "ipc" => pod.host_ipc |= host.ipc,
+                _ => {}
+            }
+        }
+    }
+
     fn sink_failed(&self, sink: &str) {
         self.inner
             .metrics
@@ -373,17 +507,21 @@ impl State {
     /// than drop an alert.
     /// Judge one deployment at a door (admission, AuthZ): findings decided by the configured
     /// modes, and the alerts worth keeping stamped with what became of the request.
-    pub(crate) fn judge(&self, d: &Deployment) -> (decision::Verdict, Vec<Alert>) {
+    pub(crate) fn judge(&self, d: &Deployment, door: Door) -> (decision::Verdict, Vec<Alert>) {
         let cfg = self.config();
         let engine = self.engine();
+        let modes = match door {
+            Door::Admission => &cfg.modes,
+            Door::Docker => &cfg.docker_modes,
+        };
         // An audit-mode finding below the store's threshold becomes an audit annotation
         // (its code) and nothing else: no message, evidence or alert to build.
         let brief = |r: &portcullis_rules::RuleDef| {
             r.severity < cfg.store_min_severity
-                && cfg.modes.mode(&r.code, r.severity) == decision::Mode::Audit
+                && modes.mode(&r.code, r.severity) == decision::Mode::Audit
         };
         let ev = self.evaluator(&engine, cfg).brief_when(&brief).evaluate(d);
-        let verdict = decision::decide(&ev.findings, &cfg.modes);
+        let verdict = decision::decide(&ev.findings, modes);
         let outcome = if verdict.allowed {
             Outcome::Created
         } else {
@@ -572,11 +710,9 @@ async fn audit_webhook(
 }
 
 async fn metrics(AxState(state): AxState<State>) -> Response {
-    let mut text = String::new();
-    if prometheus_client::encoding::text::encode(&mut text, &state.inner.metrics.registry).is_err()
-    {
+    let Some(text) = state.metrics_text() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
+    };
     (
         [(
             header::CONTENT_TYPE,

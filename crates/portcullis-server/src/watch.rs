@@ -194,7 +194,16 @@ async fn handle(state: &State, ep: &Endpoint, ev: &Value, action: &str, id: &str
         portcullis_sources::docker_events::event_json(&line, "docker-events", 0).unwrap_or_default()
     } else {
         match inspect(ep, id).await {
-            Ok(c) => portcullis_sources::docker_events::inspect(&c, "docker-watch", 0),
+            Ok(c) => {
+                let ds = portcullis_sources::docker_events::inspect(&c, "docker-watch", 0);
+                // Remembered so that a later `--pid container:NAME` is judged with NAME's
+                // namespaces.
+                if let Some(d) = ds.first() {
+                    let name = c.get("Name").and_then(Value::as_str).unwrap_or("");
+                    state.remember_container(&[id, name], crate::authz::host_namespaces(d));
+                }
+                ds
+            }
             // Gone already (a --rm container): judge what the event says.
             Err(_) => portcullis_sources::docker_events::event_json(&line, "docker-events", 0)
                 .unwrap_or_default(),

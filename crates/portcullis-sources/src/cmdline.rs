@@ -266,6 +266,7 @@ fn docker(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment> {
             let body = docker_run_body(&p, image);
             let mut d = docker_api::create_deployment(
                 &body,
+                docker_api::Shape::Request,
                 p.last(&["name"]).as_deref(),
                 base.origin.clone(),
             );
@@ -289,11 +290,13 @@ fn docker(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment> {
                 return Vec::new();
             };
             let mut d = derive(&base, Operation::Exec, docker_target(tool, name), None);
-            if p.on(&["privileged"]) {
-                d.target
-                    .annotations
-                    .push(("portcullis.dev/exec-privileged".into(), "true".into()));
+            if !p.rest.is_empty() {
+                d.target.set_exec_command(p.rest.join(" "));
             }
+            d.exec = Some(portcullis_model::ExecSpec {
+                privileged: p.on(&["privileged"]),
+                user: p.last(&["u", "user"]),
+            });
             vec![d]
         }
         "build" => {
@@ -329,6 +332,7 @@ fn docker(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment> {
             let body = docker_run_body(&p, image);
             let mut d = docker_api::create_deployment(
                 &body,
+                docker_api::Shape::Request,
                 p.last(&["name"]).as_deref(),
                 base.origin.clone(),
             );
@@ -479,6 +483,7 @@ fn docker_run_body(p: &Parsed, image: &str) -> Value {
         (&["cap-drop"][..], "CapDrop"),
         (&["security-opt"][..], "SecurityOpt"),
         (&["device"][..], "Devices"),
+        (&["device-cgroup-rule"][..], "DeviceCgroupRules"),
     ] {
         let v = p.all(flag);
         if !v.is_empty() {
@@ -978,7 +983,12 @@ fn ctr(args: &[String], base: &Deployment) -> Vec<Deployment> {
     {
         body["HostConfig"]["PidMode"] = json!("host");
     }
-    let mut d = docker_api::create_deployment(&body, Some(id), base.origin.clone());
+    let mut d = docker_api::create_deployment(
+        &body,
+        docker_api::Shape::Request,
+        Some(id),
+        base.origin.clone(),
+    );
     d.target.kind = "ContainerdContainer".into();
     d.target.namespace = p.last(&["n", "namespace"]);
     vec![Deployment {
@@ -1090,11 +1100,17 @@ fn http_client(tool: &str, args: &[String], base: &Deployment) -> Vec<Deployment
             let name = path
                 .split_once("name=")
                 .map(|(_, n)| n.split('&').next().unwrap_or("").to_string());
+            // Read as dockerd reads it; a body it would refuse creates nothing.
             let body = data
                 .as_deref()
-                .and_then(|d| serde_json::from_str::<Value>(d).ok())
+                .and_then(|d| crate::docker_wire::create_request(d.as_bytes()).ok())
                 .unwrap_or_else(|| json!({}));
-            let mut d = docker_api::create_deployment(&body, name.as_deref(), base.origin.clone());
+            let mut d = docker_api::create_deployment(
+                &body,
+                docker_api::Shape::Request,
+                name.as_deref(),
+                base.origin.clone(),
+            );
             d.target.api_version = "docker-api".into();
             out.push(Deployment {
                 operation: Operation::Create,
@@ -1141,13 +1157,7 @@ fn split_url(url: &str) -> (Option<String>, String) {
 
 /// `/v1.41/containers/create` → `/containers/create`.
 pub fn strip_version(path: &str) -> &str {
-    if let Some(rest) = path.strip_prefix("/v")
-        && let Some(i) = rest.find('/')
-        && rest[..i].chars().all(|c| c.is_ascii_digit() || c == '.')
-    {
-        return &rest[i..];
-    }
-    path
+    crate::docker_route::strip_version(path)
 }
 
 /// A process record's deployment skeleton: origin, time, actor, process.

@@ -168,6 +168,7 @@ pub fn inspect(v: &Value, file: &str, line: usize) -> Vec<Deployment> {
             let id = value::string(c, "Id");
             let mut d = docker_api::create_deployment(
                 c,
+                docker_api::Shape::Inspect,
                 value::string(c, "Name").as_deref(),
                 origin("docker_inspect", file, line, id),
             );
@@ -211,15 +212,19 @@ impl DaemonLogReader {
         if let Some(body) = msg.split("form data: ").nth(1)
             && let Some((start, name, t)) = self.pending.take()
         {
-            let v: Value = serde_json::from_str(body.trim()).map_err(|e| SourceError {
-                file: file.into(),
-                line,
-                column: None,
-                field: Some("form data".into()),
-                message: format!("invalid create body: {e}"),
+            // The body as the client sent it: read as dockerd read it.
+            let v = crate::docker_wire::create_request(body.trim().as_bytes()).map_err(|e| {
+                SourceError {
+                    file: file.into(),
+                    line,
+                    column: None,
+                    field: Some("form data".into()),
+                    message: format!("create body dockerd would refuse: {e}"),
+                }
             })?;
             let mut d = docker_api::create_deployment(
                 &v,
+                docker_api::Shape::Request,
                 name.as_deref(),
                 origin("docker_daemon", file, start, None),
             );

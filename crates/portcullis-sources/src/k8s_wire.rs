@@ -800,6 +800,8 @@ impl PodSpecWire<'_> {
             host_ipc: self.host_ipc.0.unwrap_or(false),
             host_users: self.host_users.0,
             share_process_namespace: self.share_process_namespace.0.unwrap_or(false),
+            host_cgroupns: false,
+            joined_namespaces: Vec::new(),
             node_name: self.node_name.non_empty(),
             node_selector: self.node_selector.0,
             node_affinity: self.affinity.0.node_affinity.0.into_requirements(),
@@ -951,7 +953,9 @@ impl ContainerWire<'_> {
                     .map(|hp| match &sub_path {
                         // `subPathExpr` is expanded at runtime; the base path bounds it.
                         Some(sp) if sub_path_written => {
-                            HostPath::new(&format!("{}/{}", hp.path, sp), hp.r#type.clone())
+                            // From the path as written: `/proc` + `1/root` is the node's `/`.
+                            let base = hp.raw.as_deref().unwrap_or(&hp.path);
+                            HostPath::new(&format!("{base}/{sp}"), hp.r#type.clone())
                         }
                         _ => hp.clone(),
                     });
@@ -1004,6 +1008,7 @@ impl ContainerWire<'_> {
                 .collect(),
             post_start,
             pre_stop,
+            device_cgroup_rules: Vec::new(),
             working_dir: self.working_dir.non_empty(),
             ports: self
                 .ports

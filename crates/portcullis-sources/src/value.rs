@@ -124,17 +124,42 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The query of a request URI as decoded `(key, value)` pairs, in order.
+/// Go's `url.QueryUnescape`: `None` for a bad escape (Go then drops the pair).
+fn query_unescape(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let h = b.get(i + 1).copied().and_then(hex)?;
+                let l = b.get(i + 2).copied().and_then(hex)?;
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The query of a request URI as decoded `(key, value)` pairs, in order, as Go's
+/// `url.ParseQuery` reads them: a pair holding `;` or a bad escape is dropped (so it can
+/// not shadow the pair after it for a first-wins reader).
 pub fn query_pairs(uri: &str) -> Vec<(String, String)> {
     let Some((_, query)) = uri.split_once('?') else {
         return Vec::new();
     };
     query
         .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
+        .filter(|p| !p.is_empty() && !p.contains(';'))
+        .filter_map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
+            Some((query_unescape(k)?, query_unescape(v)?))
         })
         .collect()
 }
