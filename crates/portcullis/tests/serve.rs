@@ -293,6 +293,44 @@ fn docker_authz_plugin_in_front_of_a_real_dockerd() {
             && err.contains("MNT001 host-root-mount"),
         "{err}"
     );
+    // The one-line bypasses of the first version, sent as raw API requests: each is
+    // refused by the engine on the plugin's word, and no container exists afterwards.
+    for (target, body) in [
+        (
+            "/v1.41/containers/create",
+            r#"{"Image":"portcullis/busybox:test","hostconfig":{"privileged":true,"binds":["/:/host"]}}"#,
+        ),
+        (
+            "/v1.41/containers/create",
+            r#"{"Image":"portcullis/busybox:test","HostConfig":{"Privileged":true},"HostConfig":{"Memory":0}}"#,
+        ),
+        (
+            "http://docker/v1.41/containers/create",
+            r#"{"Image":"portcullis/busybox:test","HostConfig":{"Privileged":true}}"#,
+        ),
+        (
+            "/v1.41/containers/%63reate",
+            r#"{"Image":"portcullis/busybox:test","HostConfig":{"Binds":["/proc/1/root:/h"]}}"#,
+        ),
+        (
+            "/v1.41/containers/create",
+            r#"{"Image":"portcullis/busybox:test","HostConfig":{"CapAdd":["SYS_ADMIN"]}}"#,
+        ),
+        (
+            "/v1.41/containers/create",
+            r#"{"Image":"portcullis/busybox:test","HostConfig":{"PidMode":"host","UsernsMode":"host"}}"#,
+        ),
+    ] {
+        let (status, answer) = common::http(&d.socket, "POST", target, body.as_bytes());
+        assert_eq!(
+            status,
+            403,
+            "{target} {body}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    let left = docker(&["ps", "-aq"]);
+    assert!(left.stdout.is_empty(), "a bypass created a container");
     let ok = docker(&["create", "portcullis/busybox:test", "/bin/busybox", "true"]);
     assert!(
         ok.status.success(),

@@ -371,3 +371,27 @@ impl TestCa {
         (cert.pem(), key.serialize_pem())
     }
 }
+
+/// One HTTP/1.0 exchange on the daemon's socket (no chunking, the server closes).
+pub fn http(socket: &std::path::Path, method: &str, target: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut s = std::os::unix::net::UnixStream::connect(socket).expect("connect");
+    use std::io::{Read, Write};
+    let head = format!(
+        "{method} {target} HTTP/1.0\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    s.write_all(body).expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read");
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(out.len(), |i| i + 4);
+    let status = std::str::from_utf8(&out[..split.min(out.len())])
+        .ok()
+        .and_then(|h| h.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out[split..].to_vec())
+}
