@@ -215,6 +215,8 @@ struct Request {
     namespace: String,
     dry_run: bool,
     deployments: Vec<Deployment>,
+    /// Why the review is denied without judging it, when it is.
+    refused: Option<String>,
 }
 
 /// Read a review. A built-in kind's object is read in the same pass as the request; an
@@ -232,7 +234,19 @@ fn read_request(body: &[u8]) -> Result<Request, BadReview> {
     }
     let doc: ReviewWire<Raw> = serde_json::from_str(body)
         .map_err(|e| BadReview(format!("not an AdmissionReview: {e}")))?;
-    request_of(doc)?.ok_or_else(|| BadReview("request.object could not be read".into()))
+    let mut request =
+        request_of(doc)?.ok_or_else(|| BadReview("request.object could not be read".into()))?;
+    // The API server never writes a key twice. One that does is forged or mangled, and
+    // means two objects: Go's decoder merges a repeated object into the first, a map reader
+    // keeps the last. Judge neither: deny.
+    if let Ok(raw) = portcullis_sources::go_json::Raw::parse_first(body.as_bytes())
+        && let Some(key) = raw.first_repeated_key()
+    {
+        request.refused = Some(format!(
+            "{key} is given twice; the API server merges repeated objects, so this review cannot be judged as one object"
+        ));
+    }
+    Ok(request)
 }
 
 fn request_of<M: Mode>(doc: ReviewWire<'_, M>) -> Result<Option<Request>, BadReview> {
@@ -262,6 +276,7 @@ fn request_of<M: Mode>(doc: ReviewWire<'_, M>) -> Result<Option<Request>, BadRev
         namespace,
         dry_run,
         deployments,
+        refused: None,
     }))
 }
 
@@ -589,6 +604,7 @@ pub fn review(
         namespace,
         dry_run,
         deployments,
+        refused,
     } = read_request(body)?;
     let cfg = state.config();
     let mut verdict = Verdict {
@@ -596,7 +612,11 @@ pub fn review(
         ..Verdict::default()
     };
     let mut alerts = Vec::new();
-    if !cfg.exempt_namespaces.contains(&namespace) {
+    if let Some(why) = refused {
+        state.refused("admission", "repeated_key");
+        verdict.allowed = false;
+        verdict.denials.push(why);
+    } else if !cfg.exempt_namespaces.contains(&namespace) {
         let mut kept = Vec::new();
         for d in deployments {
             let (v, alerts) = state.judge(&d, crate::Door::Admission);
@@ -641,6 +661,48 @@ pub fn review(
 mod tests {
     use super::*;
     use std::path::{Path, PathBuf};
+
+    #[test]
+    fn repeated_keys_are_denied_not_guessed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let engine = portcullis_rules::Engine::builtin().expect("pack");
+        let cfg = crate::ServeConfig {
+            store: String::new(),
+            ..crate::ServeConfig::default()
+        };
+        let st = rt
+            .block_on(async { State::new(engine, cfg) })
+            .expect("state");
+        let wrap = |object: &str| {
+            format!(
+                r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u1","kind":{{"group":"","version":"v1","kind":"Pod"}},"resource":{{"group":"","version":"v1","resource":"pods"}},"namespace":"default","operation":"CREATE","userInfo":{{"username":"alice"}},"object":{object}}}}}"#
+            )
+        };
+        for object in [
+            // Go merges the second securityContext into the first: privileged stays.
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"x","securityContext":{"privileged":true},"securityContext":{"runAsUser":1}}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"x","securityContext":{"privileged":true,"privileged":false}}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"hostPID":true,"hostPID":false,"containers":[{"name":"c","image":"x"}]}}"#,
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"x"}]},"spec":{"hostPID":true}}"#,
+        ] {
+            let body = wrap(object);
+            match review(&st, body.as_bytes()) {
+                Ok((answer, _, verdict)) => {
+                    assert!(!verdict.allowed, "{object}");
+                    assert!(!answer.response.allowed);
+                }
+                Err(BadReview(why)) => panic!("{object}: a 400 is not a deny: {why}"),
+            }
+        }
+        let ok = wrap(
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"x"}]}}"#,
+        );
+        let (_, _, verdict) = review(&st, ok.as_bytes()).expect("reads");
+        assert!(verdict.allowed);
+    }
 
     fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {

@@ -29,6 +29,7 @@ pub fn read(
     let Some(services) = obj(v, "services") else {
         return;
     };
+    let named = named_volume_binds(v);
     for (name, svc) in services {
         if !svc.is_object() {
             errors.push(SourceError {
@@ -41,6 +42,20 @@ pub fn read(
             continue;
         }
         let line = service_line(doc_text, name).map_or(origin.line, |l| origin.line + l);
+        let resolved = match resolve_extends(svc, services, &origin.file, 0) {
+            Ok(r) => r,
+            Err(message) => {
+                errors.push(SourceError {
+                    file: origin.file.clone(),
+                    line,
+                    column: None,
+                    field: Some(format!("services.{name}.extends")),
+                    message,
+                });
+                continue;
+            }
+        };
+        let svc = &resolved;
         let labels = labels(svc);
         let annotations = labels
             .iter()
@@ -61,9 +76,116 @@ pub fn read(
                 annotations,
                 ..Target::default()
             },
-            pod: Some(service_pod(name, svc, project.as_deref())),
+            pod: Some(service_pod(name, svc, project.as_deref(), &named)),
             ..Deployment::default()
         });
+    }
+}
+
+/// Top-level named volumes of the local driver that bind a host path (`driver_opts:
+/// {type: none, o: bind, device: /}`): a service mounting one by name mounts that path.
+fn named_volume_binds(v: &Value) -> Vec<(String, String)> {
+    let Some(volumes) = obj(v, "volumes") else {
+        return Vec::new();
+    };
+    volumes
+        .iter()
+        .filter_map(|(name, spec)| {
+            let opts = obj(spec, "driver_opts")?;
+            let driver = string(spec, "driver").unwrap_or_default();
+            crate::docker_wire::local_volume_host_path(&driver, opts).map(|p| (name.clone(), p))
+        })
+        .collect()
+}
+
+/// How deep `extends` may chain (Compose itself refuses cycles; this bounds them).
+const MAX_EXTENDS: usize = 10;
+
+/// A service with its `extends` applied, the way Compose merges: the extending service's
+/// mappings merge over the base's, its scalars replace them, and sequences (volumes,
+/// devices, cap_add, ports…) are the union — Compose replaces a base entry only when
+/// both name the same target, and keeping both is the cautious reading. `extends.file`
+/// is read relative to this file.
+fn resolve_extends(
+    svc: &Value,
+    services: &serde_json::Map<String, Value>,
+    file: &str,
+    depth: usize,
+) -> Result<Value, String> {
+    let Some(ext) = svc.get("extends") else {
+        return Ok(svc.clone());
+    };
+    if depth >= MAX_EXTENDS {
+        return Err(format!(
+            "extends chains more than {MAX_EXTENDS} deep (a cycle?)"
+        ));
+    }
+    let (base_name, base_file) = match ext {
+        Value::String(s) => (s.clone(), None),
+        other => (
+            string(other, "service").ok_or("extends names no service")?,
+            string(other, "file"),
+        ),
+    };
+    let (base, base_services, base_path) = match base_file {
+        None => (
+            services.get(&base_name).cloned(),
+            services.clone(),
+            file.to_string(),
+        ),
+        Some(f) => {
+            let path = std::path::Path::new(file)
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(&f);
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| format!("extends file {}: {e}", path.display()))?;
+            if meta.len() > crate::manifest::DEFAULT_MAX_FILE_BYTES {
+                return Err(format!("extends file {} is too large", path.display()));
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("extends file {}: {e}", path.display()))?;
+            let doc = crate::manifest::parse_yaml(&text)
+                .map_err(|(l, _, m)| format!("extends file {}:{l}: {m}", path.display()))?;
+            let other = obj(&doc, "services").cloned().unwrap_or_default();
+            (
+                other.get(&base_name).cloned(),
+                other,
+                path.display().to_string(),
+            )
+        }
+    };
+    let base =
+        base.ok_or_else(|| format!("extends service {base_name:?}, which does not exist"))?;
+    let base = resolve_extends(&base, &base_services, &base_path, depth + 1)?;
+    let mut merged = base;
+    merge_service(&mut merged, svc);
+    if let Value::Object(m) = &mut merged {
+        m.remove("extends");
+    }
+    Ok(merged)
+}
+
+fn merge_service(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(existing) => merge_service(existing, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (Value::Array(b), Value::Array(o)) => {
+            for v in o {
+                if !b.contains(v) {
+                    b.push(v.clone());
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
     }
 }
 
@@ -115,7 +237,12 @@ fn command(v: &Value, key: &str) -> Vec<String> {
     }
 }
 
-fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
+fn service_pod(
+    name: &str,
+    svc: &Value,
+    project: Option<&str>,
+    named: &[(String, String)],
+) -> PodSpec {
     let path = format!("services.{name}");
     let mut volumes = Vec::new();
     let mut mounts = Vec::new();
@@ -131,6 +258,16 @@ fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
             },
             _ => continue,
         };
+        // A named volume that is a host bind in disguise.
+        let mut bind = bind;
+        if !bind.host
+            && let Some((_, path)) = named
+                .iter()
+                .find(|(n, _)| Some(n.as_str()) == bind.source.as_deref())
+        {
+            bind.source = Some(path.clone());
+            bind.host = true;
+        }
         crate::docker_api::push_mount(&mut volumes, &mut mounts, &format!("{path}.volumes"), bind);
     }
     let mut security = ContainerSecurityContext {
@@ -186,10 +323,21 @@ fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
                 other => string(other, "source"),
             })
             .collect(),
+        device_cgroup_rules: strings(svc, "device_cgroup_rules"),
         security_context: security,
         ..Container::default()
     };
     let mode = |key: &str| string(svc, key).is_some_and(|m| m == "host");
+    let joined_namespaces = [("pid", "pid"), ("network_mode", "network"), ("ipc", "ipc")]
+        .iter()
+        .filter_map(|(key, ns)| {
+            let v = string(svc, key)?;
+            let other = v
+                .strip_prefix("container:")
+                .or_else(|| v.strip_prefix("service:"))?;
+            Some(format!("{ns}=container:{other}"))
+        })
+        .collect();
     PodSpec {
         path,
         host_network: mode("network_mode")
@@ -197,6 +345,8 @@ fn service_pod(name: &str, svc: &Value, project: Option<&str>) -> PodSpec {
         host_pid: mode("pid"),
         host_ipc: mode("ipc"),
         host_users: mode("userns_mode").then_some(true),
+        host_cgroupns: mode("cgroup"),
+        joined_namespaces,
         security_context: PodSecurityContext {
             options: SecurityOptions::default(),
             sysctls: match svc.get("sysctls") {
@@ -253,6 +403,70 @@ fn port(p: &Value) -> Port {
 
 #[cfg(test)]
 mod tests {
+    use portcullis_model::PodSpec;
+
+    fn pods(text: &str, file: &str) -> Vec<(String, PodSpec)> {
+        let b = crate::manifest::read(text, file);
+        assert!(b.errors.is_empty(), "{:?}", b.errors);
+        b.deployments
+            .into_iter()
+            .map(|d| (d.target.name.unwrap_or_default(), d.pod.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn extends_and_named_volume_binds_are_resolved() {
+        let dir = std::env::temp_dir().join(format!("portcullis-compose-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp");
+        std::fs::write(
+            dir.join("base.yaml"),
+            "services:\n  root:\n    image: alpine\n    privileged: true\n    volumes: [\"/:/host\"]\n",
+        )
+        .expect("write");
+        let main = dir.join("compose.yaml");
+        let text = "services:\n  base:\n    image: alpine\n    pid: host\n  web:\n    extends: base\n    image: nginx\n  far:\n    extends: {file: base.yaml, service: root}\n    image: busybox\n  disguised:\n    image: alpine\n    volumes: [\"rootfs:/host\", {type: volume, source: rootfs, target: /h2}]\n    device_cgroup_rules: [\"b *:* rwm\"]\n    cgroup: host\nvolumes:\n  rootfs:\n    driver: local\n    driver_opts: {type: none, o: bind, device: /}\n";
+        let got = pods(text, &main.display().to_string());
+        let pod = |n: &str| {
+            got.iter()
+                .find(|(name, _)| name == n)
+                .map(|(_, p)| p.clone())
+                .expect(n)
+        };
+        let web = pod("web");
+        assert!(web.host_pid, "extends a host-PID base");
+        assert_eq!(web.containers[0].image.raw, "nginx");
+        let far = pod("far");
+        assert_eq!(far.containers[0].security_context.privileged, Some(true));
+        assert_eq!(
+            far.containers[0].mounts[0]
+                .host_path
+                .as_ref()
+                .map(|h| h.path.as_str()),
+            Some("/")
+        );
+        let disguised = pod("disguised");
+        let hosts: Vec<_> = disguised.containers[0]
+            .mounts
+            .iter()
+            .filter_map(|m| m.host_path.as_ref().map(|h| h.path.clone()))
+            .collect();
+        assert_eq!(hosts, vec!["/", "/"]);
+        assert!(disguised.host_cgroupns);
+        assert_eq!(
+            disguised.containers[0].device_cgroup_rules,
+            vec!["b *:* rwm"]
+        );
+        // A missing base is a located error, and the other services are still read.
+        let b = crate::manifest::read(
+            "services:\n  a:\n    extends: nowhere\n  b:\n    image: x\n",
+            "c.yaml",
+        );
+        assert_eq!(b.errors.len(), 1);
+        assert_eq!(b.errors[0].field.as_deref(), Some("services.a.extends"));
+        assert_eq!(b.deployments.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     use crate::manifest;
 
     #[test]

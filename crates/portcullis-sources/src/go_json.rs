@@ -100,6 +100,24 @@ impl Raw {
         Raw::deserialize(&mut de)
     }
 
+    /// As a `serde_json::Value` (a repeated key keeps its last value: check
+    /// [`Raw::first_repeated_key`] first where that matters).
+    pub fn into_value(self) -> Value {
+        match self {
+            Raw::Null => Value::Null,
+            Raw::Bool(b) => Value::Bool(b),
+            Raw::Number(n) => Value::Number(n),
+            Raw::String(s) => Value::String(s),
+            Raw::Array(items) => Value::Array(items.into_iter().map(Raw::into_value).collect()),
+            Raw::Object(members) => Value::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_value()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// Does any object in this value name the same key twice (exactly)?
     pub fn first_repeated_key(&self) -> Option<String> {
         self.repeated_key_at(&mut String::new())

@@ -5,6 +5,7 @@
 //! letting the YAML parser do it) gives every document its starting line and lets one
 //! broken document fail alone.
 
+use crate::go_json::Raw;
 use crate::{Batch, SourceError, compose, k8s, value};
 use portcullis_model::Origin;
 use serde_json::Value;
@@ -75,7 +76,9 @@ fn push_doc<'a>(docs: &mut Vec<Document<'a>>, text: &'a str, line: usize) {
 /// `kind` names the source in each deployment's origin (`manifest`).
 pub fn read(text: &str, file: &str) -> Batch {
     let mut batch = Batch::default();
-    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    // kubectl strips a byte-order mark (editors on Windows write one).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         read_json(text, file, &mut batch);
     } else {
@@ -126,35 +129,82 @@ pub fn reason(msg: &str) -> String {
     rest.to_string()
 }
 
+/// A JSON document, a JSON array of them, or a stream of either. A key given twice is
+/// refused: kubectl keeps the last value, but the API server (a `curl` of the same file)
+/// merges a repeated object into the first — two consumers, two objects. A syntax error
+/// ends that document only: reading resumes at the next line that opens a document.
 fn read_json(text: &str, file: &str, batch: &mut Batch) {
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut offset = 0usize;
     let mut index = 0usize;
-    loop {
-        let start = stream.byte_offset();
-        match stream.next() {
-            None => break,
-            Some(Ok(v)) => {
-                let line = line_of(text, start + leading_ws(&text[start..]));
-                let items: Vec<&Value> = match &v {
-                    Value::Array(items) => items.iter().collect(),
-                    other => vec![other],
-                };
-                for item in items {
-                    batch.documents += 1;
-                    dispatch(item, "", file, line, index, batch);
-                    index += 1;
+    while offset < text.len() {
+        let rest = &text[offset..];
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Raw>();
+        loop {
+            let start = stream.byte_offset();
+            let line = line_of(text, offset + start + leading_ws(&rest[start..]));
+            match stream.next() {
+                None => return,
+                Some(Ok(raw)) => {
+                    if let Some(key) = raw.first_repeated_key() {
+                        batch.documents += 1;
+                        batch.errors.push(SourceError {
+                            file: file.to_string(),
+                            line,
+                            column: None,
+                            field: Some(key),
+                            message: "key given twice: kubectl keeps the last value, the API server merges a repeated object into the first; refused rather than judge one of two objects".into(),
+                        });
+                        index += 1;
+                        continue;
+                    }
+                    let v = raw.into_value();
+                    let items: Vec<&Value> = match &v {
+                        Value::Array(items) => items.iter().collect(),
+                        other => vec![other],
+                    };
+                    for item in items {
+                        batch.documents += 1;
+                        dispatch(item, "", file, line, index, batch);
+                        index += 1;
+                    }
                 }
-            }
-            Some(Err(e)) => {
-                batch.documents += 1;
-                batch
-                    .errors
-                    .push(SourceError::json(file, e.line(), "invalid JSON", &e));
-                // A JSON stream cannot be resynchronised reliably after a syntax error.
-                break;
+                Some(Err(e)) => {
+                    batch.documents += 1;
+                    index += 1;
+                    let err_line = line_of(text, offset) + e.line().saturating_sub(1);
+                    batch
+                        .errors
+                        .push(SourceError::json(file, err_line, "invalid JSON", &e));
+                    // Resume at the next line (after the error's) that starts a document.
+                    let after_error = offset + nth_line_offset(rest, e.line());
+                    match next_document_start(text, after_error) {
+                        Some(next) if next > offset => {
+                            offset = next;
+                            break;
+                        }
+                        _ => return,
+                    }
+                }
             }
         }
     }
+}
+
+/// The byte offset where 1-based line `n` of `s` ends (the start of line `n + 1`).
+fn nth_line_offset(s: &str, n: usize) -> usize {
+    s.split_inclusive('\n').take(n.max(1)).map(str::len).sum()
+}
+
+/// The first line at or after `from` that begins (in column 1) with `{` or `[`.
+fn next_document_start(text: &str, from: usize) -> Option<usize> {
+    let mut at = from;
+    for l in text[from.min(text.len())..].split_inclusive('\n') {
+        if l.starts_with('{') || l.starts_with('[') {
+            return Some(at);
+        }
+        at += l.len();
+    }
+    None
 }
 
 fn leading_ws(s: &str) -> usize {
@@ -245,6 +295,41 @@ mod tests {
         assert_eq!(b.errors[0].line, 1);
         assert_eq!(b.deployments.len(), 1);
         assert_eq!(b.deployments[0].origin.line, 2);
+    }
+
+    #[test]
+    fn json_streams_bom_and_repeated_keys() {
+        // A byte-order mark is not a reason to read nothing.
+        let b = read(
+            "\u{feff}{\"kind\":\"Pod\",\"spec\":{\"hostPID\":true,\"containers\":[{\"name\":\"a\",\"image\":\"b\"}]}}\n",
+            "bom.json",
+        );
+        assert_eq!(
+            (b.deployments.len(), b.errors.len()),
+            (1, 0),
+            "{:?}",
+            b.errors
+        );
+        // A bad first document does not hide the next ones.
+        let b = read(
+            "{\"kind\":\"Pod\",bad}\n{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"b\"}]}}\n{\n  \"kind\": \"Pod\",\n  \"spec\": {\"containers\": [{\"name\": \"c\", \"image\": \"d\"}]}\n}\n",
+            "stream.json",
+        );
+        assert_eq!(b.errors.len(), 1, "{:?}", b.errors);
+        assert_eq!(b.errors[0].line, 1);
+        assert_eq!(b.deployments.len(), 2);
+        assert_eq!(b.deployments[1].origin.line, 3);
+        // A key given twice is refused, located, and the rest of the stream is read.
+        let b = read(
+            "{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"b\",\"securityContext\":{\"privileged\":true},\"securityContext\":{}}]}}\n{\"kind\":\"Pod\",\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"b\"}]}}\n",
+            "dup.json",
+        );
+        assert_eq!(b.errors.len(), 1, "{:?}", b.errors);
+        assert_eq!(
+            b.errors[0].field.as_deref(),
+            Some("spec.containers[0].securityContext")
+        );
+        assert_eq!(b.deployments.len(), 1);
     }
 
     #[test]
