@@ -102,7 +102,10 @@ pub fn read(text: &str, file: &str) -> Batch {
 /// Parse one YAML document into a JSON value. Errors carry a 1-based line relative to the
 /// document.
 pub fn parse_yaml(text: &str) -> Result<Value, (usize, Option<usize>, String)> {
-    serde_saphyr::from_str::<Value>(text).map_err(|e| {
+    // YAML 1.1 scalars, as kubectl's sigs.k8s.io/yaml reads them: `010` is 8.
+    let mut options = serde_saphyr::Options::default();
+    options.legacy_octal_numbers = true;
+    serde_saphyr::from_str_with_options::<Value>(text, options).map_err(|e| {
         let (line, col) = e
             .location()
             .map(|l| (l.line() as usize, Some(l.column() as usize)))
