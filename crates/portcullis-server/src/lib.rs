@@ -81,6 +81,13 @@ pub struct ServeConfig {
     pub bench_noop: bool,
     /// Where stored alerts go next (file, webhook, syslog, elasticsearch, splunk_hec).
     pub sinks: Vec<sinks::SinkConfig>,
+    /// Most HTTPS connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// A TLS handshake not finished in this time is dropped (slow or silent clients).
+    pub tls_handshake_timeout_ms: u64,
+    /// Request headers not read in this time (also: an idle keep-alive connection) close
+    /// the connection.
+    pub header_read_timeout_ms: u64,
     /// Docker daemon to follow (unix:// or tcp://); default: the local socket if present,
     /// "" disables the watcher.
     pub docker_host: Option<String>,
@@ -125,6 +132,9 @@ impl Default for ServeConfig {
             stdout_alerts: false,
             docker_host: None,
             docker_cert_path: None,
+            max_connections: 1024,
+            tls_handshake_timeout_ms: 10_000,
+            header_read_timeout_ms: 30_000,
             sinks: Vec::new(),
             bench_noop: false,
             store_min_severity: portcullis_rules::Severity::Low,
@@ -668,7 +678,13 @@ async fn audit_webhook(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if presented != Some(token.as_str()) {
+    // Compared in constant time: a byte-by-byte early exit tells a network attacker how
+    // much of a guess was right.
+    let matches = presented.is_some_and(|p| {
+        use subtle::ConstantTimeEq;
+        bool::from(p.as_bytes().ct_eq(token.as_bytes()))
+    });
+    if !matches {
         state.observe("audit", 401, started);
         return (StatusCode::UNAUTHORIZED, "bad or missing bearer token").into_response();
     }
@@ -687,6 +703,7 @@ async fn audit_webhook(
         }
     };
     let mut ready = Vec::new();
+    let ids: Vec<String> = records.iter().filter_map(|r| r.audit_id.clone()).collect();
     if let Ok(mut c) = state.inner.correlator.lock() {
         for r in records {
             c.push(r, &mut ready);
@@ -696,7 +713,12 @@ async fn audit_webhook(
     // Durable before the 200: the API server retries what we do not acknowledge.
     if let Some(store) = &state.inner.store {
         if let Err(e) = store.insert(alerts.clone()).await {
+            // Not stored, so not seen: the retry is judged again.
+            if let Ok(mut c) = state.inner.correlator.lock() {
+                c.forget(&ids);
+            }
             state.observe("audit", 503, started);
+            tracing::error!(error = %e, "audit batch refused: the alert store did not commit it");
             return (StatusCode::SERVICE_UNAVAILABLE, format!("alert store: {e}")).into_response();
         }
         // Stored like the queue writer stores: counted, printed when asked, sinks woken.
@@ -724,10 +746,32 @@ async fn metrics(AxState(state): AxState<State>) -> Response {
 }
 
 async fn readyz(AxState(state): AxState<State>) -> Response {
-    if state.inner.ready.load(Ordering::SeqCst) {
-        (StatusCode::OK, "ok").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    if !state.inner.ready.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
+    }
+    if let Some(Err(e)) = state.inner.store.as_ref().map(store::Store::check) {
+        return (StatusCode::SERVICE_UNAVAILABLE, e).into_response();
+    }
+    (StatusCode::OK, "ok").into_response()
+}
+
+/// Watch the store file: a deletion or replacement turns readiness red at once and is
+/// logged loudly, even when no alert is being written.
+pub async fn watch_store(state: State) {
+    let Some(store) = state.inner.store.clone() else {
+        return;
+    };
+    let mut reported = false;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        match store.check() {
+            Err(e) if !reported => {
+                tracing::error!(error = %e, "ALERT STORE LOST: alerts can no longer be stored");
+                reported = true;
+            }
+            Ok(()) => reported = false,
+            Err(_) => {}
+        }
     }
 }
 
@@ -818,19 +862,49 @@ pub async fn run(
     let app = router(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut stop = stop_rx.clone();
+    let slots = Arc::new(tokio::sync::Semaphore::new(cfg.max_connections.max(1)));
+    let handshake = std::time::Duration::from_millis(cfg.tls_handshake_timeout_ms.max(1));
+    let header_read = std::time::Duration::from_millis(cfg.header_read_timeout_ms.max(1));
+    let conn_state = state.clone();
     let https = tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = stop.changed() => break,
                 conn = listener.accept() => {
                     let Ok((tcp, _)) = conn else { continue };
+                    // Over the limit: closed at once, counted, never queued.
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        conn_state.refused("https", "connection_limit");
+                        drop(tcp);
+                        continue;
+                    };
                     let _ = tcp.set_nodelay(true);
                     let acceptor = acceptor.clone();
                     let app = app.clone();
+                    let conn_state = conn_state.clone();
                     tokio::spawn(async move {
-                        let Ok(tls) = acceptor.accept(tcp).await else { return };
+                        let _slot = slot;
+                        let tls = match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
+                            Ok(Ok(tls)) => tls,
+                            Ok(Err(_)) => return,
+                            Err(_) => {
+                                conn_state.refused("https", "tls_handshake_timeout");
+                                return;
+                            }
+                        };
                         let svc = TowerToHyperService::new(app);
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        let mut builder =
+                            hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                        builder
+                            .http1()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(header_read);
+                        builder
+                            .http2()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .keep_alive_interval(header_read)
+                            .keep_alive_timeout(handshake);
+                        let _ = builder
                             .serve_connection_with_upgrades(TokioIo::new(tls), svc)
                             .await;
                     });
@@ -838,6 +912,7 @@ pub async fn run(
             }
         }
     });
+    tokio::spawn(watch_store(state.clone()));
     let mut authz_task = None;
     if !cfg.authz_socket.is_empty() {
         let path = std::path::PathBuf::from(&cfg.authz_socket);
@@ -911,4 +986,117 @@ pub async fn run(
         let _ = std::fs::remove_file(&cfg.authz_socket);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audit_state(dir: &std::path::Path) -> State {
+        let engine = Engine::builtin().expect("pack");
+        let cfg = ServeConfig {
+            store: dir.join("alerts.db").display().to_string(),
+            audit_token: "s3cret".into(),
+            ..ServeConfig::default()
+        };
+        State::new(engine, cfg).expect("state")
+    }
+
+    /// One privileged pod create, at stage ResponseComplete, as the API server batches it.
+    fn batch(id: &str) -> Bytes {
+        Bytes::from(format!(
+            r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"{id}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/pods","verb":"create","user":{{"username":"mallory"}},"objectRef":{{"resource":"pods","namespace":"default","name":"x","apiVersion":"v1"}},"responseStatus":{{"code":201}},"requestObject":{{"kind":"Pod","apiVersion":"v1","metadata":{{"name":"x"}},"spec":{{"containers":[{{"name":"c","image":"alpine","securityContext":{{"privileged":true}}}}]}}}}}}]}}"#
+        ))
+    }
+
+    fn bearer() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            header::HeaderValue::from_static("Bearer s3cret"),
+        );
+        h
+    }
+
+    fn stored(dir: &std::path::Path) -> usize {
+        store::query(&dir.join("alerts.db"), &store::Query::default())
+            .map(|v| v.len())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_refused_on_a_full_disk_is_judged_again_on_retry() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let state = audit_state(dir.path());
+        let store = state.inner.store.clone().expect("store");
+        // Cap the database at its current size and fill what room is left: the next
+        // commit fails with SQLITE_FULL, as on a full disk.
+        store.limit_pages(1).await;
+        let filler = {
+            let text = batch("filler");
+            let records = portcullis_sources::k8s_audit::parse_line(
+                std::str::from_utf8(&text).expect("utf8"),
+                "t",
+                0,
+            )
+            .expect("parses");
+            let mut deployments = Vec::new();
+            let mut c = portcullis_sources::k8s_audit::Correlator::default();
+            for r in records {
+                c.push(r, &mut deployments);
+            }
+            state.detect(&deployments).remove(0)
+        };
+        for _ in 0..10_000 {
+            if store.insert(vec![filler.clone()]).await.is_err() {
+                break;
+            }
+        }
+        let before = stored(dir.path());
+        let r = audit_webhook(AxState(state.clone()), bearer(), batch("a-1")).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(stored(dir.path()), before);
+        // Room again; the API server retries the same batch.
+        store.limit_pages(1_000_000).await;
+        let r = audit_webhook(AxState(state.clone()), bearer(), batch("a-1")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(stored(dir.path()) > before, "the retry stored the alerts");
+        // A genuine repeat (already stored) is still dropped.
+        let before = stored(dir.path());
+        let r = audit_webhook(AxState(state.clone()), bearer(), batch("a-1")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(stored(dir.path()), before);
+        // A wrong token of the right length is refused like any other.
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            header::HeaderValue::from_static("Bearer s3creT"),
+        );
+        let r = audit_webhook(AxState(state.clone()), h, batch("a-2")).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_deleted_while_serving_turns_readiness_red() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let state = audit_state(dir.path());
+        assert_eq!(
+            readyz(AxState(state.clone())).await.status(),
+            StatusCode::OK
+        );
+        std::fs::remove_file(dir.path().join("alerts.db")).expect("rm");
+        assert_eq!(
+            readyz(AxState(state.clone())).await.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        // And nothing is acknowledged into the unlinked file.
+        let r = audit_webhook(AxState(state.clone()), bearer(), batch("b-1")).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // Replaced by another file: the same.
+        std::fs::write(dir.path().join("alerts.db"), b"").expect("write");
+        assert_eq!(
+            readyz(AxState(state.clone())).await.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
 }

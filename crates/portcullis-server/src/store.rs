@@ -13,12 +13,43 @@ enum Msg {
         Vec<Alert>,
         tokio::sync::oneshot::Sender<Result<usize, String>>,
     ),
+    /// `PRAGMA max_page_count`: a full disk on demand, for tests of what the front-ends
+    /// answer when the store cannot commit.
+    MaxPages(i64, tokio::sync::oneshot::Sender<()>),
 }
 
 /// A handle to the writer thread. Cloneable; the thread ends when every handle is gone.
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::SyncSender<Msg>,
+    file: std::sync::Arc<StoreFile>,
+}
+
+/// The database file as opened: a file deleted or replaced while serving would take every
+/// later write into an unlinked inode, stored nowhere anyone can read.
+struct StoreFile {
+    path: std::path::PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+impl StoreFile {
+    fn identity(path: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let now = StoreFile::identity(&self.path);
+        if now.is_some() && now == self.identity {
+            Ok(())
+        } else {
+            Err(format!(
+                "alert store {} was {} while serving: refusing to write where no one can read it (restart serve to reopen)",
+                self.path.display(),
+                if now.is_none() { "deleted" } else { "replaced" }
+            ))
+        }
+    }
 }
 
 fn open(path: &Path) -> rusqlite::Result<Connection> {
@@ -67,6 +98,11 @@ impl Store {
     /// Open (creating) the database and start the writer.
     pub fn open(path: &Path) -> Result<Store, String> {
         let mut conn = open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = std::sync::Arc::new(StoreFile {
+            path: path.to_path_buf(),
+            identity: StoreFile::identity(path),
+        });
+        let writer_file = file.clone();
         let (tx, rx) = mpsc::sync_channel::<Msg>(1024);
         thread::Builder::new()
             .name("portcullis-store".into())
@@ -83,18 +119,48 @@ impl Store {
                     }
                     let mut all = Vec::new();
                     let mut acks = Vec::new();
-                    for Msg::Insert(alerts, ack) in batch {
-                        acks.push((alerts.len(), ack));
-                        all.extend(alerts);
+                    for msg in batch {
+                        match msg {
+                            Msg::Insert(alerts, ack) => {
+                                acks.push((alerts.len(), ack));
+                                all.extend(alerts);
+                            }
+                            Msg::MaxPages(n, done) => {
+                                let _ = conn.pragma_update(None, "max_page_count", n);
+                                let _ = done.send(());
+                            }
+                        }
                     }
-                    let r = insert(&mut conn, &all).map_err(|e| e.to_string());
+                    if acks.is_empty() {
+                        continue;
+                    }
+                    let r = writer_file
+                        .check()
+                        .and_then(|()| insert(&mut conn, &all).map_err(|e| e.to_string()));
+                    if let Err(e) = &r {
+                        tracing::error!(error = %e, "alert store write failed");
+                    }
                     for (n, ack) in acks {
                         let _ = ack.send(r.clone().map(|_| n));
                     }
                 }
             })
             .map_err(|e| e.to_string())?;
-        Ok(Store { tx })
+        Ok(Store { tx, file })
+    }
+
+    /// Is the file we write the file at the configured path? (`/readyz`.)
+    pub fn check(&self) -> Result<(), String> {
+        self.file.check()
+    }
+
+    /// Cap the database at `pages` pages, as a full disk would (tests).
+    #[doc(hidden)]
+    pub async fn limit_pages(&self, pages: i64) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let tx = self.tx.clone();
+        let _ = tokio::task::spawn_blocking(move || tx.send(Msg::MaxPages(pages, done))).await;
+        let _ = wait.await;
     }
 
     /// Store alerts; resolves once they are committed.

@@ -735,6 +735,15 @@ impl Correlator {
         }
     }
 
+    /// Take back the "already judged" mark of these audit IDs: a receiver whose store
+    /// refused the alerts they produced answers an error, and the API server's retry must
+    /// be judged again rather than dropped as a repeat.
+    pub fn forget(&mut self, ids: &[String]) {
+        for id in ids {
+            self.emitted.remove(id);
+        }
+    }
+
     /// Flush requests whose final stage never came (a truncated log, a long exec).
     pub fn finish(&mut self, out: &mut Vec<Deployment>) {
         while let Some(id) = self.pending_order.pop_front() {

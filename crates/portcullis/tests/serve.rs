@@ -846,3 +846,93 @@ fn the_watcher_follows_a_tls_tcp_daemon_with_client_certificates() {
         std::fs::read_to_string(s.dir.path().join("serve.log")).unwrap_or_default()
     );
 }
+
+/// How long until the server closes this connection (reading until EOF or a reset).
+fn closed_after(mut r: impl std::io::Read) -> std::time::Duration {
+    let t = std::time::Instant::now();
+    let mut buf = [0u8; 512];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) | Err(_) => return t.elapsed(),
+            Ok(_) => {}
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "never closed"
+        );
+    }
+}
+
+#[test]
+fn slow_silent_and_excess_connections_are_closed() {
+    use std::net::TcpStream;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("serve.yaml");
+    std::fs::write(
+        &cfg,
+        "tls_handshake_timeout_ms: 1500\nheader_read_timeout_ms: 1000\nmax_connections: 3\n",
+    )
+    .expect("config");
+    let s = Serve::start(&["--config", cfg.to_str().expect("utf8")]);
+    let addr = format!("127.0.0.1:{}", s.port);
+    // Silent: no TLS handshake at all.
+    let silent = TcpStream::connect(&addr).expect("connect");
+    silent.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let took = closed_after(&silent);
+    assert!(
+        took >= Duration::from_millis(1200) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    // Slow: a TLS session that sends half a request header and stops (slowloris).
+    let pem = std::fs::read(s.cert()).expect("cert");
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(c.expect("pem")).expect("root");
+    }
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let conn = rustls::ClientConnection::new(
+        std::sync::Arc::new(client),
+        rustls_pki_types::ServerName::try_from("localhost").expect("name"),
+    )
+    .expect("client");
+    let tcp = TcpStream::connect(&addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    use std::io::Write;
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: local")
+        .expect("half a header");
+    let took = closed_after(&mut tls);
+    assert!(
+        took < Duration::from_secs(6),
+        "slow header kept open {took:?}"
+    );
+    // Excess: with the three slots held by idle connections, a fourth is closed at once.
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let extra = TcpStream::connect(&addr).expect("connect");
+    extra.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let took = closed_after(&extra);
+    assert!(
+        took < Duration::from_millis(800),
+        "excess connection waited {took:?}"
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = s.curl(&["/metrics"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(r#"portcullis_door_refusals_total{door="https",reason="connection_limit"}"#)
+            && text.contains(r#"reason="tls_handshake_timeout""#),
+        "{text}"
+    );
+}
