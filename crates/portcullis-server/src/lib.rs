@@ -81,6 +81,9 @@ pub struct ServeConfig {
     pub bench_noop: bool,
     /// Where stored alerts go next (file, webhook, syslog, elasticsearch, splunk_hec).
     pub sinks: Vec<sinks::SinkConfig>,
+    /// How long the audit receiver waits for a request's final stage before judging what
+    /// it has (a policy that omits later stages, an API server that died mid-request).
+    pub audit_stage_wait_ms: u64,
     /// Most HTTPS connections open at once; more are closed as they arrive.
     pub max_connections: usize,
     /// A TLS handshake not finished in this time is dropped (slow or silent clients).
@@ -132,6 +135,7 @@ impl Default for ServeConfig {
             stdout_alerts: false,
             docker_host: None,
             docker_cert_path: None,
+            audit_stage_wait_ms: 30_000,
             max_connections: 1024,
             tls_handshake_timeout_ms: 10_000,
             header_read_timeout_ms: 30_000,
@@ -301,6 +305,9 @@ struct Inner {
     store: Option<store::Store>,
     metrics: Metrics,
     correlator: Mutex<portcullis_sources::k8s_audit::Correlator>,
+    /// Audit requests waiting for their final stage: since when, and the event as received
+    /// (also kept in the store). Locked after `correlator`.
+    audit_waiting: Mutex<std::collections::HashMap<String, (Instant, String)>>,
     ready: AtomicBool,
     queue: tokio::sync::mpsc::Sender<Vec<Alert>>,
     sinks_notify: tokio::sync::Notify,
@@ -387,12 +394,14 @@ impl State {
                 store: store.clone(),
                 metrics: Metrics::new(),
                 correlator: Mutex::new(portcullis_sources::k8s_audit::Correlator::default()),
+                audit_waiting: Mutex::new(std::collections::HashMap::new()),
                 ready: AtomicBool::new(true),
                 queue: tx,
                 sinks_notify: tokio::sync::Notify::new(),
                 containers: Mutex::new(ContainerIndex::default()),
             }),
         };
+        state.reload_waiting();
         let s2 = state.clone();
         tokio::spawn(async move {
             while let Some(batch) = rx.recv().await {
@@ -454,6 +463,123 @@ impl State {
             .delivered
             .get_or_create(&SinkLabels { sink: sink.into() })
             .inc_by(n as u64);
+    }
+
+    /// Put the audit requests the store says are still waiting back in the correlator (a
+    /// restart must not forget a request whose last stage had not come).
+    fn reload_waiting(&self) {
+        let cfg = self.config();
+        if cfg.store.is_empty() {
+            return;
+        }
+        let rows = match store::load_pending(std::path::Path::new(&cfg.store)) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the audit requests left waiting");
+                return;
+            }
+        };
+        let (Ok(mut c), Ok(mut w)) = (
+            self.inner.correlator.lock(),
+            self.inner.audit_waiting.lock(),
+        ) else {
+            return;
+        };
+        let mut ready = Vec::new();
+        for (id, waited, event) in rows {
+            if let Ok(records) =
+                portcullis_sources::k8s_audit::parse_line(&event, "audit-webhook", 0)
+            {
+                for r in records {
+                    c.push(r, &mut ready);
+                }
+            }
+            let since = Instant::now()
+                .checked_sub(std::time::Duration::from_secs_f64(waited.max(0.0)))
+                .unwrap_or_else(Instant::now);
+            w.insert(id, (since, event));
+        }
+        if !w.is_empty() {
+            tracing::info!(
+                waiting = w.len(),
+                "audit requests still waiting for their final stage, reloaded"
+            );
+        }
+    }
+
+    /// Judge the audit requests that have waited `max_age` for a final stage, store their
+    /// alerts and forget them — all or nothing: if the store refuses, they keep waiting.
+    pub async fn flush_waiting(&self, max_age: std::time::Duration) -> Result<usize, String> {
+        let mut ready = Vec::new();
+        let stale: Vec<(String, String)> = {
+            let (Ok(mut c), Ok(w)) = (
+                self.inner.correlator.lock(),
+                self.inner.audit_waiting.lock(),
+            ) else {
+                return Err("audit state poisoned".into());
+            };
+            let stale: Vec<(String, String)> = w
+                .iter()
+                .filter(|(_, (since, _))| since.elapsed() >= max_age)
+                .map(|(id, (_, ev))| (id.clone(), ev.clone()))
+                .collect();
+            for (id, _) in &stale {
+                c.release(id, &mut ready);
+            }
+            stale
+        };
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        let alerts = self.detect(&ready);
+        let n = alerts.len();
+        let ids: Vec<String> = stale.iter().map(|(id, _)| id.clone()).collect();
+        let stored = match &self.inner.store {
+            Some(store) => {
+                let commit = store::AuditCommit {
+                    alerts: alerts.clone(),
+                    waiting: Vec::new(),
+                    done: ids.clone(),
+                };
+                store.commit_audit(commit).await.map(|_| {
+                    self.announce(&alerts, self.config().stdout_alerts);
+                    self.inner.sinks_notify.notify_waiters();
+                })
+            }
+            None => {
+                self.enqueue(alerts).await;
+                Ok(())
+            }
+        };
+        let (Ok(mut c), Ok(mut w)) = (
+            self.inner.correlator.lock(),
+            self.inner.audit_waiting.lock(),
+        ) else {
+            return Err("audit state poisoned".into());
+        };
+        match stored {
+            Ok(()) => {
+                for id in &ids {
+                    w.remove(id);
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                // Back to waiting: judged again on the next attempt.
+                c.forget(&ids);
+                let mut none = Vec::new();
+                for (_, event) in &stale {
+                    if let Ok(records) =
+                        portcullis_sources::k8s_audit::parse_line(event, "audit-webhook", 0)
+                    {
+                        for r in records {
+                            c.push(r, &mut none);
+                        }
+                    }
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The metrics in OpenMetrics text.
@@ -704,18 +830,41 @@ async fn audit_webhook(
     };
     let mut ready = Vec::new();
     let ids: Vec<String> = records.iter().filter_map(|r| r.audit_id.clone()).collect();
-    if let Ok(mut c) = state.inner.correlator.lock() {
+    let mut commit = store::AuditCommit::default();
+    let mut finished = Vec::new();
+    if let (Ok(mut c), Ok(mut w)) = (
+        state.inner.correlator.lock(),
+        state.inner.audit_waiting.lock(),
+    ) {
         for r in records {
+            let id = r.audit_id.clone();
+            let event = r.event.clone();
             c.push(r, &mut ready);
+            let Some(id) = id else { continue };
+            if c.is_pending(&id) {
+                if let Some(event) = event {
+                    let since = w.get(&id).map_or_else(Instant::now, |(t, _)| *t);
+                    w.insert(id.clone(), (since, event.clone()));
+                    commit.waiting.push((id, event));
+                }
+            } else if let Some(was) = w.remove(&id) {
+                commit.done.push(id.clone());
+                finished.push((id, was));
+            }
         }
     }
     let alerts = state.detect(&ready);
+    commit.alerts = alerts.clone();
     // Durable before the 200: the API server retries what we do not acknowledge.
     if let Some(store) = &state.inner.store {
-        if let Err(e) = store.insert(alerts.clone()).await {
+        if let Err(e) = store.commit_audit(commit).await {
             // Not stored, so not seen: the retry is judged again.
-            if let Ok(mut c) = state.inner.correlator.lock() {
+            if let (Ok(mut c), Ok(mut w)) = (
+                state.inner.correlator.lock(),
+                state.inner.audit_waiting.lock(),
+            ) {
                 c.forget(&ids);
+                w.extend(finished);
             }
             state.observe("audit", 503, started);
             tracing::error!(error = %e, "audit batch refused: the alert store did not commit it");
@@ -913,6 +1062,18 @@ pub async fn run(
         }
     });
     tokio::spawn(watch_store(state.clone()));
+    if !cfg.audit_token.is_empty() {
+        let waiter = state.clone();
+        let wait = std::time::Duration::from_millis(cfg.audit_stage_wait_ms);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if let Err(e) = waiter.flush_waiting(wait).await {
+                    tracing::error!(error = %e, "audit requests past their wait could not be stored; retrying");
+                }
+            }
+        });
+    }
     let mut authz_task = None;
     if !cfg.authz_socket.is_empty() {
         let path = std::path::PathBuf::from(&cfg.authz_socket);
@@ -1004,9 +1165,82 @@ mod tests {
 
     /// One privileged pod create, at stage ResponseComplete, as the API server batches it.
     fn batch(id: &str) -> Bytes {
+        staged(id, "ResponseComplete")
+    }
+
+    fn staged(id: &str, stage: &str) -> Bytes {
+        let status = if stage == "ResponseComplete" {
+            r#","responseStatus":{"code":201}"#
+        } else {
+            ""
+        };
         Bytes::from(format!(
-            r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"{id}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/pods","verb":"create","user":{{"username":"mallory"}},"objectRef":{{"resource":"pods","namespace":"default","name":"x","apiVersion":"v1"}},"responseStatus":{{"code":201}},"requestObject":{{"kind":"Pod","apiVersion":"v1","metadata":{{"name":"x"}},"spec":{{"containers":[{{"name":"c","image":"alpine","securityContext":{{"privileged":true}}}}]}}}}}}]}}"#
+            r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"{id}","stage":"{stage}","requestURI":"/api/v1/namespaces/default/pods","verb":"create","user":{{"username":"mallory"}},"objectRef":{{"resource":"pods","namespace":"default","name":"x","apiVersion":"v1"}}{status},"requestObject":{{"kind":"Pod","apiVersion":"v1","metadata":{{"name":"x"}},"spec":{{"containers":[{{"name":"c","image":"alpine","securityContext":{{"privileged":true}}}}]}}}}}}]}}"#
         ))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_whose_last_stage_never_comes_is_judged_and_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let state = audit_state(dir.path());
+        let r = audit_webhook(
+            AxState(state.clone()),
+            bearer(),
+            staged("c-1", "RequestReceived"),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(stored(dir.path()), 0, "waits for the final stage");
+        // Not yet past its wait: still waiting.
+        assert_eq!(
+            state
+                .flush_waiting(std::time::Duration::from_secs(3600))
+                .await,
+            Ok(0)
+        );
+        assert!(
+            state
+                .flush_waiting(std::time::Duration::ZERO)
+                .await
+                .unwrap_or(0)
+                > 0
+        );
+        let after_flush = stored(dir.path());
+        assert!(after_flush > 0);
+        // Its final stage arriving late is not judged twice.
+        let r = audit_webhook(AxState(state.clone()), bearer(), batch("c-1")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(stored(dir.path()), after_flush);
+        // A request acknowledged at RequestReceived, then the receiver restarts: the new
+        // process finds it waiting in the store and judges it.
+        let r = audit_webhook(
+            AxState(state.clone()),
+            bearer(),
+            staged("d-1", "RequestReceived"),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let restarted = audit_state(dir.path());
+        assert!(
+            restarted
+                .flush_waiting(std::time::Duration::ZERO)
+                .await
+                .unwrap_or(0)
+                > 0
+        );
+        assert!(stored(dir.path()) > after_flush);
+        // A completed request leaves nothing waiting.
+        let r = audit_webhook(
+            AxState(restarted.clone()),
+            bearer(),
+            staged("e-1", "RequestReceived"),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = audit_webhook(AxState(restarted.clone()), bearer(), batch("e-1")).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let again = audit_state(dir.path());
+        assert_eq!(again.flush_waiting(std::time::Duration::ZERO).await, Ok(0));
     }
 
     fn bearer() -> HeaderMap {

@@ -13,9 +13,25 @@ enum Msg {
         Vec<Alert>,
         tokio::sync::oneshot::Sender<Result<usize, String>>,
     ),
+    /// Alerts and the audit receiver's waiting requests, in one transaction: a request is
+    /// acknowledged only once both what it produced and what it still waits for are kept.
+    Audit(
+        AuditCommit,
+        tokio::sync::oneshot::Sender<Result<usize, String>>,
+    ),
     /// `PRAGMA max_page_count`: a full disk on demand, for tests of what the front-ends
     /// answer when the store cannot commit.
     MaxPages(i64, tokio::sync::oneshot::Sender<()>),
+}
+
+/// What one audit batch (or one expiry) changes.
+#[derive(Default)]
+pub struct AuditCommit {
+    pub alerts: Vec<Alert>,
+    /// Requests still waiting for their final stage: `(audit ID, event JSON)`.
+    pub waiting: Vec<(String, String)>,
+    /// Requests judged (complete, or expired): no longer waiting.
+    pub done: Vec<String>,
 }
 
 /// A handle to the writer thread. Cloneable; the thread ends when every handle is gone.
@@ -71,6 +87,11 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
             source_kind TEXT NOT NULL,
             alert TEXT NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS audit_pending (
+            audit_id TEXT PRIMARY KEY,
+            received REAL NOT NULL,
+            event TEXT NOT NULL
+        );
         CREATE TABLE IF NOT EXISTS sink_cursors (
             sink TEXT PRIMARY KEY,
             last_id INTEGER NOT NULL
@@ -125,6 +146,13 @@ impl Store {
                                 acks.push((alerts.len(), ack));
                                 all.extend(alerts);
                             }
+                            Msg::Audit(commit, ack) => {
+                                // Alone in its transaction: its ack reports its own result.
+                                let r = writer_file.check().and_then(|()| {
+                                    commit_audit(&mut conn, &commit).map_err(|e| e.to_string())
+                                });
+                                let _ = ack.send(r);
+                            }
                             Msg::MaxPages(n, done) => {
                                 let _ = conn.pragma_update(None, "max_page_count", n);
                                 let _ = done.send(());
@@ -147,6 +175,20 @@ impl Store {
             })
             .map_err(|e| e.to_string())?;
         Ok(Store { tx, file })
+    }
+
+    /// Commit an audit batch's alerts and waiting requests together.
+    pub async fn commit_audit(&self, commit: AuditCommit) -> Result<usize, String> {
+        if commit.alerts.is_empty() && commit.waiting.is_empty() && commit.done.is_empty() {
+            return Ok(0);
+        }
+        let (ack, done) = tokio::sync::oneshot::channel();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || tx.send(Msg::Audit(commit, ack)))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|_| "alert store stopped".to_string())?;
+        done.await.map_err(|_| "alert store stopped".to_string())?
     }
 
     /// Is the file we write the file at the configured path? (`/readyz`.)
@@ -179,8 +221,56 @@ impl Store {
     }
 }
 
+fn commit_audit(conn: &mut Connection, c: &AuditCommit) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    insert_into(&tx, &c.alerts)?;
+    {
+        let mut up = tx.prepare_cached(
+            "INSERT INTO audit_pending (audit_id, received, event) VALUES (?1, ?2, ?3)
+             ON CONFLICT(audit_id) DO UPDATE SET event = excluded.event",
+        )?;
+        let t = now();
+        for (id, event) in &c.waiting {
+            up.execute(params![id, t, event])?;
+        }
+        let mut del = tx.prepare_cached("DELETE FROM audit_pending WHERE audit_id = ?1")?;
+        for id in &c.done {
+            del.execute(params![id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(c.alerts.len())
+}
+
+/// The audit receiver's waiting requests, oldest first: `(audit ID, seconds waited,
+/// event JSON)`. Read at start, so a restart does not forget them.
+pub fn load_pending(path: &Path) -> Result<Vec<(String, f64, String)>, String> {
+    let conn = open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut stmt = conn
+        .prepare("SELECT audit_id, received, event FROM audit_pending ORDER BY received")
+        .map_err(|e| e.to_string())?;
+    let t = now();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                t - r.get::<_, f64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(|e| e.to_string())?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| e.to_string())
+}
+
 fn insert(conn: &mut Connection, alerts: &[Alert]) -> rusqlite::Result<usize> {
     let tx = conn.transaction()?;
+    insert_into(&tx, alerts)?;
+    tx.commit()?;
+    Ok(alerts.len())
+}
+
+fn insert_into(tx: &rusqlite::Transaction<'_>, alerts: &[Alert]) -> rusqlite::Result<()> {
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO alerts (stored_at, time, rule, severity, severity_rank, namespace, target_kind, target_name, images, source_kind, alert)
@@ -203,8 +293,7 @@ fn insert(conn: &mut Connection, alerts: &[Alert]) -> rusqlite::Result<usize> {
             ])?;
         }
     }
-    tx.commit()?;
-    Ok(alerts.len())
+    Ok(())
 }
 
 /// Filters for `portcullis alerts`.

@@ -196,6 +196,10 @@ pub struct Record {
     pub audit_id: Option<String>,
     pub stage: Stage,
     pub deployments: Vec<Deployment>,
+    /// The event as received, kept for a stage before `ResponseComplete`: a receiver
+    /// stores it so that a request whose last stage never comes is still judged, across a
+    /// restart too.
+    pub event: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -263,7 +267,15 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, So
             ..err("not an audit event: no verb and no auditID".into())
         });
     }
-    Ok(map_event(&ev, file, line).into_iter().collect())
+    Ok(map_event(&ev, file, line)
+        .map(|mut r| {
+            if r.stage < Stage::ResponseComplete {
+                r.event = Some(text.to_string());
+            }
+            r
+        })
+        .into_iter()
+        .collect())
 }
 
 /// A fast path for the bulk of every audit log: a complete line whose every `"verb"` is
@@ -475,6 +487,7 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
         audit_id: ev.audit_id.as_deref().map(str::to_string),
         stage,
         deployments,
+        event: None,
     })
 }
 
@@ -735,6 +748,19 @@ impl Correlator {
         }
     }
 
+    /// Is this request still waiting for its final stage?
+    pub fn is_pending(&self, id: &str) -> bool {
+        self.pending.contains_key(id)
+    }
+
+    /// Judge a request now, without its final stage (it never came in time).
+    pub fn release(&mut self, id: &str, out: &mut Vec<Deployment>) {
+        if let Some(r) = self.pending.remove(id) {
+            self.pending_order.retain(|p| p != id);
+            self.emit(r, out);
+        }
+    }
+
     /// Take back the "already judged" mark of these audit IDs: a receiver whose store
     /// refused the alerts they produced answers an error, and the API server's retry must
     /// be judged again rather than dropped as a repeat.
@@ -858,6 +884,7 @@ fn merge(a: Record, b: Record) -> Record {
         audit_id: late.audit_id,
         stage: late.stage,
         deployments,
+        event: late.event.or(early.event),
     }
 }
 
