@@ -62,7 +62,15 @@ pub struct HuntArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// A line longer than this (bytes, after decompression) is an input error, skipped
+    /// without being held in memory, whatever the format.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
+    pub max_line_bytes: usize,
 }
+
+/// The default line cap: above the API server's 3 MiB request limit with room for a
+/// RequestResponse event's two bodies, far below what would threaten memory.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
@@ -70,8 +78,10 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 
 /// Lines per block handed to a worker.
 const BLOCK_BYTES: usize = 1 << 20;
-/// A document-format file larger than this is refused: such inputs come as JSON lines.
-const MAX_DOCUMENT_BYTES: u64 = 512 * 1024 * 1024;
+/// A document-format file (`docker inspect`, an EventList, event XML) larger than this is
+/// refused: it is read whole, and peak memory must stay bounded. Logs that size come as
+/// lines.
+const MAX_DOCUMENT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Totals for the closing summary.
 #[derive(Default, Debug)]
@@ -330,8 +340,22 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             },
             None => Box::new(std::io::stdin()),
         };
-        let mut reader = BufReader::with_capacity(1 << 16, maybe_gunzip(reader)?);
-        let head = String::from_utf8_lossy(reader.fill_buf().unwrap_or_default()).into_owned();
+        let unzipped = match maybe_gunzip(reader) {
+            Ok(r) => r,
+            Err(e) => {
+                judge.error(&SourceError::at(&name, 0, format!("cannot read: {e:#}")));
+                continue;
+            }
+        };
+        let mut reader = BufReader::with_capacity(1 << 16, unzipped);
+        let head = match reader.fill_buf() {
+            Ok(h) => String::from_utf8_lossy(h).into_owned(),
+            Err(e) => {
+                // A .gz damaged in its first block, or decompressing to garbage.
+                judge.error(&SourceError::at(&name, 0, format!("cannot read: {e}")));
+                continue;
+            }
+        };
         let Some(fmt) = args.input_format.or_else(|| logs::detect(&head)) else {
             // Named on the command line: an error. Found in a folder (a README, a
             // manifest): skipped and counted.
@@ -346,17 +370,21 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             continue;
         };
         let progress_ref = progress.as_ref();
-        match fmt.kind() {
+        let cap = args.max_line_bytes.max(1024);
+        // A read error (a truncated or corrupt .gz) ends this file only: what was read
+        // before the damage is judged, and the run goes on.
+        let damaged = match fmt.kind() {
             Kind::Lines if !(fmt == Format::XmlEvents && head.contains("<Events")) => hunt_lines(
                 reader,
                 fmt,
                 &name,
                 threads,
+                cap,
                 &mut judge,
                 &mut correlator,
                 progress_ref,
             )?,
-            Kind::OrderedLines => hunt_ordered(reader, fmt, &name, &mut judge, progress_ref)?,
+            Kind::OrderedLines => hunt_ordered(reader, fmt, &name, cap, &mut judge, progress_ref)?,
             _ => {
                 let mut text = String::new();
                 let read = reader
@@ -370,7 +398,10 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
                     judge.error(&SourceError::at(
                         &name,
                         0,
-                        "document larger than 512 MiB; export it as JSON lines",
+                        format!(
+                            "document larger than {} MiB; export it as JSON lines",
+                            MAX_DOCUMENT_BYTES >> 20
+                        ),
                     ));
                     continue;
                 }
@@ -387,7 +418,11 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
                 for d in ready {
                     judge.deployment(d)?;
                 }
+                None
             }
+        };
+        if let Some(e) = damaged {
+            judge.error(&e);
         }
     }
     let mut rest = Vec::new();
@@ -404,7 +439,8 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     if format != HuntFormat::Table {
         eprintln!("portcullis: {}", summary_line(&judge.stats, elapsed));
     }
-    Ok(if judge.stats.unreadable > 0 && judge.stats.records == 0 {
+    // Input errors are never silent: whatever was found, the run did not read everything.
+    Ok(if judge.stats.unreadable > 0 || judge.stats.errors > 0 {
         ExitCode::from(2)
     } else if judge.sink.failed {
         ExitCode::from(1)
@@ -440,6 +476,8 @@ struct Block {
     seq: usize,
     first_line: usize,
     data: Vec<u8>,
+    /// Lines over the cap in this block (left empty in `data`).
+    long: Vec<SourceError>,
 }
 
 /// What a worker made of a block.
@@ -450,46 +488,113 @@ struct Parsed {
     outputs: Vec<Result<LineOutput, SourceError>>,
 }
 
+/// One line into `buf` (newline included), never more than `cap` bytes of it: a longer
+/// line is consumed to its end without being kept, and reported as `Err(length)`.
+fn read_capped_line<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<Result<usize, u64>> {
+    let start = buf.len();
+    let n = reader.by_ref().take(cap as u64).read_until(b'\n', buf)?;
+    if n < cap || buf.last() == Some(&b'\n') {
+        return Ok(Ok(n));
+    }
+    // Over the cap: drop what was kept, skip the rest of the line in place.
+    buf.truncate(start);
+    let mut skipped = n as u64;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(Err(skipped));
+        }
+        match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(Err(skipped + i as u64 + 1));
+            }
+            None => {
+                let len = chunk.len();
+                reader.consume(len);
+                skipped += len as u64;
+            }
+        }
+    }
+}
+
+fn too_long(name: &str, line: usize, length: u64, cap: usize) -> SourceError {
+    SourceError::at(
+        name,
+        line,
+        format!("line of {length} bytes is longer than --max-line-bytes {cap}: skipped"),
+    )
+}
+
+/// Lines of a file, parsed on every core. `Ok(Some(error))` when reading the file failed
+/// part-way (what came before was judged); `Err` only when the output cannot be written.
+#[allow(clippy::too_many_arguments)]
 fn hunt_lines<R: Read + Send>(
     reader: R,
     fmt: Format,
     name: &str,
     threads: usize,
+    cap: usize,
     judge: &mut Judge<'_, '_>,
     correlator: &mut Correlator,
     progress: Option<&indicatif::ProgressBar>,
-) -> Result<()> {
+) -> Result<Option<SourceError>> {
     let (block_tx, block_rx) = sync_channel::<Block>(threads * 2);
     let block_rx = std::sync::Mutex::new(block_rx);
     let (out_tx, out_rx) = sync_channel::<Parsed>(threads * 2);
-    let mut io_result: Result<()> = Ok(());
+    let mut io_result: Result<Option<SourceError>> = Ok(None);
     std::thread::scope(|s| {
         // Reader: cut the stream into blocks of whole lines.
-        let reader_handle = s.spawn(move || -> std::io::Result<()> {
+        let reader_handle = s.spawn(move || -> Result<(), SourceError> {
             let mut reader = BufReader::with_capacity(1 << 20, reader);
             let (mut seq, mut line) = (0usize, 1usize);
             loop {
                 let mut data = Vec::with_capacity(BLOCK_BYTES + 4096);
                 let mut lines = 0;
+                let mut long = Vec::new();
+                let mut failure = None;
                 while data.len() < BLOCK_BYTES {
-                    let n = reader.read_until(b'\n', &mut data)?;
-                    if n == 0 {
-                        break;
+                    match read_capped_line(&mut reader, &mut data, cap) {
+                        Ok(Ok(0)) => break,
+                        Ok(Ok(_)) => lines += 1,
+                        Ok(Err(length)) => {
+                            // Kept as an empty line, so line numbers stay right.
+                            data.push(b'\n');
+                            long.push((line + lines, length));
+                            lines += 1;
+                        }
+                        Err(e) => {
+                            failure = Some(SourceError::at(
+                                name,
+                                line + lines,
+                                format!("cannot read further ({e}); the lines before were judged"),
+                            ));
+                            break;
+                        }
                     }
-                    lines += 1;
                 }
-                if data.is_empty() {
-                    return Ok(());
-                }
-                if block_tx
-                    .send(Block {
+                if !data.is_empty() || !long.is_empty() {
+                    let sent = block_tx.send(Block {
                         seq,
                         first_line: line,
                         data,
-                    })
-                    .is_err()
-                {
+                        long: long
+                            .into_iter()
+                            .map(|(l, n)| too_long(name, l, n, cap))
+                            .collect(),
+                    });
+                    if sent.is_err() {
+                        return Ok(());
+                    }
+                } else if failure.is_none() {
                     return Ok(());
+                }
+                if let Some(f) = failure {
+                    return Err(f);
                 }
                 seq += 1;
                 line += lines;
@@ -514,16 +619,19 @@ fn hunt_lines<R: Read + Send>(
             });
         }
         drop(out_tx);
-        io_result = collect_in_order(out_rx, judge, correlator, progress);
-        if let Ok(Err(e)) = reader_handle.join() {
-            io_result = Err(anyhow::Error::new(e).context(format!("reading {name}")));
+        io_result = collect_in_order(out_rx, judge, correlator, progress).map(|()| None);
+        if let Ok(Err(e)) = reader_handle.join()
+            && io_result.is_ok()
+        {
+            io_result = Ok(Some(e));
         }
     });
     io_result
 }
 
 fn parse_block(block: &Block, fmt: Format, name: &str) -> Parsed {
-    let mut outputs = Vec::new();
+    let mut outputs: Vec<Result<LineOutput, SourceError>> =
+        block.long.iter().cloned().map(Err).collect();
     let mut lines = 0u64;
     for (i, raw) in block.data.split(|b| *b == b'\n').enumerate() {
         let line_no = block.first_line + i;
@@ -590,18 +698,34 @@ fn hunt_ordered<R: BufRead>(
     mut reader: R,
     fmt: Format,
     name: &str,
+    cap: usize,
     judge: &mut Judge<'_, '_>,
     progress: Option<&indicatif::ProgressBar>,
-) -> Result<()> {
+) -> Result<Option<SourceError>> {
     let mut state = logs::Ordered::new(fmt);
     let mut buf = Vec::new();
     let mut line = 0usize;
     let mut ready = Vec::new();
+    let mut damaged = None;
     loop {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .with_context(|| format!("reading {name}"))?;
+        let n = match read_capped_line(&mut reader, &mut buf, cap) {
+            Ok(Ok(n)) => n,
+            Ok(Err(length)) => {
+                line += 1;
+                judge.stats.bytes += length;
+                judge.error(&too_long(name, line, length, cap));
+                continue;
+            }
+            Err(e) => {
+                damaged = Some(SourceError::at(
+                    name,
+                    line + 1,
+                    format!("cannot read further ({e}); the lines before were judged"),
+                ));
+                break;
+            }
+        };
         if n == 0 {
             break;
         }
@@ -623,7 +747,7 @@ fn hunt_ordered<R: BufRead>(
     for d in ready {
         judge.deployment(d)?;
     }
-    Ok(())
+    Ok(damaged)
 }
 
 /// Files to hunt, and whether each was named explicitly: folders recursively (hidden
