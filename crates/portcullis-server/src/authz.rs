@@ -1,31 +1,18 @@
 //! The Docker authorization plugin protocol: `/Plugin.Activate`, `/AuthZPlugin.AuthZReq`,
 //! `/AuthZPlugin.AuthZRes`, served on a unix socket under `/run/docker/plugins/`.
 //!
-//! dockerd asks before every API call. The request is routed the way dockerd's router
-//! routes it ([`docker_route`]: absolute-form targets, percent-encoding, version prefixes)
-//! and its body read the way dockerd's Go decoder reads it ([`docker_wire`]: case-folded
-//! names, merged repeats, the inspect-shaped `Config` decoy ignored). Container creates,
-//! execs, service creates and updates, volume creates, plugin installs, upgrades and
-//! settings and image builds are judged with the pack, under the Docker door's own modes.
-//! What cannot be judged is denied, with the reason and a `door_refusals` metric:
-//! - a mutating request to an endpoint no route matches, or one whose request target Go
-//!   would refuse;
-//! - an endpoint whose request hides what it grants (`POST /plugins/create`);
-//! - a judged request whose body is missing or empty (CVE-2024-41110), shorter than its
-//!   Content-Length, larger than the engine forwards (CVE-2026-34040), or one dockerd's
-//!   decoder would read differently from any reading we can be sure of.
+//! dockerd asks before every API call. The request is read by
+//! [`portcullis_sources::docker_authz`] (routed and decoded as dockerd does); this module
+//! adds what the watcher knows of joined containers, judges under the Docker door's
+//! modes, and answers. Refusals are counted in `door_refusals`.
 
 use crate::{Door, HostNamespaces, State};
-use base64::Engine as _;
-use portcullis_model::{Deployment, Operation, Origin, Outcome};
+use portcullis_model::Deployment;
 use portcullis_output::Alert;
-use portcullis_sources::docker_api::{self, Shape};
-use portcullis_sources::docker_route::{self, Class, Endpoint};
-use portcullis_sources::docker_wire;
+use portcullis_sources::docker_authz::{self, AuthzRead};
 use serde_json::{Value, json};
 
-/// The largest body dockerd forwards to a plugin (4 MiB since Engine 29.3.1).
-pub const MAX_BODY: usize = 4 * 1024 * 1024;
+pub use portcullis_sources::docker_authz::MAX_BODY;
 
 pub fn activate() -> Value {
     json!({"Implements": ["authz"]})
@@ -39,168 +26,35 @@ fn deny(msg: String) -> Value {
     json!({"Allow": false, "Msg": msg, "Err": ""})
 }
 
-fn header(req: &Value, name: &str) -> Option<String> {
-    req.get("RequestHeaders")
-        .and_then(Value::as_object)
-        .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-        .and_then(|(_, v)| {
-            v.as_str().map(str::to_string).or_else(|| {
-                v.as_array()
-                    .and_then(|a| a.first())
-                    .and_then(|x| x.as_str().map(str::to_string))
-            })
-        })
-}
-
-/// Deny without judging, counted under `reason`.
-fn refuse(state: &State, reason: &'static str, msg: String) -> (Value, Vec<Alert>) {
-    state.refused("docker_authz", reason);
-    tracing::warn!(reason, "{msg}");
-    (deny(format!("portcullis: {msg}")), Vec::new())
-}
-
 /// Judge an `AuthZReq`. Returns the answer and the alerts to keep.
 pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
-    let method = req
-        .get("RequestMethod")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let uri = req.get("RequestUri").and_then(Value::as_str).unwrap_or("");
-    let routed = match docker_route::route(method, uri) {
-        Ok(r) => r,
-        Err(e) => {
-            return refuse(
-                state,
-                "bad_request_target",
-                format!("{method} {uri:?}: {e}"),
-            );
+    match docker_authz::read(req) {
+        AuthzRead::Allow => (allow(), Vec::new()),
+        AuthzRead::Refuse { reason, message } => {
+            state.refused("docker_authz", reason);
+            tracing::warn!(reason, "{message}");
+            (deny(format!("portcullis: {message}")), Vec::new())
         }
-    };
-    let endpoint = match routed.class {
-        Class::Reads | Class::Mutates => return (allow(), Vec::new()),
-        Class::Unknown if matches!(method, "GET" | "HEAD") => return (allow(), Vec::new()),
-        Class::Unknown => {
-            return refuse(
-                state,
-                "unknown_endpoint",
-                format!(
-                    "{method} {} is not an endpoint this plugin knows; a request it cannot classify is denied",
-                    routed.path
-                ),
-            );
-        }
-        Class::Opaque(why) => {
-            return refuse(
-                state,
-                "opaque_endpoint",
-                format!("{method} {}: {why}", routed.path),
-            );
-        }
-        Class::Judged(e) => e,
-    };
-    let path = routed.path.as_str();
-    let query = docker_api::query_pairs(&format!("?{}", routed.query));
-    let param = |k: &str| docker_api::query_param(&query, k);
-    let origin = Origin {
-        kind: "docker_authz".into(),
-        file: uri.into(),
-        line: 0,
-        document: 0,
-        record_id: None,
-    };
-    let user = req
-        .get("User")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
-        .map(str::to_string);
-    if endpoint == Endpoint::Build {
-        // The body is the context tar, which dockerd does not forward: the query is the
-        // request.
-        let d = docker_api::build_deployment(&query, origin);
-        return judge(state, d, user, method, path);
-    }
-    // The body arrives base64-encoded (a Go []byte).
-    let body = match req.get("RequestBody") {
-        Some(Value::String(b64)) => match base64::engine::general_purpose::STANDARD.decode(b64) {
-            Ok(b) => b,
-            Err(e) => {
-                return refuse(
-                    state,
-                    "body_unreadable",
-                    format!("{path}: RequestBody is not base64: {e}"),
-                );
-            }
-        },
-        _ => Vec::new(),
-    };
-    let declared = header(req, "Content-Length").and_then(|l| l.trim().parse::<usize>().ok());
-    if body.is_empty() {
-        return refuse(
-            state,
-            "body_missing",
-            format!(
-                "{method} {path} arrived without a body (chunked, not JSON, or stripped); a request that grants powers cannot be judged blind (CVE-2024-41110)"
-            ),
-        );
-    }
-    if body.len() > MAX_BODY || declared.is_some_and(|d| d != body.len()) {
-        return refuse(
-            state,
-            "body_incomplete",
-            format!(
-                "{path} body is {} bytes, Content-Length {declared:?}: refusing a body the plugin may not have seen whole (CVE-2026-34040)",
-                body.len()
-            ),
-        );
-    }
-    let decoded = match endpoint {
-        Endpoint::ContainerCreate => docker_wire::create_request(&body),
-        Endpoint::ContainerExec => docker_wire::exec_config(&body),
-        Endpoint::ServiceCreate | Endpoint::ServiceUpdate => docker_wire::service_spec(&body),
-        Endpoint::VolumeCreate => docker_wire::volume_create(&body),
-        Endpoint::PluginPull | Endpoint::PluginUpgrade => docker_wire::plugin_privileges(&body),
-        Endpoint::PluginSet => docker_wire::plugin_settings(&body),
-        Endpoint::Build => Ok(Value::Null),
-    };
-    let v = match decoded {
-        Ok(v) => v,
-        Err(e) => return refuse(state, "body_undecodable", format!("{method} {path}: {e}")),
-    };
-    let name = routed.name.as_deref();
-    let mut d = match endpoint {
-        Endpoint::ContainerCreate => {
-            let mut d = docker_api::create_deployment(&v, Shape::Request, param("name"), origin);
-            if let Some(pod) = d.pod.as_mut() {
+        AuthzRead::Judge {
+            mut deployment,
+            method,
+            path,
+        } => {
+            if let Some(pod) = deployment.pod.as_mut() {
                 state.resolve_joins(pod);
             }
-            d
+            let (verdict, alerts) = state.judge(&deployment, Door::Docker);
+            let answer = if verdict.allowed {
+                allow()
+            } else {
+                deny(format!(
+                    "portcullis denied {method} {path}: {}",
+                    verdict.denials.join("; ")
+                ))
+            };
+            (answer, alerts)
         }
-        Endpoint::ContainerExec => docker_api::exec_deployment(&v, name.unwrap_or(""), origin),
-        Endpoint::ServiceCreate | Endpoint::ServiceUpdate => {
-            let mut d = docker_api::service_deployment(&v, origin);
-            if endpoint == Endpoint::ServiceUpdate {
-                d.operation = Operation::Update;
-                if d.target.name.is_none() {
-                    d.target.name = name.map(str::to_string);
-                }
-            }
-            d
-        }
-        Endpoint::VolumeCreate => docker_api::volume_deployment(&v, origin),
-        Endpoint::PluginPull | Endpoint::PluginUpgrade => {
-            // `remote` is the plugin image; an upgrade names the installed plugin in the path.
-            let name = param("name").or(name);
-            docker_api::plugin_deployment(param("remote").unwrap_or(""), name, &v, origin)
-        }
-        Endpoint::PluginSet => {
-            docker_api::plugin_settings_deployment(name.unwrap_or(""), &v, origin)
-        }
-        Endpoint::Build => return (allow(), Vec::new()),
-    };
-    if d.operation == Operation::Declare {
-        d.operation = Operation::Create;
     }
-    judge(state, d, user, method, path)
 }
 
 /// What the watcher learned from an inspected container, for later joins.
@@ -214,34 +68,10 @@ pub fn host_namespaces(d: &Deployment) -> HostNamespaces {
         })
 }
 
-/// Evaluate one mapped request and answer with the Docker door's modes.
-fn judge(
-    state: &State,
-    mut d: Deployment,
-    user: Option<String>,
-    method: &str,
-    path: &str,
-) -> (Value, Vec<Alert>) {
-    if d.operation == Operation::Declare {
-        d.operation = Operation::Create;
-    }
-    d.actor.user = user;
-    d.outcome = Outcome::Attempted;
-    let (verdict, alerts) = state.judge(&d, Door::Docker);
-    let answer = if verdict.allowed {
-        allow()
-    } else {
-        deny(format!(
-            "portcullis denied {method} {path}: {}",
-            verdict.denials.join("; ")
-        ))
-    };
-    (answer, alerts)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     fn state() -> (tokio::runtime::Runtime, State) {
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -9,6 +9,7 @@
 pub mod cmdline;
 pub mod compose;
 pub mod docker_api;
+pub mod docker_authz;
 pub mod docker_events;
 pub mod docker_route;
 pub mod docker_wire;
