@@ -170,6 +170,102 @@ impl Raw {
     }
 }
 
+/// A JSON value read the way Go merges repeated keys into a struct, when no schema says
+/// which fields are structs: a key given twice with two objects merges them (the first's
+/// fields stay unless the second sets them), a `null` after a value leaves the value (as
+/// for Go's non-pointer fields; for pointers Go would clear it, so this errs towards
+/// judging more), anything else takes the last value. For records the API server wrote
+/// from a client's raw body (an audit event's `requestObject`): one read, as cheap as a
+/// `Value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged(pub Value);
+
+impl<'de> Deserialize<'de> for Merged {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Merged, D::Error> {
+        struct MergedVisitor;
+        impl<'de> Visitor<'de> for MergedVisitor {
+            type Value = Merged;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Merged, E> {
+                Ok(Merged(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<Merged, E> {
+                Ok(Merged(Value::Null))
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Merged, E> {
+                Ok(Merged(Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Merged, E> {
+                Ok(Merged(Value::Number(n.into())))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Merged, E> {
+                Ok(Merged(Value::Number(n.into())))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Merged, E> {
+                Ok(Merged(
+                    serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
+                ))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Merged, E> {
+                Ok(Merged(Value::String(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Merged, E> {
+                Ok(Merged(Value::String(s)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Merged, A::Error> {
+                let mut items = Vec::new();
+                while let Some(Merged(item)) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Merged(Value::Array(items)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Merged, A::Error> {
+                let mut out = Map::new();
+                while let Some((k, Merged(v))) = map.next_entry::<String, Merged>()? {
+                    match out.get_mut(&k) {
+                        Some(existing) => merge_repeat(existing, v),
+                        None => {
+                            out.insert(k, v);
+                        }
+                    }
+                }
+                Ok(Merged(Value::Object(out)))
+            }
+        }
+        d.deserialize_any(MergedVisitor)
+    }
+}
+
+fn merge_repeat(existing: &mut Value, later: Value) {
+    match (existing, later) {
+        (_, Value::Null) => {}
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(e) => merge_repeat(e, v),
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        // Go decodes a repeated array element by element into the earlier one.
+        (Value::Array(a), Value::Array(b)) => {
+            let n = b.len();
+            for (i, v) in b.into_iter().enumerate() {
+                match a.get_mut(i) {
+                    Some(e) => merge_repeat(e, v),
+                    None => a.push(v),
+                }
+            }
+            a.truncate(n);
+        }
+        (e, v) => *e = v,
+    }
+}
+
 /// The Go type a field is decoded into.
 #[derive(Debug, Clone, Copy)]
 pub enum Ty {
@@ -598,6 +694,18 @@ mod tests {
         );
         assert!(d(r#"{"HostConfig":[]}"#).is_err());
         assert!(d("not json").is_err());
+    }
+
+    #[test]
+    fn schema_less_repeats_merge() {
+        let Merged(v) = serde_json::from_str(
+            r#"{"spec":{"containers":[{"securityContext":{"privileged":true},"securityContext":{"runAsUser":1}}]},"spec":{"hostPID":true,"containers":[{"name":"decoy"}]},"x":1,"x":null}"#,
+        )
+        .expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"spec":{"containers":[{"securityContext":{"privileged":true,"runAsUser":1},"name":"decoy"}],"hostPID":true},"x":1})
+        );
     }
 
     #[test]

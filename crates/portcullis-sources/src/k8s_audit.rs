@@ -477,7 +477,13 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
             .filter(|_| code.is_some_and(|c| (200..300).contains(&c)));
         let is_response = response.is_some();
         let body = response.or(ev.request_object);
-        match body.and_then(|b| serde_json::from_str::<Value>(b.get()).ok()) {
+        // A client's body may name a key twice; the API server merged it into what it
+        // stored, so it is read merged (go_json::Merged), not last-wins.
+        match body.and_then(|b| {
+            serde_json::from_str::<crate::go_json::Merged>(b.get())
+                .ok()
+                .map(|m| m.0)
+        }) {
             Some(obj) => deployments.extend(object_deployments(obj, &base, is_response, resource)),
             None if known_kind.is_some() => deployments.push(base),
             None => {}

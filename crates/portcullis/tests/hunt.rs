@@ -664,3 +664,18 @@ fn damaged_gzip_giant_lines_and_gzip_bombs_are_errors_in_bounded_memory() {
     assert_eq!(code, Some(2));
     assert!(peak < 100 * 1024, "peak {peak} kB");
 }
+
+#[test]
+fn an_audited_body_with_a_key_given_twice_is_read_as_the_api_server_merged_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("audit.log");
+    // The raw body a client sent (curl): the second securityContext merges into the
+    // first, so the stored pod is privileged.
+    let body = r#"{"kind":"Pod","apiVersion":"v1","metadata":{"name":"m"},"spec":{"containers":[{"name":"c","image":"alpine","securityContext":{"privileged":true},"securityContext":{"runAsUser":1000}}]}}"#;
+    let line = format!(
+        r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"dup-1","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/pods","verb":"create","user":{{"username":"mallory"}},"objectRef":{{"resource":"pods","namespace":"default","name":"m","apiVersion":"v1"}},"responseStatus":{{"code":201}},"requestObject":{body}}}"#
+    );
+    fs::write(&log, format!("{line}\n")).expect("w");
+    let (a, err, _) = hunt(&[log.to_str().expect("utf8")]);
+    assert!(codes(&a).contains(&"PRV001".to_string()), "{err} {a:?}");
+}
