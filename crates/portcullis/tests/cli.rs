@@ -377,3 +377,59 @@ fn bad_user_rules_are_reported_with_file_and_line_and_nothing_runs() {
     );
     assert!(err.contains("did you mean container.privileged"), "{err}");
 }
+
+#[test]
+fn scan_refuses_what_two_consumers_read_differently_and_resolves_compose() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path();
+    // JSON with a key given twice: kubectl keeps the last, the API server merges.
+    fs::write(
+        p.join("dup.json"),
+        "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"d\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"securityContext\":{\"privileged\":true},\"securityContext\":{}}]}}\n",
+    )
+    .expect("w");
+    // A byte-order mark and a bad first document hide nothing after them.
+    fs::write(
+        p.join("bom.json"),
+        "\u{feff}{\"kind\":\"Pod\",bad}\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"after\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"securityContext\":{\"privileged\":true}}]}}\n",
+    )
+    .expect("w");
+    // Compose: extends from another file, and a named volume that binds the host root.
+    fs::write(
+        p.join("base.yaml"),
+        "services:\n  priv:\n    image: alpine\n    privileged: true\n",
+    )
+    .expect("w");
+    fs::write(
+        p.join("compose.yaml"),
+        "services:\n  app:\n    extends: {file: base.yaml, service: priv}\n  data:\n    image: alpine\n    volumes: [\"root:/host\"]\nvolumes:\n  root:\n    driver_opts: {type: none, o: bind, device: /}\n",
+    )
+    .expect("w");
+    let out = run(&[
+        "scan",
+        "--format",
+        "jsonl",
+        p.join("dup.json").to_str().expect("utf8"),
+        p.join("bom.json").to_str().expect("utf8"),
+        p.join("compose.yaml").to_str().expect("utf8"),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("dup.json:1: field spec.containers[0].securityContext: key given twice"),
+        "{err}"
+    );
+    assert!(err.contains("bom.json:1:"), "{err}");
+    let a = alerts(&out);
+    let hit = |name: &str, code: &str| {
+        a.iter()
+            .any(|x| x["target"]["name"] == name && x["rule"]["id"] == code)
+    };
+    assert!(hit("after", "PRV001"), "{a:#?}");
+    assert!(hit("app", "PRV001"), "extends from base.yaml");
+    assert!(hit("data", "MNT001"), "named volume binding /");
+    assert!(
+        !a.iter().any(|x| x["target"]["name"] == "d"),
+        "the refused pod is not judged"
+    );
+}
