@@ -664,18 +664,7 @@ mod tests {
 
     #[test]
     fn repeated_keys_are_denied_not_guessed() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let engine = portcullis_rules::Engine::builtin().expect("pack");
-        let cfg = crate::ServeConfig {
-            store: String::new(),
-            ..crate::ServeConfig::default()
-        };
-        let st = rt
-            .block_on(async { State::new(engine, cfg) })
-            .expect("state");
+        let (_rt, st) = crate::tests::memory_state();
         let wrap = |object: &str| {
             format!(
                 r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u1","kind":{{"group":"","version":"v1","kind":"Pod"}},"resource":{{"group":"","version":"v1","resource":"pods"}},"namespace":"default","operation":"CREATE","userInfo":{{"username":"alice"}},"object":{object}}}}}"#

@@ -73,21 +73,7 @@ mod tests {
     use super::*;
     use base64::Engine as _;
 
-    fn state() -> (tokio::runtime::Runtime, State) {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let engine = portcullis_rules::Engine::builtin().expect("pack");
-        let cfg = crate::ServeConfig {
-            store: String::new(),
-            ..crate::ServeConfig::default()
-        };
-        let st = rt
-            .block_on(async { State::new(engine, cfg) })
-            .expect("state");
-        (rt, st)
-    }
+    use crate::tests::memory_state as state;
 
     fn req(uri: &str, body: Option<&str>, length: Option<usize>) -> Value {
         let mut r = json!({"User": "", "UserAuthNMethod": "", "RequestMethod": "POST", "RequestUri": uri, "RequestHeaders": {"Content-Type": "application/json"}});

@@ -1150,8 +1150,26 @@ pub async fn run(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A state with the built-in pack and no store, on its own runtime (for tests that
+    /// judge without serving).
+    pub(crate) fn memory_state() -> (tokio::runtime::Runtime, State) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let engine = Engine::builtin().expect("pack");
+        let cfg = ServeConfig {
+            store: String::new(),
+            ..ServeConfig::default()
+        };
+        let st = rt
+            .block_on(async { State::new(engine, cfg) })
+            .expect("state");
+        (rt, st)
+    }
 
     fn audit_state(dir: &std::path::Path) -> State {
         let engine = Engine::builtin().expect("pack");

@@ -100,28 +100,10 @@ pub fn type_name(v: &Value) -> &'static str {
 
 /// Decode `application/x-www-form-urlencoded` text (`%XX` escapes, `+` for space). Works on
 /// bytes, so a `%` before a multi-byte character cannot split it; invalid UTF-8 after
-/// decoding is replaced, not rejected.
+/// decoding is replaced, not rejected; text with a bad escape is kept as written (with
+/// `+` as space), where Go would refuse it.
 pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let hex = |c: u8| (c as char).to_digit(16);
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    query_unescape(s).unwrap_or_else(|| s.replace('+', " "))
 }
 
 /// Go's `url.QueryUnescape`: `None` for a bad escape (Go then drops the pair).

@@ -11,33 +11,11 @@
 
 mod common;
 
-use common::{Dockerd, busybox_image, http};
+use common::{Dockerd, Rng, busybox_image, http};
 use portcullis_model::Deployment;
 use portcullis_sources::docker_api::{self, Shape};
 use portcullis_sources::docker_route::{self, Class, Endpoint};
 use serde_json::{Value, json};
-
-/// splitmix64: deterministic cases from a seed, so a failure is replayable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 /// A key as a client might spell it: exact, lower, upper, mixed, or with the runes Go
 /// folds onto `s`/`k` (every Go version agrees on those).

@@ -5,28 +5,13 @@
 //! — and the pods must be the same. A document Portcullis refuses (a key given twice,
 //! which kubectl silently resolves to the last) is counted, never judged differently.
 
+mod common;
+
+use common::Rng;
 use portcullis_sources::manifest;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::process::Command;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 /// Boolean spellings YAML 1.1 (kubectl's sigs.k8s.io/yaml) reads as booleans, and some
 /// it reads as strings.
@@ -48,7 +33,7 @@ const PATHS: &[&str] = &[
 
 fn document(rng: &mut Rng, i: usize) -> String {
     let mut d = String::new();
-    let kind = rng.pick(&["Pod", "Deployment", "DaemonSet"]);
+    let kind = *rng.pick(&["Pod", "Deployment", "DaemonSet"]);
     let api = if kind == "Pod" { "v1" } else { "apps/v1" };
     let _ = writeln!(
         d,
