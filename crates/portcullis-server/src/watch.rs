@@ -104,7 +104,11 @@ async fn get(ep: &Endpoint, path: &str) -> Result<hyper::Response<hyper::body::I
 }
 
 async fn inspect(ep: &Endpoint, id: &str) -> Result<Value, String> {
-    let resp = get(ep, &format!("/containers/{id}/json")).await?;
+    get_json(ep, &format!("/containers/{id}/json")).await
+}
+
+async fn get_json(ep: &Endpoint, path: &str) -> Result<Value, String> {
+    let resp = get(ep, path).await?;
     let body = resp
         .into_body()
         .collect()
@@ -191,13 +195,42 @@ async fn handle(state: &State, ep: &Endpoint, ev: &Value, action: &str, id: &str
     }
     let line = serde_json::to_string(ev).unwrap_or_default();
     let mut deployments = if verb == "exec_create" {
-        portcullis_sources::docker_events::event_json(&line, "docker-events", 0).unwrap_or_default()
+        let mut ds = portcullis_sources::docker_events::event_json(&line, "docker-events", 0)
+            .unwrap_or_default();
+        // The event names the command, not the exec's powers: its inspect does.
+        let exec_id = ev
+            .pointer("/Actor/Attributes/execID")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !exec_id.is_empty()
+            && let Ok(x) = get_json(ep, &format!("/exec/{exec_id}/json")).await
+        {
+            let process = x.get("ProcessConfig").unwrap_or(&Value::Null);
+            for d in &mut ds {
+                d.exec = Some(portcullis_model::ExecSpec {
+                    privileged: process.get("privileged").and_then(Value::as_bool) == Some(true),
+                    user: process
+                        .get("user")
+                        .and_then(Value::as_str)
+                        .filter(|u| !u.is_empty())
+                        .map(str::to_string),
+                });
+            }
+        }
+        ds
     } else {
         match inspect(ep, id).await {
             Ok(c) => {
                 let ds = portcullis_sources::docker_events::inspect(&c, "docker-watch", 0);
                 // Remembered so that a later `--pid container:NAME` is judged with NAME's
                 // namespaces.
+                let mut ds = ds;
+                for d in &mut ds {
+                    // Joined namespaces of a container the watcher has seen.
+                    if let Some(pod) = d.pod.as_mut() {
+                        state.resolve_joins(pod);
+                    }
+                }
                 if let Some(d) = ds.first() {
                     let name = c.get("Name").and_then(Value::as_str).unwrap_or("");
                     state.remember_container(&[id, name], crate::authz::host_namespaces(d));

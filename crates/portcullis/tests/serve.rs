@@ -936,3 +936,66 @@ fn slow_silent_and_excess_connections_are_closed() {
         "{text}"
     );
 }
+
+#[test]
+fn the_watcher_sees_privileged_execs_and_joined_host_namespaces() {
+    let d = Dockerd::start(None, &[]);
+    let image = busybox_image(&d);
+    let s = Serve::start(&["--docker-host", &format!("unix://{}", d.socket.display())]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let run = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "hostpid",
+        "--pid",
+        "host",
+        image,
+        "/bin/busybox",
+        "sleep",
+        "60",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The exec may fail to start in a sandbox; it is created (and so judged) either way.
+    let _ = d.docker(&["exec", "--privileged", "hostpid", "/bin/busybox", "true"]);
+    let joined = d.docker(&[
+        "create",
+        "--name",
+        "joiner",
+        "--pid",
+        "container:hostpid",
+        image,
+        "/bin/busybox",
+        "true",
+    ]);
+    assert!(
+        joined.status.success(),
+        "{}",
+        String::from_utf8_lossy(&joined.stderr)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (mut exec, mut join) = (false, false);
+    while std::time::Instant::now() < deadline && !(exec && join) {
+        let a = s.alerts();
+        exec = a
+            .iter()
+            .any(|x| x["rule"]["id"] == "PRV014" && x["source"]["kind"] == "docker_watch");
+        join = a.iter().any(|x| {
+            x["rule"]["id"] == "PRV002"
+                && x["target"]["name"] == "joiner"
+                && x["source"]["kind"] == "docker_watch"
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(exec, "privileged exec seen: {:#?}", s.alerts());
+    assert!(
+        join,
+        "joining a host-PID container is host PID: {:#?}",
+        s.alerts()
+    );
+    let _ = d.docker(&["rm", "-f", "hostpid", "joiner"]);
+}
