@@ -14,6 +14,7 @@ pub mod docker_events;
 pub mod docker_route;
 pub mod docker_wire;
 pub mod go_json;
+pub mod json_stream;
 pub mod k8s;
 pub mod k8s_audit;
 pub mod k8s_wire;

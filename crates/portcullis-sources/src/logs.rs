@@ -200,6 +200,40 @@ pub fn parse_line(
     }
 }
 
+/// One JSON record of a JSON format: a line of a line format, or one element of a
+/// pretty-printed document, an array or a `List` ([`crate::json_stream`]). `line` is where
+/// the record starts.
+pub fn parse_record(
+    format: Format,
+    text: &str,
+    file: &str,
+    line: usize,
+) -> Result<LineOutput, SourceError> {
+    match format {
+        Format::DockerInspect | Format::K8sEvents => {
+            let v: Value = serde_json::from_str(text).map_err(|e| {
+                SourceError::json(file, line + e.line().saturating_sub(1), "invalid JSON", &e)
+            })?;
+            Ok(LineOutput::Deployments(
+                if format == Format::DockerInspect {
+                    docker_events::inspect(&v, file, line)
+                } else {
+                    docker_events::k8s_events(&v, file, line)
+                },
+            ))
+        }
+        f => parse_line(f, text, file, line),
+    }
+}
+
+/// Is this format read as JSON records when its text is not JSON lines?
+pub fn is_json(format: Format) -> bool {
+    !matches!(
+        format,
+        Format::XmlEvents | Format::Auditd | Format::DockerDaemon | Format::DockerEventsText
+    )
+}
+
 /// State for [`Kind::OrderedLines`] formats.
 pub enum Ordered {
     Auditd(process::AuditdReader),

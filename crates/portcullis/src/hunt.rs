@@ -373,7 +373,20 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         let cap = args.max_line_bytes.max(1024);
         // A read error (a truncated or corrupt .gz) ends this file only: what was read
         // before the damage is judged, and the run goes on.
+        let as_records = logs::is_json(fmt)
+            && (fmt.kind() == Kind::Document
+                || portcullis_sources::json_stream::needs_records(&head));
         let damaged = match fmt.kind() {
+            // Pretty-printed JSON, arrays, `List`s and EventLists: record by record.
+            _ if as_records => hunt_records(
+                reader,
+                fmt,
+                &name,
+                cap,
+                &mut judge,
+                &mut correlator,
+                progress_ref,
+            )?,
             Kind::Lines if !(fmt == Format::XmlEvents && head.contains("<Events")) => hunt_lines(
                 reader,
                 fmt,
@@ -748,6 +761,61 @@ fn hunt_ordered<R: BufRead>(
         judge.deployment(d)?;
     }
     Ok(damaged)
+}
+
+/// A JSON file that is not JSON lines, cut into records by a streaming scanner (one record
+/// in memory at a time, however large the file), each parsed like a line of its format.
+fn hunt_records<R: BufRead>(
+    reader: R,
+    fmt: Format,
+    name: &str,
+    cap: usize,
+    judge: &mut Judge<'_, '_>,
+    correlator: &mut Correlator,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<Option<SourceError>> {
+    use portcullis_sources::json_stream::{JsonRecords, Piece};
+    let mut ready = Vec::new();
+    for piece in JsonRecords::new(reader, cap) {
+        let piece = match piece {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(Some(SourceError::at(
+                    name,
+                    0,
+                    format!("cannot read further ({e}); the records before were judged"),
+                )));
+            }
+        };
+        match piece {
+            Piece::Record { line, text } => {
+                judge.stats.records += 1;
+                judge.stats.bytes += text.len() as u64;
+                if let Some(pb) = progress {
+                    pb.inc(text.len() as u64);
+                }
+                match logs::parse_record(fmt, &text, name, line) {
+                    Ok(o) => route(o, correlator, &mut ready),
+                    Err(e) => judge.error(&e),
+                }
+            }
+            Piece::TooLarge { line, bytes } => {
+                judge.stats.bytes += bytes;
+                judge.error(&SourceError::at(
+                    name,
+                    line,
+                    format!(
+                        "record of {bytes} bytes is longer than --max-line-bytes {cap}: skipped"
+                    ),
+                ));
+            }
+            Piece::Invalid { line, message } => judge.error(&SourceError::at(name, line, message)),
+        }
+        for d in ready.drain(..) {
+            judge.deployment(d)?;
+        }
+    }
+    Ok(None)
 }
 
 /// Files to hunt, and whether each was named explicitly: folders recursively (hidden

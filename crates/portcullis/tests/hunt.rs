@@ -679,3 +679,78 @@ fn an_audited_body_with_a_key_given_twice_is_read_as_the_api_server_merged_it() 
     let (a, err, _) = hunt(&[log.to_str().expect("utf8")]);
     assert!(codes(&a).contains(&"PRV001".to_string()), "{err} {a:?}");
 }
+
+/// What a hunter compares between two shapes of one log: rule, target, severity.
+fn verdicts(alerts: &[serde_json::Value]) -> Vec<String> {
+    let mut v: Vec<String> = alerts
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {}",
+                a["rule"]["id"].as_str().unwrap_or(""),
+                a["target"]["kind"].as_str().unwrap_or(""),
+                a["target"]["name"].as_str().unwrap_or(""),
+                a["severity"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn pretty_printed_arrays_and_lists_give_what_their_json_lines_twin_gives() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../portcullis-rules/fixtures");
+    let mut twins = 0;
+    let mut sources: Vec<std::path::PathBuf> = fs::read_dir(&fixtures)
+        .expect("fixtures")
+        .flatten()
+        .map(|e| e.path().join("positive.jsonl"))
+        .filter(|p| p.exists())
+        .collect();
+    sources.push(std::path::PathBuf::from(format!(
+        "{SHARED}/{TRACES}/create_nginx_pod_privileged.json"
+    )));
+    for src in sources {
+        let text = fs::read_to_string(&src).expect("read");
+        let values: Vec<serde_json::Value> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("fixture line is JSON"))
+            .collect();
+        let (want, _, _) = hunt(&[src.to_str().expect("utf8")]);
+        let want = verdicts(&want);
+        assert!(!want.is_empty(), "{}", src.display());
+        let pretty: Vec<String> = values
+            .iter()
+            .map(|v| serde_json::to_string_pretty(v).expect("json"))
+            .collect();
+        let is_audit = values.iter().all(|v| v.get("auditID").is_some());
+        let mut shapes = vec![
+            ("jq", pretty.join("\n")),
+            ("slurp", serde_json::to_string(&values).expect("json")),
+            (
+                "slurp-pretty",
+                serde_json::to_string_pretty(&values).expect("json"),
+            ),
+        ];
+        if is_audit {
+            let list = serde_json::json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": values});
+            shapes.push((
+                "eventlist",
+                serde_json::to_string_pretty(&list).expect("json"),
+            ));
+        }
+        for (shape, body) in shapes {
+            let f = dir.path().join(format!("{shape}.json"));
+            fs::write(&f, body).expect("w");
+            let (got, err, code) = hunt(&[f.to_str().expect("utf8")]);
+            assert_ne!(code, Some(2), "{} as {shape}: {err}", src.display());
+            assert_eq!(verdicts(&got), want, "{} as {shape}: {err}", src.display());
+            twins += 1;
+        }
+    }
+    assert!(twins > 40, "{twins}");
+}
