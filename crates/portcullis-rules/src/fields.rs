@@ -309,6 +309,8 @@ fields! {
             .map_or(Val::Null, s);
     ContainerSelinuxDisabled "container.selinux_disabled" Container "SELinux labelling disabled (Docker label=disable)" =>
         |c, _, _| Val::Bool(c.security_context.options.selinux.as_ref().is_some_and(|x| x.disabled));
+    ContainerWindowsHostProcess "container.windows_host_process" Container "windowsOptions.hostProcess (container, else pod; false when unset)" =>
+        |c, p, _| Val::Bool(c.security_context.options.windows_host_process.or(p.security_context.options.windows_host_process).unwrap_or(false));
     ContainerProcMount "container.proc_mount" Container "procMount (null when unset)" => |c, _, _| opt(&c.security_context.proc_mount);
     ContainerReadOnlyRootFs "container.read_only_root_filesystem" Container "readOnlyRootFilesystem (null when unset)" =>
         |c, _, _| ob(c.security_context.read_only_root_filesystem);

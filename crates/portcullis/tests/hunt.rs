@@ -754,3 +754,15 @@ fn pretty_printed_arrays_and_lists_give_what_their_json_lines_twin_gives() {
     }
     assert!(twins > 40, "{twins}");
 }
+
+#[test]
+fn an_exec_into_a_system_namespace_is_not_a_deployment_there() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("audit.log");
+    let line = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"ex-1","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/kube-system/pods/coredns-1/exec?command=sh&container=coredns&stdin=true&tty=true","verb":"create","user":{"username":"alice"},"objectRef":{"resource":"pods","namespace":"kube-system","name":"coredns-1","apiVersion":"v1","subresource":"exec"},"responseStatus":{"code":101}}"#;
+    fs::write(&log, format!("{line}\n")).expect("w");
+    let (a, err, _) = hunt(&[log.to_str().expect("utf8")]);
+    let c = codes(&a);
+    assert!(c.contains(&"ACT005".to_string()), "{err} {c:?}");
+    assert!(!c.contains(&"WKL003".to_string()), "{c:?}");
+}
