@@ -11,6 +11,7 @@
 pub mod hostpath;
 pub mod image;
 pub mod shell;
+pub mod time;
 
 pub use image::ImageRef;
 use serde::Serialize;

@@ -97,7 +97,7 @@ impl Alert {
                 document: dep.origin.document,
                 id: dep.origin.record_id.clone(),
             },
-            time: dep.time.clone(),
+            time: dep.time.as_deref().map(portcullis_model::time::normalize),
             target: TargetRef {
                 kind: dep.target.kind.clone(),
                 api_version: dep.target.api_version.clone(),

@@ -766,3 +766,32 @@ fn an_exec_into_a_system_namespace_is_not_a_deployment_there() {
     assert!(c.contains(&"ACT005".to_string()), "{err} {c:?}");
     assert!(!c.contains(&"WKL003".to_string()), "{c:?}");
 }
+
+#[test]
+fn every_alert_time_is_rfc3339() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let argv: Vec<String> = ["docker", "run", "--privileged", "alpine"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let log = dir.path().join("audit.log");
+    fs::write(&log, format!("{}\n", render_auditd(7, &argv))).expect("w");
+    let sysmon = dir.path().join("sysmon.xml");
+    fs::write(&sysmon, format!("{}\n", render_sysmon(3, &argv))).expect("w");
+    for f in [&log, &sysmon] {
+        let (a, err, _) = hunt(&[f.to_str().expect("utf8")]);
+        assert!(!a.is_empty(), "{err}");
+        for x in &a {
+            let t = x["time"].as_str().unwrap_or("");
+            let b = t.as_bytes();
+            assert!(
+                b.len() >= 20
+                    && b[4] == b'-'
+                    && b[10] == b'T'
+                    && (t.ends_with('Z') || t.contains('+')),
+                "{}: time {t:?}",
+                f.display()
+            );
+        }
+    }
+}
