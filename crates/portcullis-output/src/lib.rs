@@ -5,7 +5,7 @@ mod sarif;
 mod table;
 
 pub use sarif::{RuleInfo, rule_infos, sarif};
-pub use table::table;
+pub use table::{table, timeline};
 
 use portcullis_model::{Actor, Deployment, Operation, Outcome};
 use portcullis_rules::{ContainerRef, Evidence, Finding, PssResult, Severity};

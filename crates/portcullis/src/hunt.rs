@@ -48,9 +48,10 @@ pub struct HuntArgs {
     /// Only records before this time.
     #[arg(long, value_parser = timefmt::parse_bound)]
     pub until: Option<f64>,
-    /// Only report alerts at or above this severity.
-    #[arg(long, default_value = "info", value_parser = parse_severity)]
-    pub min_severity: Severity,
+    /// Only report alerts at or above this severity (default: low for the table, whose
+    /// info findings are counted in the summary; info for every other format).
+    #[arg(long, value_parser = parse_severity)]
+    pub min_severity: Option<Severity>,
     /// Exit 1 when an alert is at or above this severity.
     #[arg(long, default_value = "high", value_parser = parse_severity)]
     pub fail_on: Severity,
@@ -108,6 +109,8 @@ struct Sink<'w> {
     gathered: Vec<Alert>,
     first_json: bool,
     count: u64,
+    /// Info findings a table does not list unless asked.
+    hidden_info: u64,
 }
 
 impl Sink<'_> {
@@ -124,6 +127,9 @@ impl Sink<'_> {
 
     fn push(&mut self, alert: Alert) -> std::io::Result<()> {
         if alert.severity < self.min {
+            if alert.severity == Severity::Info {
+                self.hidden_info += 1;
+            }
             return Ok(());
         }
         self.failed |= alert.severity >= self.fail_on;
@@ -149,8 +155,15 @@ impl Sink<'_> {
                 write!(
                     self.out,
                     "{}",
-                    portcullis_output::table(&self.gathered, width, tty)
+                    portcullis_output::timeline(&self.gathered, width, tty)
                 )?;
+                if self.hidden_info > 0 {
+                    writeln!(
+                        self.out,
+                        "{} info finding(s) not listed (--min-severity info lists them)",
+                        self.hidden_info
+                    )?;
+                }
                 writeln!(self.out, "{}", summary_line(stats, elapsed))?;
             }
             _ => {}
@@ -295,12 +308,17 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         sink: Sink {
             format,
             out: Box::new(std::io::BufWriter::new(stdout.lock())),
-            min: args.min_severity,
+            min: args.min_severity.unwrap_or(if format == HuntFormat::Table {
+                Severity::Low
+            } else {
+                Severity::Info
+            }),
             fail_on: args.fail_on,
             failed: false,
             gathered: Vec::new(),
             first_json: true,
             count: 0,
+            hidden_info: 0,
         },
         stats: Stats::default(),
     };

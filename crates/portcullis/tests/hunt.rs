@@ -795,3 +795,47 @@ fn every_alert_time_is_rfc3339() {
         }
     }
 }
+
+#[test]
+fn the_table_is_a_timeline_and_info_is_counted_not_listed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let argv = |s: &str| -> Vec<String> { s.split(' ').map(str::to_string).collect() };
+    // Two process records, written out of time order.
+    let later =
+        render_ecs(2, &argv("docker run --privileged alpine")).replace("10:00:00", "12:00:00");
+    let earlier = render_ecs(1, &argv("docker run --pid host alpine"));
+    let log = dir.path().join("ecs.ndjson");
+    fs::write(&log, format!("{later}\n{earlier}\n")).expect("w");
+    let out = run(&[
+        "hunt",
+        "--format",
+        "table",
+        "--quiet",
+        log.to_str().expect("utf8"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("TIME") && text.contains("ACTOR") && text.contains("ACTION"),
+        "{text}"
+    );
+    let (pid, privileged) = (text.find("PRV002"), text.find("PRV001"));
+    assert!(
+        pid.is_some() && privileged.is_some() && pid < privileged,
+        "sorted by time:\n{text}"
+    );
+    assert!(
+        !text.contains("IMG001"),
+        "info is not listed by default:\n{text}"
+    );
+    assert!(text.contains("info finding(s) not listed"), "{text}");
+    let all = run(&[
+        "hunt",
+        "--format",
+        "table",
+        "--quiet",
+        "--min-severity",
+        "info",
+        log.to_str().expect("utf8"),
+    ]);
+    assert!(String::from_utf8_lossy(&all.stdout).contains("IMG001"));
+}
