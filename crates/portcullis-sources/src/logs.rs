@@ -108,7 +108,7 @@ pub fn detect(head: &str) -> Option<Format> {
             None if first.starts_with('[') && head.contains("\"Config\"") => {
                 Some(Format::DockerInspect)
             }
-            None => Some(classify_text(head)),
+            None => classify_text(head),
         };
     }
     None
@@ -158,16 +158,47 @@ fn classify_value(v: &Value, array: bool) -> Format {
     Format::Ecs
 }
 
-/// Classify a pretty-printed document by the keys that appear in it.
-fn classify_text(head: &str) -> Format {
+/// Classify a pretty-printed document by the keys that appear in it; `None` for JSON that
+/// is none of the logs we read (a test wrapper, a config).
+fn classify_text(head: &str) -> Option<Format> {
     if head.contains("\"auditID\"") || head.contains("audit.k8s.io") {
-        Format::K8sAudit
+        Some(Format::K8sAudit)
     } else if head.contains("\"HostConfig\"") {
-        Format::DockerInspect
+        Some(Format::DockerInspect)
     } else if head.contains("\"involvedObject\"") {
-        Format::K8sEvents
+        Some(Format::K8sEvents)
+    } else if head.contains("\"Actor\"") && head.contains("\"Action\"") {
+        Some(Format::DockerEvents)
+    } else if head.contains("\"process\"")
+        || head.contains("\"process.")
+        || head.contains("\"winlog\"")
+    {
+        Some(Format::Ecs)
     } else {
-        Format::Ecs
+        None
+    }
+}
+
+/// Why a file is not read as a log, in a few words, for the line that says it was skipped.
+pub fn not_a_log(head: &str) -> &'static str {
+    let first = head
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if first.is_empty() {
+        "empty"
+    } else if first.starts_with('{') || first.starts_with('[') {
+        "JSON, but not audit events, Docker events or inspect output, Kubernetes events or ECS process events"
+    } else if first.starts_with("apiVersion:")
+        || first.starts_with("kind:")
+        || first.starts_with("---")
+    {
+        "a Kubernetes manifest (scan reads those)"
+    } else if first.starts_with("services:") || first.starts_with("version:") {
+        "a Compose file (scan reads those)"
+    } else {
+        "no log format portcullis reads starts like this"
     }
 }
 

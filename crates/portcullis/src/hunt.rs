@@ -377,13 +377,15 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         let Some(fmt) = args.input_format.or_else(|| logs::detect(&head)) else {
             // Named on the command line: an error. Found in a folder (a README, a
             // manifest): skipped and counted.
+            let why = logs::not_a_log(&head);
             if *explicit && !head.trim().is_empty() {
                 judge.stats.unreadable += 1;
                 eprintln!(
-                    "portcullis: input error: {name}: not a log format portcullis reads (use --input-format)"
+                    "portcullis: input error: {name}: not a log format portcullis reads: {why} (use --input-format)"
                 );
             } else {
                 judge.stats.skipped_files += 1;
+                eprintln!("portcullis: skipped {name}: {why}");
             }
             continue;
         };

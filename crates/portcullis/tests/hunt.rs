@@ -574,12 +574,14 @@ fn hunt_measured(args: &[&str]) -> (Option<i32>, String, u64, usize) {
     )
 }
 
-/// Write `total` bytes of `byte` (gzipped) with a newline every `line` bytes (0: none).
-fn gz_of(path: &std::path::Path, byte: u8, total: usize, line: usize) {
+/// Write `prefix`, then `total` bytes of `byte` (gzipped) with a newline every `line`
+/// bytes (0: none).
+fn gz_of(path: &std::path::Path, prefix: &str, byte: u8, total: usize, line: usize) {
     let mut enc = flate2::write::GzEncoder::new(
         fs::File::create(path).expect("create"),
         flate2::Compression::fast(),
     );
+    enc.write_all(prefix.as_bytes()).expect("gzip");
     let mut chunk = vec![byte; 1 << 20];
     if line > 0 {
         for i in (line - 1..chunk.len()).step_by(line) {
@@ -639,7 +641,14 @@ fn damaged_gzip_giant_lines_and_gzip_bombs_are_errors_in_bounded_memory() {
 
     // One 256 MiB line (1 MiB of gzip): an error at its line, never held in memory.
     let giant = dir.path().join("giant.log.gz");
-    gz_of(&giant, b'{', 256 << 20, 0);
+    // An audit event whose one string never ends.
+    gz_of(
+        &giant,
+        r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"g","verb":"create","requestObject":{"x":""#,
+        b'a',
+        256 << 20,
+        0,
+    );
     let (code, err, peak, alerts) = hunt_measured(&[giant.to_str().expect("utf8"), good]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
@@ -658,7 +667,7 @@ fn damaged_gzip_giant_lines_and_gzip_bombs_are_errors_in_bounded_memory() {
     }
     // 1 GiB of short junk lines: a long file, read in bounded memory.
     let bomb = dir.path().join("bomb.log.gz");
-    gz_of(&bomb, b'x', 1 << 30, 4096);
+    gz_of(&bomb, "", b'x', 1 << 30, 4096);
     let (code, _, peak, _) =
         hunt_measured(&["--input-format", "k8s-audit", bomb.to_str().expect("utf8")]);
     assert_eq!(code, Some(2));
@@ -838,4 +847,37 @@ fn the_table_is_a_timeline_and_info_is_counted_not_listed() {
         log.to_str().expect("utf8"),
     ]);
     assert!(String::from_utf8_lossy(&all.stdout).contains("IMG001"));
+}
+
+#[test]
+fn files_that_are_not_logs_are_skipped_with_one_line_each() {
+    let dir = tempfile::tempdir().expect("tmp");
+    fs::write(
+        dir.path().join("deploy.yaml"),
+        "apiVersion: v1\nkind: Pod\n",
+    )
+    .expect("w");
+    fs::write(
+        dir.path().join("wrapper.json"),
+        "{\n  \"name\": \"test case\",\n  \"expected\": [1, 2]\n}\n",
+    )
+    .expect("w");
+    let src = fs::read_to_string(format!(
+        "{SHARED}/{TRACES}/create_nginx_pod_privileged.json"
+    ))
+    .expect("trace");
+    fs::write(dir.path().join("audit.log"), src).expect("w");
+    let (a, err, code) = hunt(&[dir.path().to_str().expect("utf8")]);
+    assert!(!a.is_empty());
+    assert_eq!(code, Some(1), "no input error: {err}");
+    assert!(
+        err.contains("skipped") && err.contains("deploy.yaml: a Kubernetes manifest"),
+        "{err}"
+    );
+    assert!(err.contains("wrapper.json: JSON, but not"), "{err}");
+    assert_eq!(err.matches("skipped ").count(), 2, "one line each: {err}");
+    assert!(
+        err.contains("(2 not logs, skipped)"),
+        "the summary agrees: {err}"
+    );
 }
