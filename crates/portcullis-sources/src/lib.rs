@@ -13,6 +13,7 @@ pub mod docker_authz;
 pub mod docker_events;
 pub mod docker_route;
 pub mod docker_wire;
+pub mod evtx;
 pub mod go_json;
 pub mod json_stream;
 pub mod k8s;

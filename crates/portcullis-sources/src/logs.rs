@@ -19,6 +19,8 @@ pub enum Format {
     /// exported document.
     XmlEvents,
     Auditd,
+    /// Binary Windows event logs (Sysmon, Security).
+    Evtx,
 }
 
 impl Format {
@@ -32,6 +34,7 @@ impl Format {
         ("ecs", Format::Ecs),
         ("xml-events", Format::XmlEvents),
         ("auditd", Format::Auditd),
+        ("evtx", Format::Evtx),
     ];
 
     pub fn parse(s: &str) -> Result<Format, String> {
@@ -66,6 +69,7 @@ impl Format {
             Format::XmlEvents => Kind::Lines,
             Format::Auditd | Format::DockerDaemon => Kind::OrderedLines,
             Format::DockerInspect | Format::K8sEvents => Kind::Document,
+            Format::Evtx => Kind::Binary,
         }
     }
 }
@@ -79,10 +83,15 @@ pub enum Kind {
     OrderedLines,
     /// One or more JSON values spanning lines.
     Document,
+    /// A binary file read by its own parser (EVTX), from disk.
+    Binary,
 }
 
 /// Guess the format from the first kilobytes of a file. `None`: not a log we read.
 pub fn detect(head: &str) -> Option<Format> {
+    if head.as_bytes().starts_with(crate::evtx::MAGIC) {
+        return Some(Format::Evtx);
+    }
     let first = head.lines().map(str::trim).find(|l| !l.is_empty())?;
     if first.contains("type=") && first.contains("msg=audit(") {
         return Some(Format::Auditd);
@@ -261,7 +270,11 @@ pub fn parse_record(
 pub fn is_json(format: Format) -> bool {
     !matches!(
         format,
-        Format::XmlEvents | Format::Auditd | Format::DockerDaemon | Format::DockerEventsText
+        Format::XmlEvents
+            | Format::Auditd
+            | Format::DockerDaemon
+            | Format::DockerEventsText
+            | Format::Evtx
     )
 }
 
@@ -398,6 +411,11 @@ pub fn read_all(text: &str, file: &str, format: Option<Format>) -> crate::Batch 
         LineOutput::Deployments(d) => batch.deployments.extend(d),
     };
     match format.kind() {
+        Kind::Binary => batch.errors.push(SourceError::at(
+            file,
+            0,
+            "a binary log (EVTX) is read from its file, not from text",
+        )),
         Kind::Document => {
             let (outs, errors) = parse_document(format, text, file);
             batch.errors.extend(errors);

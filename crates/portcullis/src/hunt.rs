@@ -397,6 +397,30 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             && (fmt.kind() == Kind::Document
                 || portcullis_sources::json_stream::needs_records(&head));
         let damaged = match fmt.kind() {
+            // EVTX is read by its own parser, which seeks: from the file itself.
+            Kind::Binary => match input.as_ref().map(std::fs::File::open) {
+                Some(Ok(f)) => {
+                    let r = portcullis_sources::evtx::read(std::io::BufReader::new(f), &name);
+                    judge.stats.records += r.records;
+                    judge.stats.bytes += input
+                        .as_ref()
+                        .and_then(|p| std::fs::metadata(p).ok())
+                        .map_or(0, |m| m.len());
+                    for e in &r.errors {
+                        judge.error(e);
+                    }
+                    for d in r.deployments {
+                        judge.deployment(d)?;
+                    }
+                    None
+                }
+                Some(Err(e)) => Some(SourceError::at(&name, 0, format!("cannot open: {e}"))),
+                None => Some(SourceError::at(
+                    &name,
+                    0,
+                    "EVTX is read from a file (it is seeked), not from stdin",
+                )),
+            },
             // Pretty-printed JSON, arrays, `List`s and EventLists: record by record.
             _ if as_records => hunt_records(
                 reader,

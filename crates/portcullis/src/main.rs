@@ -67,8 +67,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Structured logs on stderr; RUST_LOG tunes them (default: info). PORTCULLIS_LOG=json
     // writes one JSON object per line for a log pipeline; colours only on a terminal.
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,evtx=warn".into());
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter);

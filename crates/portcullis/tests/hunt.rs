@@ -881,3 +881,54 @@ fn files_that_are_not_logs_are_skipped_with_one_line_each() {
         "the summary agrees: {err}"
     );
 }
+
+const EVTX: &str = "corpus/evtx-samples";
+
+#[test]
+fn real_evtx_files_are_read_end_to_end_like_their_xml_export() {
+    // Every record of every real file is read (a damaged chunk is a located error).
+    for name in [
+        "sysmon.evtx",
+        "Security_short_selected.evtx",
+        "new-user-security.evtx",
+    ] {
+        let path = format!("{SHARED}/{EVTX}/{name}");
+        let mut parser = evtx::EvtxParser::from_path(&path).expect("evtx");
+        let records = parser.records().count();
+        let (_, err, code) = hunt(&[&path]);
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(
+            err.contains(&format!("{records} record(s)")),
+            "{name}: {records} records expected in the summary: {err}"
+        );
+        assert_ne!(code, None, "{err}");
+    }
+    // A real Sysmon event 1, as the evtx crate renders it, with a deployment command line
+    // put in: the EVTX reader and the XML reader find the same.
+    let path = format!("{SHARED}/{EVTX}/sysmon.evtx");
+    let mut parser = evtx::EvtxParser::from_path(&path).expect("evtx");
+    let xml = parser
+        .records()
+        .flatten()
+        .map(|r| r.data)
+        .find(|x| x.contains("<EventID>1</EventID>") && x.contains("Name=\"CommandLine\""))
+        .expect("a Sysmon process-creation record");
+    let start = xml
+        .find("<Data Name=\"CommandLine\">")
+        .expect("CommandLine");
+    let end = start + xml[start..].find("</Data>").expect("end");
+    let planted = format!(
+        "{}<Data Name=\"CommandLine\">docker run --privileged -v /:/host alpine{}",
+        &xml[..start],
+        &xml[end..]
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("planted.xml");
+    fs::write(&f, format!("<Events>{planted}</Events>\n")).expect("w");
+    let (a, err, _) = hunt(&[f.to_str().expect("utf8")]);
+    let c = codes(&a);
+    assert!(
+        c.contains(&"PRV001".to_string()) && c.contains(&"MNT001".to_string()),
+        "{err} {c:?}"
+    );
+}
