@@ -36,6 +36,9 @@ pub fn clean(path: &str) -> String {
 /// the runtime resolving the bind, the node's `/` — so `/proc/1/root/etc` is `/etc`.
 /// `/proc` and `/proc/<pid>` themselves contain those links: mounting them is mounting `/`.
 pub fn node_path(raw: &str) -> String {
+    if let Some(p) = windows_path(raw) {
+        return p;
+    }
     let path = clean(raw);
     let Some(rest) = path.strip_prefix("/proc") else {
         return path;
@@ -76,6 +79,33 @@ pub fn node_path(raw: &str) -> String {
         ("root" | "cwd", below) => format!("/{below}"),
         _ => path,
     }
+}
+
+/// A Windows host path in the same shape as the rest: a drive root (`C:\`) is the host's
+/// `/`; below it, `/c/Windows/System32`; a named pipe (`\\.\pipe\docker_engine`) is
+/// `/pipe/docker_engine`. `None` for a POSIX path.
+fn windows_path(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    if let Some(pipe) = raw
+        .strip_prefix(r"\\.\pipe\")
+        .or_else(|| raw.strip_prefix("//./pipe/"))
+    {
+        return Some(clean(&format!("/pipe/{}", pipe.replace('\\', "/"))));
+    }
+    if b.len() >= 2
+        && b[0].is_ascii_alphabetic()
+        && b[1] == b':'
+        && (b.len() == 2 || matches!(b[2], b'\\' | b'/'))
+    {
+        let rest = raw[2..].replace('\\', "/");
+        let below = clean(&format!("/{rest}"));
+        return Some(if below == "/" {
+            "/".into()
+        } else {
+            format!("/{}{below}", (b[0] as char).to_ascii_lowercase())
+        });
+    }
+    None
 }
 
 /// Clean only when needed: most paths reaching a rule are already clean.
@@ -122,6 +152,18 @@ mod tests {
         assert_eq!(clean("/var/./run//docker.sock"), "/var/run/docker.sock");
         assert_eq!(clean("./data"), "data");
         assert_eq!(clean("../x"), "../x");
+    }
+
+    #[test]
+    fn windows_paths() {
+        assert_eq!(node_path(r"C:\"), "/");
+        assert_eq!(node_path("c:/"), "/");
+        assert_eq!(
+            node_path(r"C:\Windows\System32\config"),
+            "/c/Windows/System32/config"
+        );
+        assert_eq!(node_path(r"D:\data\..\"), "/");
+        assert_eq!(node_path(r"\\.\pipe\docker_engine"), "/pipe/docker_engine");
     }
 
     #[test]

@@ -83,6 +83,17 @@ pub struct Bind {
 /// `SRC:DST[:OPTS]` or `DST` (Docker `-v`, Compose short syntax, `HostConfig.Binds`).
 /// A source that is a path (`/`, `.`, `~`) is a bind mount; any other is a named volume.
 pub fn parse_bind(s: &str) -> Bind {
+    // A Windows source holds a colon of its own (`C:\:/host`, `c:/Users:/u:ro`): split
+    // after it.
+    let b = s.as_bytes();
+    if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/') {
+        let rest = parse_bind(&s[2..]);
+        return Bind {
+            source: rest.source.map(|src| format!("{}{src}", &s[..2])),
+            host: true,
+            ..rest
+        };
+    }
     let parts: Vec<&str> = s.split(':').collect();
     let (src, dst, opts) = match parts.as_slice() {
         [dst] => (None, *dst, ""),
@@ -105,7 +116,7 @@ pub fn parse_bind(s: &str) -> Bind {
         target: dst.to_string(),
         read_only: opts.contains(&"ro") || opts.contains(&"readonly"),
         propagation,
-        host: src.is_some_and(|s| s.starts_with(['/', '.', '~'])),
+        host: src.is_some_and(|s| s.starts_with(['/', '.', '~', '\\'])),
     }
 }
 

@@ -85,6 +85,26 @@ pub fn from_process(
 /// auditd's PROCTITLE, Auditbeat's `command_line`), so a shell split would be wrong:
 /// split on spaces, then put back what spaces broke — an `sh -c` body is the rest of the
 /// line, and a JSON value (`--overrides {"spec": …}`) runs until it parses.
+/// The argv of a logged command line, knowing the executable: a Windows line that starts
+/// with an unquoted path holding spaces (`C:\Program Files\Docker\docker.exe run …`) keeps
+/// that path whole as argv[0], as Windows itself resolved it.
+pub fn split_logged(line: &str, executable: Option<&str>, windows: bool) -> Vec<String> {
+    if let Some(exe) = executable.filter(|e| e.contains(' '))
+        && line.len() >= exe.len()
+        && line.is_char_boundary(exe.len())
+        && line[..exe.len()].eq_ignore_ascii_case(exe)
+        && line[exe.len()..]
+            .chars()
+            .next()
+            .is_none_or(char::is_whitespace)
+    {
+        let mut argv = vec![exe.to_string()];
+        argv.extend(split_command_line(&line[exe.len()..], windows));
+        return argv;
+    }
+    split_command_line(line, windows)
+}
+
 pub fn split_command_line(line: &str, windows: bool) -> Vec<String> {
     if windows {
         return windows_argv(line);
@@ -264,7 +284,7 @@ pub fn ecs_line(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>, 
         Some(Value::Array(a)) if !a.is_empty() => {
             a.iter().filter_map(crate::value::scalar).collect()
         }
-        _ => split_command_line(&command_line, windows),
+        _ => split_logged(&command_line, executable.as_deref(), windows),
     };
     let command_line = if command_line.is_empty() {
         argv.join(" ")
@@ -402,7 +422,7 @@ pub fn xml_event(
         record_id: fields.get("EventRecordID").cloned(),
     };
     let process = ProcessInfo {
-        argv: split_command_line(&command_line, windows),
+        argv: split_logged(&command_line, executable.as_deref(), windows),
         command_line,
         executable,
         pid: fields

@@ -932,3 +932,36 @@ fn real_evtx_files_are_read_end_to_end_like_their_xml_export() {
         "{err} {c:?}"
     );
 }
+
+#[test]
+fn windows_docker_command_lines_and_drive_binds() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let exe = r"C:\Program Files\Docker\Docker\resources\bin\docker.exe";
+    let lines: Vec<String> = [
+        (format!(r#""{exe}" run --privileged -v C:\:/host alpine"#), "MNT001"),
+        (format!(r"{exe} run -v C:\:/host alpine"), "MNT001"),
+        (r"docker.exe run -v C:\Windows\System32:/s alpine".to_string(), "MNT003"),
+        (r"docker run -v \\.\pipe\docker_engine:\\.\pipe\docker_engine alpine".to_string(), "MNT002"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (cl, _))| {
+        serde_json::json!({"@timestamp": "2026-11-20T10:00:00.000Z",
+            "event": {"id": format!("w{i}"), "kind": "event", "category": ["process"], "type": ["start"]},
+            "process": {"pid": 10 + i, "executable": exe, "command_line": cl},
+            "user": {"name": "alice"}, "host": {"hostname": "win-1", "os": {"type": "windows"}}})
+        .to_string()
+    })
+    .collect();
+    let log = dir.path().join("win.ndjson");
+    fs::write(&log, lines.join("\n") + "\n").expect("w");
+    let (a, err, _) = hunt(&[log.to_str().expect("utf8")]);
+    for (line, code) in [(1, "MNT001"), (2, "MNT001"), (3, "MNT003"), (4, "MNT002")] {
+        assert!(
+            a.iter()
+                .any(|x| x["source"]["line"] == line && x["rule"]["id"] == code),
+            "line {line} {code}: {err} {:?}",
+            codes(&a)
+        );
+    }
+}
