@@ -488,7 +488,7 @@ impl State {
         let mut ready = Vec::new();
         for (id, waited, event) in rows {
             if let Ok(records) =
-                portcullis_sources::k8s_audit::parse_line(&event, "audit-webhook", 0)
+                portcullis_sources::k8s_audit::parse_line_keeping(&event, "audit-webhook", 0)
             {
                 for r in records {
                     c.push(r, &mut ready);
@@ -570,7 +570,7 @@ impl State {
                 let mut none = Vec::new();
                 for (_, event) in &stale {
                     if let Ok(records) =
-                        portcullis_sources::k8s_audit::parse_line(event, "audit-webhook", 0)
+                        portcullis_sources::k8s_audit::parse_line_keeping(event, "audit-webhook", 0)
                     {
                         for r in records {
                             c.push(r, &mut none);
@@ -821,7 +821,8 @@ async fn audit_webhook(
             return bad_request("body is not UTF-8".into());
         }
     };
-    let records = match portcullis_sources::k8s_audit::parse_line(text, "audit-webhook", 0) {
+    let records = match portcullis_sources::k8s_audit::parse_line_keeping(text, "audit-webhook", 0)
+    {
         Ok(r) => r,
         Err(e) => {
             state.observe("audit", 400, started);
@@ -1286,7 +1287,7 @@ pub(crate) mod tests {
         store.limit_pages(1).await;
         let filler = {
             let text = batch("filler");
-            let records = portcullis_sources::k8s_audit::parse_line(
+            let records = portcullis_sources::k8s_audit::parse_line_keeping(
                 std::str::from_utf8(&text).expect("utf8"),
                 "t",
                 0,

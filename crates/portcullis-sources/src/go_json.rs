@@ -224,10 +224,11 @@ impl<'de> Deserialize<'de> for Merged {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Merged, A::Error> {
                 let mut out = Map::new();
                 while let Some((k, Merged(v))) = map.next_entry::<String, Merged>()? {
-                    match out.get_mut(&k) {
-                        Some(existing) => merge_repeat(existing, v),
-                        None => {
-                            out.insert(k, v);
+                    // One lookup a key: a repeat (rare) merges, a new key is inserted.
+                    match out.entry(k) {
+                        serde_json::map::Entry::Occupied(mut e) => merge_repeat(e.get_mut(), v),
+                        serde_json::map::Entry::Vacant(e) => {
+                            e.insert(v);
                         }
                     }
                 }

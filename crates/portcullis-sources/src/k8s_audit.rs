@@ -213,6 +213,21 @@ pub enum Stage {
 /// Parse one line (or one document) of an audit log. `Ok(vec![])` for events that are not
 /// deployments (reads, leases, RBAC…), an error naming the line and field otherwise.
 pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, SourceError> {
+    parse_event(text, file, line, false)
+}
+
+/// [`parse_line`] for a receiver that must keep what it acknowledged: a record before its
+/// final stage carries its event text ([`Record::event`]) to be stored while it waits.
+pub fn parse_line_keeping(text: &str, file: &str, line: usize) -> Result<Vec<Record>, SourceError> {
+    parse_event(text, file, line, true)
+}
+
+fn parse_event(
+    text: &str,
+    file: &str,
+    line: usize,
+    keep: bool,
+) -> Result<Vec<Record>, SourceError> {
     if is_plain_read(text) {
         return Ok(Vec::new());
     }
@@ -231,7 +246,7 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, So
             serde_json::from_str(items.get()).map_err(|e| err(format!("EventList items: {e}")))?;
         let mut out = Vec::new();
         for it in items {
-            out.extend(parse_line(it.get(), file, line)?);
+            out.extend(parse_event(it.get(), file, line, keep)?);
         }
         return Ok(out);
     }
@@ -239,8 +254,8 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, So
         let props: Value =
             serde_json::from_str(props.get()).map_err(|e| err(format!("properties: {e}")))?;
         return match props.get("log") {
-            Some(Value::String(s)) => parse_line(s, file, line),
-            Some(obj @ Value::Object(_)) => parse_line(&obj.to_string(), file, line),
+            Some(Value::String(s)) => parse_event(s, file, line, keep),
+            Some(obj @ Value::Object(_)) => parse_event(&obj.to_string(), file, line, keep),
             _ => Ok(Vec::new()),
         };
     }
@@ -249,7 +264,7 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, So
             serde_json::from_str(pp.get()).map_err(|e| err(format!("protoPayload: {e}")))?;
         let outer: Value = serde_json::from_str(text).unwrap_or_default();
         return match gke_to_event(&pp, &outer) {
-            Some(e) => parse_line(&e.to_string(), file, line),
+            Some(e) => parse_event(&e.to_string(), file, line, keep),
             None => Ok(Vec::new()),
         };
     }
@@ -269,7 +284,7 @@ pub fn parse_line(text: &str, file: &str, line: usize) -> Result<Vec<Record>, So
     }
     Ok(map_event(&ev, file, line)
         .map(|mut r| {
-            if r.stage < Stage::ResponseComplete {
+            if keep && r.stage < Stage::ResponseComplete {
                 r.event = Some(text.to_string());
             }
             r

@@ -863,6 +863,22 @@ fn closed_after(mut r: impl std::io::Read) -> std::time::Duration {
     }
 }
 
+/// A TLS client that trusts the server's self-signed certificate.
+fn client_config(pem: &[u8]) -> rustls::ClientConfig {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+        roots.add(c.expect("pem")).expect("root");
+    }
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth()
+}
+
 #[test]
 fn slow_silent_and_excess_connections_are_closed() {
     use std::net::TcpStream;
@@ -886,20 +902,8 @@ fn slow_silent_and_excess_connections_are_closed() {
     );
     // Slow: a TLS session that sends half a request header and stops (slowloris).
     let pem = std::fs::read(s.cert()).expect("cert");
-    let mut roots = rustls::RootCertStore::empty();
-    use rustls_pki_types::pem::PemObject;
-    for c in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-        roots.add(c.expect("pem")).expect("root");
-    }
-    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     let conn = rustls::ClientConnection::new(
-        std::sync::Arc::new(client),
+        std::sync::Arc::new(client_config(&pem)),
         rustls_pki_types::ServerName::try_from("localhost").expect("name"),
     )
     .expect("client");
@@ -913,6 +917,22 @@ fn slow_silent_and_excess_connections_are_closed() {
     assert!(
         took < Duration::from_secs(6),
         "slow header kept open {took:?}"
+    );
+    // Idle: a keep-alive connection that sends nothing after its answer is closed too.
+    let conn = rustls::ClientConnection::new(
+        std::sync::Arc::new(client_config(&pem)),
+        rustls_pki_types::ServerName::try_from("localhost").expect("name"),
+    )
+    .expect("client");
+    let tcp = TcpStream::connect(&addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("request");
+    let took = closed_after(&mut tls);
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(6),
+        "idle keep-alive {took:?}"
     );
     // Excess: with the three slots held by idle connections, a fourth is closed at once.
     let held: Vec<TcpStream> = (0..3)
