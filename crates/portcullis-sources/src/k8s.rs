@@ -28,6 +28,12 @@ fn known_pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
         | "Job"
         | "ReplicationController" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+        // Pod-template kinds outside Kubernetes proper whose template is mandatory, read
+        // by their path so that a template without `containers` (a peer's fixture, a
+        // patch) still has its pod-level settings judged: OpenShift's DeploymentConfig,
+        // OpenKruise's CloneSet. (An Argo Rollout may use `workloadRef` instead: found by
+        // shape.)
+        "DeploymentConfig" | "CloneSet" => &["spec", "template", "spec"],
         _ => return None,
     })
 }

@@ -33,6 +33,8 @@ const WORKLOAD_RESOURCES: &[(&str, &str)] = &[
     ("daemonsets", "DaemonSet"),
     ("jobs", "Job"),
     ("cronjobs", "CronJob"),
+    ("deploymentconfigs", "DeploymentConfig"),
+    ("clonesets", "CloneSet"),
 ];
 
 /// Custom resources known to embed pod templates, judged even at Metadata level.

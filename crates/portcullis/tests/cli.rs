@@ -433,3 +433,22 @@ fn scan_refuses_what_two_consumers_read_differently_and_resolves_compose() {
         "the refused pod is not judged"
     );
 }
+
+#[test]
+fn an_openshift_deployment_config_without_containers_is_still_judged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("dc.yaml");
+    fs::write(
+        &f,
+        "apiVersion: apps.openshift.io/v1\nkind: DeploymentConfig\nmetadata: {name: dc, namespace: apps}\nspec:\n  template:\n    spec:\n      hostPID: true\n",
+    )
+    .expect("w");
+    let out = run(&["scan", "--format", "jsonl", f.to_str().expect("utf8")]);
+    let a = alerts(&out);
+    assert!(
+        a.iter()
+            .any(|x| x["rule"]["id"] == "PRV002" && x["target"]["kind"] == "DeploymentConfig"),
+        "{a:#?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
