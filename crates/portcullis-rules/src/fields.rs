@@ -224,6 +224,10 @@ fields! {
         |d| d.created_for.as_ref().map_or(Val::Null, |l| s(&l.kind));
     ProcessTool "process.tool" Event "the tool a process record runs, after unwrapping sudo/env/sh -c (docker, kubectl, mount…)" =>
         |d| d.process.as_ref().map_or(Val::Null, |p| s(&p.tool));
+    ProcessArgv0 "process.argv0" Event "argv[0] as logged" =>
+        |d| d.process.as_ref().and_then(|p| p.argv.first()).map_or(Val::Null, |a| s(a));
+    ProcessRenamed "process.renamed" Event "the executable's file name and argv[0]'s differ (.exe aside), and one of them is a container tool" =>
+        |d| Val::Bool(d.process.as_ref().is_some_and(crate::shell::renamed_tool));
     ProcessCommandLine "process.command_line" Event "the process command line" =>
         |d| d.process.as_ref().map_or(Val::Null, |p| s(&p.command_line));
     ProcessExecutable "process.executable" Event "the process executable path" =>

@@ -693,3 +693,45 @@ mod tests {
         assert!(container_cli(&v(&["kubectl version"])).is_empty());
     }
 }
+
+/// A container tool under another name: the executable's file name and argv[0]'s differ
+/// (case and `.exe` aside) and exactly one of them is a container CLI — `exec -a kworker
+/// docker …`, or a renamed copy of docker. Two container CLIs (podman installed as
+/// `docker`) are an alias, not a masquerade.
+pub fn renamed_tool(p: &portcullis_model::ProcessInfo) -> bool {
+    let (Some(exe), Some(a0)) = (p.executable.as_deref(), p.argv.first()) else {
+        return false;
+    };
+    let exe = portcullis_model::shell::base_name(exe).to_ascii_lowercase();
+    let a0 = portcullis_model::shell::base_name(a0).to_ascii_lowercase();
+    if exe.is_empty() || a0.is_empty() || exe == a0 {
+        return false;
+    }
+    CONTAINER_CLIS.contains(&exe.as_str()) != CONTAINER_CLIS.contains(&a0.as_str())
+}
+
+#[cfg(test)]
+mod renamed_tests {
+    use super::*;
+
+    fn p(exe: &str, argv0: &str) -> portcullis_model::ProcessInfo {
+        portcullis_model::ProcessInfo {
+            executable: Some(exe.into()),
+            argv: vec![argv0.into(), "run".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn masquerades_not_aliases() {
+        assert!(renamed_tool(&p("/usr/bin/docker", "[kworker/0:1]")));
+        assert!(renamed_tool(&p("/tmp/.x/kworker", "docker")));
+        assert!(!renamed_tool(&p("/usr/bin/docker", "docker")));
+        assert!(!renamed_tool(&p(
+            r"C:\Program Files\Docker\docker.exe",
+            "DOCKER"
+        )));
+        assert!(!renamed_tool(&p("/usr/bin/podman", "docker")));
+        assert!(!renamed_tool(&p("/usr/bin/bash", "-bash")));
+    }
+}

@@ -54,6 +54,20 @@ pub fn from_process(
     if !found.is_empty() {
         return found;
     }
+    // Under another name (`exec -a kworker docker …`): what runs is the executable, so its
+    // grammar reads the arguments.
+    if let Some(exe) = base.process.as_ref().and_then(|p| p.executable.clone())
+        && argv.len() > 1
+        && !portcullis_model::shell::base_name(&exe)
+            .eq_ignore_ascii_case(portcullis_model::shell::base_name(&argv[0]))
+    {
+        let mut as_run = argv.clone();
+        as_run[0] = exe;
+        let found = cmdline::analyze(&as_run, &base);
+        if !found.is_empty() {
+            return found;
+        }
+    }
     let line = base
         .process
         .as_ref()
