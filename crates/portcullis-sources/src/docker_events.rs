@@ -84,6 +84,48 @@ fn event_deployment(
     })
 }
 
+/// One `podman events --format json` line. Podman's events carry the container, its image
+/// and what happened, never the spec: a create or start is judged with what is known (the
+/// image), and `podman inspect` output (Docker's shape) gives the full spec.
+pub fn podman_event_json(
+    text: &str,
+    file: &str,
+    line: usize,
+) -> Result<Vec<Deployment>, SourceError> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| SourceError::json(file, line, "invalid Podman event", &e))?;
+    if value::string(&v, "Type").as_deref() != Some("container") {
+        return Ok(Vec::new());
+    }
+    let op = match value::string(&v, "Status").unwrap_or_default().as_str() {
+        "create" => Operation::Create,
+        "init" | "start" | "restart" => Operation::Start,
+        "exec" => Operation::Exec,
+        _ => return Ok(Vec::new()),
+    };
+    let id = value::string(&v, "ID").unwrap_or_default();
+    let name = value::string(&v, "Name").unwrap_or_else(|| id.clone());
+    let image = value::string(&v, "Image").unwrap_or_default();
+    let status = value::string(&v, "Status").unwrap_or_default();
+    let mut labels = value::string_map(&v, "Attributes");
+    labels.retain(|(k, _)| k != "image" && k != "name");
+    Ok(vec![Deployment {
+        origin: origin("podman_events", file, line, Some(format!("{id}:{status}"))),
+        time: value::string(&v, "Time"),
+        operation: op,
+        outcome: Outcome::Created,
+        target: Target {
+            kind: "PodmanContainer".into(),
+            api_version: "podman".into(),
+            name: Some(name.clone()),
+            labels,
+            ..Target::default()
+        },
+        pod: (op != Operation::Exec).then(|| image_only_pod(&image, &name)),
+        ..Deployment::default()
+    }])
+}
+
 /// One `docker events` JSON line (CLI `{{json .}}` or Engine API `/events`).
 pub fn event_json(text: &str, file: &str, line: usize) -> Result<Vec<Deployment>, SourceError> {
     let v: Value = serde_json::from_str(text)

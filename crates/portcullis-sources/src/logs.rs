@@ -10,6 +10,8 @@ use serde_json::Value;
 pub enum Format {
     K8sAudit,
     DockerEvents,
+    /// `podman events --format json`.
+    PodmanEvents,
     DockerEventsText,
     DockerInspect,
     DockerDaemon,
@@ -27,6 +29,7 @@ impl Format {
     pub const NAMES: &'static [(&'static str, Format)] = &[
         ("k8s-audit", Format::K8sAudit),
         ("docker-events", Format::DockerEvents),
+        ("podman-events", Format::PodmanEvents),
         ("docker-events-text", Format::DockerEventsText),
         ("docker-inspect", Format::DockerInspect),
         ("docker-daemon", Format::DockerDaemon),
@@ -63,9 +66,11 @@ impl Format {
 
     pub fn kind(self) -> Kind {
         match self {
-            Format::K8sAudit | Format::DockerEvents | Format::DockerEventsText | Format::Ecs => {
-                Kind::Lines
-            }
+            Format::K8sAudit
+            | Format::DockerEvents
+            | Format::PodmanEvents
+            | Format::DockerEventsText
+            | Format::Ecs => Kind::Lines,
             Format::XmlEvents => Kind::Lines,
             Format::Auditd | Format::DockerDaemon => Kind::OrderedLines,
             Format::DockerInspect | Format::K8sEvents => Kind::Document,
@@ -164,6 +169,10 @@ fn classify_value(v: &Value, array: bool) -> Format {
     if has("Action") && has("Actor") || has("status") && has("from") {
         return Format::DockerEvents;
     }
+    // Podman: capitalised Status/Type/Time, no Actor.
+    if has("Status") && has("Type") && has("Time") && !has("Actor") {
+        return Format::PodmanEvents;
+    }
     Format::Ecs
 }
 
@@ -231,6 +240,9 @@ pub fn parse_line(
         }
         Format::DockerEventsText => {
             docker_events::event_text(text, file, line).map(LineOutput::Deployments)
+        }
+        Format::PodmanEvents => {
+            docker_events::podman_event_json(text, file, line).map(LineOutput::Deployments)
         }
         Format::Ecs => process::ecs_line(text, file, line).map(LineOutput::Deployments),
         Format::XmlEvents => {

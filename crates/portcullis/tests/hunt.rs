@@ -965,3 +965,96 @@ fn windows_docker_command_lines_and_drive_binds() {
         );
     }
 }
+
+/// Debian's podman (installed by scripts/test) with a private store, as root or not.
+fn podman(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("podman")
+        .arg("--root")
+        .arg(dir.join("root"))
+        .arg("--runroot")
+        .arg(dir.join("run"))
+        .args([
+            "--storage-driver",
+            "vfs",
+            "--events-backend",
+            "file",
+            "--cgroup-manager",
+            "cgroupfs",
+        ])
+        .arg("--tmpdir")
+        .arg(dir.join("tmp"))
+        .args(args)
+        .output()
+        .expect("podman runs (scripts/test installs it)")
+}
+
+#[test]
+fn real_podman_events_and_inspect_are_hunted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let root = dir.path().join("rootfs");
+    fs::create_dir_all(root.join("bin")).expect("mkdir");
+    fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
+    let tar = dir.path().join("bb.tar");
+    let ok = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(ok.success());
+    let imported = podman(
+        dir.path(),
+        &["import", tar.to_str().expect("utf8"), "portcullis/bb:1"],
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let created = podman(
+        dir.path(),
+        &[
+            "create",
+            "--name",
+            "pmx",
+            "--privileged",
+            "-v",
+            "/:/host",
+            "portcullis/bb:1",
+            "/bin/busybox",
+            "true",
+        ],
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let events = podman(
+        dir.path(),
+        &["events", "--stream=false", "--format", "json"],
+    );
+    let inspect = podman(dir.path(), &["inspect", "pmx"]);
+    let (ev, insp) = (
+        dir.path().join("events.json"),
+        dir.path().join("inspect.json"),
+    );
+    fs::write(&ev, &events.stdout).expect("w");
+    fs::write(&insp, &inspect.stdout).expect("w");
+    let (a, err, _) = hunt(&["--min-severity", "info", ev.to_str().expect("utf8")]);
+    assert!(
+        a.iter().any(|x| x["target"]["kind"] == "PodmanContainer"
+            && x["target"]["name"] == "pmx"
+            && x["source"]["kind"] == "podman_events"
+            && x["operation"] == "create"),
+        "{err} {a:#?}"
+    );
+    let (a, err, _) = hunt(&[insp.to_str().expect("utf8")]);
+    let c = codes(&a);
+    assert!(
+        c.contains(&"PRV001".to_string()) && c.contains(&"MNT001".to_string()),
+        "{err} {c:?}"
+    );
+}
