@@ -15,6 +15,7 @@ pub mod docker_route;
 pub mod docker_wire;
 pub mod evtx;
 pub mod go_json;
+pub mod journald;
 pub mod json_stream;
 pub mod k8s;
 pub mod k8s_audit;

@@ -21,6 +21,10 @@ pub enum Format {
     /// exported document.
     XmlEvents,
     Auditd,
+    /// `journalctl -o json`.
+    Journald,
+    /// `journalctl -o export`.
+    JournaldExport,
     /// Binary Windows event logs (Sysmon, Security).
     Evtx,
 }
@@ -37,6 +41,8 @@ impl Format {
         ("ecs", Format::Ecs),
         ("xml-events", Format::XmlEvents),
         ("auditd", Format::Auditd),
+        ("journald", Format::Journald),
+        ("journald-export", Format::JournaldExport),
         ("evtx", Format::Evtx),
     ];
 
@@ -72,7 +78,9 @@ impl Format {
             | Format::DockerEventsText
             | Format::Ecs => Kind::Lines,
             Format::XmlEvents => Kind::Lines,
-            Format::Auditd | Format::DockerDaemon => Kind::OrderedLines,
+            Format::Auditd | Format::DockerDaemon | Format::Journald | Format::JournaldExport => {
+                Kind::OrderedLines
+            }
             Format::DockerInspect | Format::K8sEvents => Kind::Document,
             Format::Evtx => Kind::Binary,
         }
@@ -98,6 +106,14 @@ pub fn detect(head: &str) -> Option<Format> {
         return Some(Format::Evtx);
     }
     let first = head.lines().map(str::trim).find(|l| !l.is_empty())?;
+    if first.starts_with("__CURSOR=") || first.starts_with("__REALTIME_TIMESTAMP=") {
+        return Some(Format::JournaldExport);
+    }
+    if first.starts_with('{')
+        && (first.contains("\"__CURSOR\"") || first.contains("\"__REALTIME_TIMESTAMP\""))
+    {
+        return Some(Format::Journald);
+    }
     if first.contains("type=") && first.contains("msg=audit(") {
         return Some(Format::Auditd);
     }
@@ -286,6 +302,8 @@ pub fn is_json(format: Format) -> bool {
             | Format::Auditd
             | Format::DockerDaemon
             | Format::DockerEventsText
+            | Format::Journald
+            | Format::JournaldExport
             | Format::Evtx
     )
 }
@@ -294,12 +312,19 @@ pub fn is_json(format: Format) -> bool {
 pub enum Ordered {
     Auditd(process::AuditdReader),
     Daemon(docker_events::DaemonLogReader),
+    Journald(crate::journald::JournaldReader, bool),
 }
 
 impl Ordered {
     pub fn new(format: Format) -> Ordered {
         match format {
             Format::DockerDaemon => Ordered::Daemon(docker_events::DaemonLogReader::default()),
+            Format::Journald => {
+                Ordered::Journald(crate::journald::JournaldReader::default(), false)
+            }
+            Format::JournaldExport => {
+                Ordered::Journald(crate::journald::JournaldReader::default(), true)
+            }
             _ => Ordered::Auditd(process::AuditdReader::default()),
         }
     }
@@ -317,12 +342,17 @@ impl Ordered {
                 out.extend(r.push(text, file, line)?);
                 Ok(())
             }
+            Ordered::Journald(r, false) if text.trim().is_empty() => Ok(()),
+            Ordered::Journald(r, false) => r.push_json(text, file, line, out),
+            Ordered::Journald(r, true) => r.push_export(text, file, line, out),
         }
     }
 
     pub fn finish(&mut self, file: &str, out: &mut Vec<Deployment>) {
-        if let Ordered::Auditd(r) = self {
-            r.finish(file, out);
+        match self {
+            Ordered::Auditd(r) => r.finish(file, out),
+            Ordered::Journald(r, _) => r.finish(file, out),
+            Ordered::Daemon(_) => {}
         }
     }
 }

@@ -1058,3 +1058,54 @@ fn real_podman_events_and_inspect_are_hunted() {
         "{err} {c:?}"
     );
 }
+
+#[test]
+fn journald_exports_of_dockerd_and_podman_are_hunted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let entry = |cursor: u32, ident: &str, msg: &str| {
+        serde_json::json!({"__CURSOR": format!("s=abc;i={cursor}"), "__REALTIME_TIMESTAMP": "1795168800000000",
+            "_SYSTEMD_UNIT": format!("{ident}.service"), "SYSLOG_IDENTIFIER": ident, "_COMM": ident, "PRIORITY": "7", "MESSAGE": msg})
+        .to_string()
+    };
+    let lines = [
+        entry(
+            1,
+            "systemd",
+            "Started docker.service - Docker Application Container Engine.",
+        ),
+        entry(
+            2,
+            "dockerd",
+            r#"time="2026-11-20T10:00:00.000000000Z" level=debug msg="Calling POST /v1.41/containers/create?name=root""#,
+        ),
+        entry(
+            3,
+            "dockerd",
+            r#"time="2026-11-20T10:00:00.000100000Z" level=debug msg="form data: {\"HostConfig\":{\"Binds\":[\"/:/host\"],\"Privileged\":true},\"Image\":\"alpine\"}""#,
+        ),
+        entry(
+            4,
+            "containerd",
+            r#"time="2026-11-20T10:00:00.1Z" level=info msg="loading plugin""#,
+        ),
+    ];
+    let json = dir.path().join("docker.journal.json");
+    fs::write(&json, lines.join("\n") + "\n").expect("w");
+    let (a, err, code) = hunt(&[json.to_str().expect("utf8")]);
+    let c = codes(&a);
+    assert!(
+        c.contains(&"PRV001".to_string()) && c.contains(&"MNT001".to_string()),
+        "{err} {c:?}"
+    );
+    assert!(a.iter().all(|x| x["source"]["kind"] == "journald"));
+    assert_ne!(code, Some(2), "{err}");
+    let export = "__CURSOR=s=abc;i=9\n__REALTIME_TIMESTAMP=1795168800000000\n_COMM=podman\nSYSLOG_IDENTIFIER=podman\nPODMAN_EVENT=create\nPODMAN_TYPE=container\nPODMAN_NAME=miner\nPODMAN_IMAGE=docker.io/xmrig/xmrig:latest\nPODMAN_ID=0123\nMESSAGE=container create 0123\n\n";
+    let ex = dir.path().join("podman.export");
+    fs::write(&ex, export).expect("w");
+    let (a, err, _) = hunt(&["--min-severity", "info", ex.to_str().expect("utf8")]);
+    assert!(
+        a.iter()
+            .any(|x| x["target"]["kind"] == "PodmanContainer" && x["target"]["name"] == "miner"),
+        "{err} {a:#?}"
+    );
+}
