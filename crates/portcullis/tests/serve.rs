@@ -879,6 +879,22 @@ fn client_config(pem: &[u8]) -> rustls::ClientConfig {
     .with_no_client_auth()
 }
 
+/// A TLS session to the server (read timeout 10 s), not yet handshaken.
+fn tls_to(
+    addr: &str,
+    pem: &[u8],
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let conn = rustls::ClientConnection::new(
+        std::sync::Arc::new(client_config(pem)),
+        rustls_pki_types::ServerName::try_from("localhost").expect("name"),
+    )
+    .expect("client");
+    let tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
 #[test]
 fn slow_silent_and_excess_connections_are_closed() {
     use std::net::TcpStream;
@@ -902,14 +918,7 @@ fn slow_silent_and_excess_connections_are_closed() {
     );
     // Slow: a TLS session that sends half a request header and stops (slowloris).
     let pem = std::fs::read(s.cert()).expect("cert");
-    let conn = rustls::ClientConnection::new(
-        std::sync::Arc::new(client_config(&pem)),
-        rustls_pki_types::ServerName::try_from("localhost").expect("name"),
-    )
-    .expect("client");
-    let tcp = TcpStream::connect(&addr).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut tls = tls_to(&addr, &pem);
     use std::io::Write;
     tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: local")
         .expect("half a header");
@@ -919,14 +928,7 @@ fn slow_silent_and_excess_connections_are_closed() {
         "slow header kept open {took:?}"
     );
     // Idle: a keep-alive connection that sends nothing after its answer is closed too.
-    let conn = rustls::ClientConnection::new(
-        std::sync::Arc::new(client_config(&pem)),
-        rustls_pki_types::ServerName::try_from("localhost").expect("name"),
-    )
-    .expect("client");
-    let tcp = TcpStream::connect(&addr).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut tls = tls_to(&addr, &pem);
     tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .expect("request");
     let took = closed_after(&mut tls);
