@@ -177,6 +177,10 @@ impl Raw {
 /// judging more), anything else takes the last value. For records the API server wrote
 /// from a client's raw body (an audit event's `requestObject`): one read, as cheap as a
 /// `Value`.
+///
+/// `managedFields` is skipped wherever it appears: it is the API server's bookkeeping of
+/// who set which field (only `ObjectMeta` has it), never what runs, and it is the largest
+/// part of every object an audit response carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merged(pub Value);
 
@@ -223,7 +227,12 @@ impl<'de> Deserialize<'de> for Merged {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Merged, A::Error> {
                 let mut out = Map::new();
-                while let Some((k, Merged(v))) = map.next_entry::<String, Merged>()? {
+                while let Some(k) = map.next_key::<String>()? {
+                    if k == "managedFields" {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        continue;
+                    }
+                    let Merged(v) = map.next_value()?;
                     // One lookup a key: a repeat (rare) merges, a new key is inserted.
                     match out.entry(k) {
                         serde_json::map::Entry::Occupied(mut e) => merge_repeat(e.get_mut(), v),

@@ -50,6 +50,94 @@ const POD_TEMPLATE_CRDS: &[(&str, &str)] = &[
     ("scaledjobs", "ScaledJob"),
 ];
 
+/// Built-in resources, by API group, whose objects never hold a pod: a write to one is
+/// not a deployment whatever its body, so its body is not read. Lease renewals, node
+/// status patches and events are most of the writes in every audit log, and at Request or
+/// RequestResponse level each carries a body. Only built-in groups are listed: a custom
+/// resource named `events` in another group still has its body searched for a pod.
+const PODLESS_RESOURCES: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "events",
+            "endpoints",
+            "configmaps",
+            "secrets",
+            "services",
+            "serviceaccounts",
+            "namespaces",
+            "nodes",
+            "persistentvolumeclaims",
+            "persistentvolumes",
+            "limitranges",
+            "resourcequotas",
+        ],
+    ),
+    ("coordination.k8s.io", &["leases"]),
+    ("events.k8s.io", &["events"]),
+    ("discovery.k8s.io", &["endpointslices"]),
+    (
+        "authentication.k8s.io",
+        &["tokenreviews", "selfsubjectreviews"],
+    ),
+    (
+        "authorization.k8s.io",
+        &[
+            "subjectaccessreviews",
+            "selfsubjectaccessreviews",
+            "selfsubjectrulesreviews",
+            "localsubjectaccessreviews",
+        ],
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        &[
+            "roles",
+            "rolebindings",
+            "clusterroles",
+            "clusterrolebindings",
+        ],
+    ),
+    (
+        "networking.k8s.io",
+        &["ingresses", "ingressclasses", "networkpolicies"],
+    ),
+    ("policy", &["poddisruptionbudgets"]),
+    ("autoscaling", &["horizontalpodautoscalers"]),
+    (
+        "storage.k8s.io",
+        &[
+            "storageclasses",
+            "csinodes",
+            "csidrivers",
+            "volumeattachments",
+            "csistoragecapacities",
+        ],
+    ),
+    ("scheduling.k8s.io", &["priorityclasses"]),
+    ("certificates.k8s.io", &["certificatesigningrequests"]),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        &["flowschemas", "prioritylevelconfigurations"],
+    ),
+    ("apiregistration.k8s.io", &["apiservices"]),
+    (
+        "admissionregistration.k8s.io",
+        &[
+            "mutatingwebhookconfigurations",
+            "validatingwebhookconfigurations",
+            "validatingadmissionpolicies",
+            "validatingadmissionpolicybindings",
+        ],
+    ),
+];
+
+fn is_podless(group: &str, resource: &str) -> bool {
+    PODLESS_RESOURCES
+        .iter()
+        .any(|(g, rs)| *g == group && rs.contains(&resource))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct ObjectRef<'a> {
@@ -156,7 +244,10 @@ struct Head<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct HeadRef<'a> {
+    #[serde(borrow, default)]
+    api_group: Option<&'a str>,
     #[serde(borrow, default)]
     resource: Option<&'a str>,
     #[serde(borrow, default)]
@@ -174,8 +265,12 @@ impl Head<'_> {
             return true;
         }
         let verb = self.verb.unwrap_or("");
-        let (resource, sub) = self.object_ref.as_ref().map_or(("", ""), |o| {
-            (o.resource.unwrap_or(""), o.subresource.unwrap_or(""))
+        let (group, resource, sub) = self.object_ref.as_ref().map_or(("", "", ""), |o| {
+            (
+                o.api_group.unwrap_or(""),
+                o.resource.unwrap_or(""),
+                o.subresource.unwrap_or(""),
+            )
         });
         let writes = matches!(verb, "create" | "update" | "patch");
         match sub {
@@ -183,6 +278,7 @@ impl Head<'_> {
             "ephemeralcontainers" => writes,
             "" => {
                 writes
+                    && !is_podless(group, resource)
                     && (resource_kind(resource).is_some()
                         || self.request_object.is_some()
                         || self.response_object.is_some())
@@ -352,7 +448,8 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
     let known_kind = resource_kind(resource);
     let has_body = ev.request_object.is_some() || ev.response_object.is_some();
     // Unknown resources matter only when their body embeds a pod (found by shape below).
-    if known_kind.is_none() && !has_body {
+    let group = oref.and_then(|o| o.api_group.as_deref()).unwrap_or("");
+    if known_kind.is_none() && (!has_body || is_podless(group, resource)) {
         return None;
     }
     let stage = match ev.stage.as_deref() {
@@ -527,6 +624,11 @@ fn object_deployments(
             obj = k8s::json_patch_object(&obj);
         }
         let pod = k8s::any_pod_spec(&obj);
+        // A patch of a resource that is not a workload is a deployment only when it
+        // carries a pod (a custom resource's template).
+        if pod.is_none() && resource_kind(resource).is_none() {
+            return Vec::new();
+        }
         let mut d = base.clone();
         absorb_metadata(&mut d.target, &obj);
         d.pod = pod;
@@ -1010,5 +1112,41 @@ mod tests {
             .expect("ok")
             .is_empty()
         );
+    }
+
+    #[test]
+    fn built_in_resources_without_pods_are_not_deployments() {
+        // An Event patched in kube-system with its body: not a workload (WKL003 used to
+        // fire on it), and its body is not read.
+        let event = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"e1","stage":"ResponseComplete","verb":"patch","user":{"username":"system:node:n1"},"objectRef":{"resource":"events","namespace":"kube-system","name":"x.1","apiVersion":"v1"},"responseStatus":{"code":200},"requestObject":{"count":2,"lastTimestamp":"2026-11-20T10:00:00Z"}}"#;
+        assert!(run(&[event]).0.is_empty());
+        let lease = event
+            .replace(
+                r#""resource":"events""#,
+                r#""resource":"leases","apiGroup":"coordination.k8s.io""#,
+            )
+            .replace(r#""verb":"patch""#, r#""verb":"update""#);
+        assert!(run(&[&lease]).0.is_empty());
+        // A custom resource that happens to be called `events`, in its own group, is still
+        // searched for a pod template.
+        let custom = DEPLOY
+            .replace(r#""resource":"deployments""#, r#""resource":"events""#)
+            .replace(r#""apiGroup":"apps""#, r#""apiGroup":"ops.example.com""#)
+            .replace(r#""kind":"Deployment""#, r#""kind":"Runner""#);
+        let (out, _) = run(&[&custom]);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].pod.is_some());
+    }
+
+    #[test]
+    fn managed_fields_are_not_read() {
+        let with = DEPLOY.replace(
+            r#""metadata":{"name":"web"}"#,
+            r#""metadata":{"name":"web","managedFields":[{"manager":"kubectl","fieldsV1":{"f:spec":{}}}]}"#,
+        );
+        let (a, _) = run(&[&with]);
+        let (b, _) = run(&[DEPLOY]);
+        assert_eq!(a.len(), 1);
+        assert_eq!(format!("{:?}", a[0].pod), format!("{:?}", b[0].pod));
     }
 }

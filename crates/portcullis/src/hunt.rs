@@ -690,7 +690,13 @@ fn parse_block(block: &Block, fmt: Format, name: &str) -> Parsed {
     let mut outputs: Vec<Result<LineOutput, SourceError>> =
         block.long.iter().cloned().map(Err).collect();
     let mut lines = 0u64;
-    for (i, raw) in block.data.split(|b| *b == b'\n').enumerate() {
+    // memchr finds line ends a word at a time; `split` on a byte compares one at a time
+    // and was a seventh of a one-thread run over long audit lines.
+    let mut start = 0usize;
+    let ends = memchr::memchr_iter(b'\n', &block.data).chain(std::iter::once(block.data.len()));
+    for (i, end) in ends.enumerate() {
+        let raw = &block.data[start.min(end)..end];
+        start = end + 1;
         let line_no = block.first_line + i;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
