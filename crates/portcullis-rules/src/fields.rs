@@ -216,8 +216,8 @@ fields! {
         |d| Val::Bool(d.actor.user.as_deref().is_some_and(is_controller));
     ExecCommand "exec.command" Event "command of an exec/attach (pods/exec query, docker exec_create)" =>
         |d| d.target.annotation(portcullis_model::EXEC_COMMAND_ANNOTATION).map_or(Val::Null, s);
-    TargetMirrorPod "target.mirror_pod" Event "a static pod's mirror: a Pod with the kubernetes.io/config.mirror annotation" =>
-        |d| Val::Bool(d.target.kind == "Pod" && d.target.annotation("kubernetes.io/config.mirror").is_some());
+    TargetMirrorPod "target.mirror_pod" Event "a static pod or its mirror: a Pod with the kubernetes.io/config.mirror annotation, or one a kubelet read from a file or URL (kubernetes.io/config.source file or http)" =>
+        |d| Val::Bool(d.target.kind == "Pod" && (d.target.annotation("kubernetes.io/config.mirror").is_some() || matches!(d.target.annotation("kubernetes.io/config.source"), Some("file" | "http"))));
     ExecPrivileged "exec.privileged" Event "the exec itself runs privileged (docker exec --privileged, ExecConfig.Privileged)" =>
         |d| Val::Bool(d.exec.as_ref().is_some_and(|e| e.privileged));
     CreatedForKind "created_for.kind" Event "for a controller-made pod: the kind of workload it belongs to" =>

@@ -238,6 +238,10 @@ impl DaemonLogReader {
     ) -> Result<Vec<Deployment>, SourceError> {
         let msg = go_msg(text);
         let msg = msg.as_deref().unwrap_or(text);
+        // containerd logs with the same library: its shim start is a task start.
+        if let Some(d) = crate::containerd::log_line(text, file, line) {
+            return Ok(vec![d]);
+        }
         let time = go_field(text, "time");
         if let Some(call) = msg.split("Calling POST ").nth(1) {
             let path = call.split_whitespace().next().unwrap_or("");

@@ -117,7 +117,21 @@ impl JournaldReader {
         let unit = field("SYSLOG_IDENTIFIER")
             .or_else(|| field("_COMM"))
             .unwrap_or_default();
-        if matches!(unit.as_str(), "dockerd" | "docker") {
+        if unit == "kubelet" {
+            let micros: f64 = field("__REALTIME_TIMESTAMP")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0.0);
+            let time = (micros > 0.0).then(|| portcullis_model::time::rfc3339(micros / 1e6));
+            let message = field("MESSAGE").unwrap_or_default();
+            let host = field("_HOSTNAME");
+            let mut ds = crate::kubelet::line(&message, file, line, host.as_deref(), time);
+            for d in &mut ds {
+                d.origin.kind = "journald".into();
+            }
+            out.extend(ds);
+            return Ok(());
+        }
+        if matches!(unit.as_str(), "dockerd" | "docker" | "containerd") {
             let message = field("MESSAGE").unwrap_or_default();
             let mut ds = self.daemon.push(&message, file, line)?;
             for d in &mut ds {
@@ -159,5 +173,25 @@ mod tests {
         assert_eq!(out[0].target.kind, "PodmanContainer");
         assert_eq!(out[0].target.name.as_deref(), Some("pmx"));
         assert_eq!(out[0].origin.line, 1);
+    }
+
+    #[test]
+    fn containerd_and_kubelet_units_are_read_as_their_own_logs() {
+        let mut r = JournaldReader::default();
+        let mut out = Vec::new();
+        let shim = serde_json::json!({"__CURSOR": "s=1", "__REALTIME_TIMESTAMP": "1796604178141748", "SYSLOG_IDENTIFIER": "containerd", "_SYSTEMD_UNIT": "containerd.service", "_HOSTNAME": "node-3",
+            "MESSAGE": "time=\"2026-12-07T00:42:58.141748958Z\" level=info msg=\"starting signal loop\" namespace=default path=/run/containerd/io.containerd.runtime.v2.task/default/x1 pid=11816 runtime=io.containerd.runc.v2"});
+        let kubelet = serde_json::json!({"__CURSOR": "s=2", "__REALTIME_TIMESTAMP": "1796604178500000", "SYSLOG_IDENTIFIER": "kubelet", "_SYSTEMD_UNIT": "kubelet.service", "_HOSTNAME": "node-3",
+            "MESSAGE": "I1207 00:42:58.500000    1234 kubelet.go:2435] \"SyncLoop ADD\" source=\"file\" pods=[\"default/miner-node-3\"]"});
+        for (i, e) in [shim, kubelet].iter().enumerate() {
+            r.push_json(&e.to_string(), "j.json", i + 1, &mut out)
+                .expect("entry");
+        }
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].target.kind, "ContainerdContainer");
+        assert_eq!(out[0].target.name.as_deref(), Some("x1"));
+        assert_eq!(out[1].target.name.as_deref(), Some("miner-node-3"));
+        assert_eq!(out[1].actor.user.as_deref(), Some("system:node:node-3"));
+        assert_eq!(out[1].time.as_deref(), Some("2026-12-07T00:42:58.500Z"));
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod cmdline;
 pub mod compose;
+pub mod containerd;
 pub mod docker_api;
 pub mod docker_authz;
 pub mod docker_events;
@@ -20,6 +21,7 @@ pub mod json_stream;
 pub mod k8s;
 pub mod k8s_audit;
 pub mod k8s_wire;
+pub mod kubelet;
 pub mod logs;
 pub mod manifest;
 pub mod process;

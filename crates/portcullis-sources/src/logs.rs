@@ -27,6 +27,10 @@ pub enum Format {
     JournaldExport,
     /// Binary Windows event logs (Sysmon, Security).
     Evtx,
+    /// `ctr events` output.
+    ContainerdEvents,
+    /// The kubelet's klog lines.
+    Kubelet,
 }
 
 impl Format {
@@ -44,6 +48,8 @@ impl Format {
         ("journald", Format::Journald),
         ("journald-export", Format::JournaldExport),
         ("evtx", Format::Evtx),
+        ("containerd-events", Format::ContainerdEvents),
+        ("kubelet", Format::Kubelet),
     ];
 
     pub fn parse(s: &str) -> Result<Format, String> {
@@ -76,7 +82,9 @@ impl Format {
             | Format::DockerEvents
             | Format::PodmanEvents
             | Format::DockerEventsText
-            | Format::Ecs => Kind::Lines,
+            | Format::Ecs
+            | Format::ContainerdEvents
+            | Format::Kubelet => Kind::Lines,
             Format::XmlEvents => Kind::Lines,
             Format::Auditd | Format::DockerDaemon | Format::Journald | Format::JournaldExport => {
                 Kind::OrderedLines
@@ -120,8 +128,15 @@ pub fn detect(head: &str) -> Option<Format> {
     if first.contains("<Event") || first.starts_with("<?xml") || first.starts_with("<Events") {
         return Some(Format::XmlEvents);
     }
+    // dockerd and containerd both log with logrus; one reader knows both.
     if first.contains("msg=\"") && (first.contains("level=") || first.contains("dockerd")) {
         return Some(Format::DockerDaemon);
+    }
+    if crate::containerd::looks_like_ctr_event(first) {
+        return Some(Format::ContainerdEvents);
+    }
+    if crate::kubelet::looks_like_klog(first) {
+        return Some(Format::Kubelet);
     }
     if first.len() > 20
         && first.as_bytes()[..4].iter().all(u8::is_ascii_digit)
@@ -264,6 +279,12 @@ pub fn parse_line(
         Format::XmlEvents => {
             process::xml_event(text, file, line, "sysmon").map(LineOutput::Deployments)
         }
+        Format::ContainerdEvents => {
+            crate::containerd::ctr_event(text, file, line).map(LineOutput::Deployments)
+        }
+        Format::Kubelet => Ok(LineOutput::Deployments(crate::kubelet::line(
+            text, file, line, None, None,
+        ))),
         _ => Ok(LineOutput::Deployments(Vec::new())),
     }
 }
@@ -305,6 +326,8 @@ pub fn is_json(format: Format) -> bool {
             | Format::Journald
             | Format::JournaldExport
             | Format::Evtx
+            | Format::ContainerdEvents
+            | Format::Kubelet
     )
 }
 
@@ -549,6 +572,24 @@ mod tests {
         );
         assert_eq!(
             detect(r#"time="x" level=debug msg="Calling GET /_ping""#),
+            Some(Format::DockerDaemon)
+        );
+        assert_eq!(
+            detect(
+                "2026-12-07 00:42:58.114718047 +0000 UTC default /containers/create {\"id\":\"t1\"}"
+            ),
+            Some(Format::ContainerdEvents)
+        );
+        assert_eq!(
+            detect(
+                r#"I1207 00:42:58.123456    1234 kubelet.go:2435] "SyncLoop ADD" source="file" pods=["a/b"]"#
+            ),
+            Some(Format::Kubelet)
+        );
+        assert_eq!(
+            detect(
+                r#"time="2026-12-07T00:42:48.4Z" level=info msg="starting containerd" revision= version=1.6.20"#
+            ),
             Some(Format::DockerDaemon)
         );
         assert_eq!(detect("plain text"), None);

@@ -1109,3 +1109,129 @@ fn journald_exports_of_dockerd_and_podman_are_hunted() {
         "{err} {a:#?}"
     );
 }
+
+/// Wait until `path` holds `needle` (a file another process is writing).
+fn wait_for_text(path: &std::path::Path, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) || std::time::Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn real_containerd_events_and_log_show_a_container_made_on_its_socket() {
+    let c = Containerd::start();
+    let events = c.dir.path().join("ctr-events.log");
+    let mut watcher = std::process::Command::new("ctr")
+        .arg("--address")
+        .arg(&c.socket)
+        .arg("events")
+        .stdout(fs::File::create(&events).expect("events file"))
+        .spawn()
+        .expect("ctr events");
+    // The subscription is live once it has seen an event of its own making.
+    assert!(c.ctr(&["namespaces", "create", "probe"]).status.success());
+    let seen = wait_for_text(&events, "/namespaces/create");
+    assert!(
+        seen.contains("/namespaces/create"),
+        "ctr events saw nothing"
+    );
+    let rootfs = c.busybox_rootfs();
+    let rootfs = rootfs.to_string_lossy();
+    let run = c.ctr(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "--rootfs",
+        &rootfs,
+        "t1",
+        "/bin/busybox",
+        "true",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The Kubernetes namespace is the kubelet's: the same run there is not ACT018's.
+    let run = c.ctr(&[
+        "--namespace",
+        "k8s.io",
+        "run",
+        "--rm",
+        "--rootfs",
+        &rootfs,
+        "k1",
+        "/bin/busybox",
+        "true",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = wait_for_text(&events, r#"k8s.io /containers/delete {"id":"k1"}"#);
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    assert!(text.contains("/tasks/start"), "{text}");
+
+    let act018 = |a: &[serde_json::Value]| -> Vec<(String, String)> {
+        a.iter()
+            .filter(|x| x["rule"]["id"] == "ACT018")
+            .map(|x| {
+                (
+                    x["target"]["name"].as_str().unwrap_or("").to_string(),
+                    x["operation"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let (a, err, _) = hunt(&[events.to_str().unwrap_or("")]);
+    assert!(!err.contains("input error:"), "{err}");
+    assert_eq!(
+        act018(&a),
+        vec![
+            ("t1".to_string(), "create".to_string()),
+            ("t1".into(), "start".into())
+        ],
+        "{a:?}"
+    );
+    // containerd's own log: the shim's start of each task, by namespace.
+    let log = c.dir.path().join("containerd.log");
+    let (a, err, _) = hunt(&[log.to_str().unwrap_or("")]);
+    assert!(!err.contains("input error:"), "{err}");
+    assert_eq!(
+        act018(&a),
+        vec![("t1".to_string(), "start".to_string())],
+        "{}",
+        c.log()
+    );
+}
+
+#[test]
+fn a_kubelet_log_shows_static_pods_that_never_met_admission() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("kubelet.log");
+    fs::write(
+        &log,
+        concat!(
+            "I1207 00:40:01.000100    1234 server.go:484] \"Kubelet version\" kubeletVersion=\"v1.31.2\"\n",
+            "I1207 00:40:02.123456    1234 kubelet.go:2435] \"SyncLoop ADD\" source=\"api\" pods=[\"default/web-5cdcc99dbf-x7k2p\"]\n",
+            "I1207 00:42:58.123456    1234 kubelet.go:2435] \"SyncLoop ADD\" source=\"file\" pods=[\"default/miner-node-3\"]\n",
+            "E1207 00:42:59.000000    1234 pod_workers.go:1301] \"Error syncing pod, skipping\" err=\"failed to \\\"StartContainer\\\"\"\n",
+        ),
+    )
+    .expect("write");
+    let (a, err, _) = hunt(&["--min-severity", "low", log.to_str().unwrap_or("")]);
+    assert!(!err.contains("input error:"), "{err}");
+    let static_pods: Vec<_> = a
+        .iter()
+        .filter(|x| x["rule"]["id"] == "ACT012")
+        .map(|x| x["target"]["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(static_pods, vec!["miner-node-3"], "{a:?}");
+}

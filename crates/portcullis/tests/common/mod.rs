@@ -417,3 +417,73 @@ impl Rng {
         &items[self.below(items.len())]
     }
 }
+
+/// A real containerd (Debian's `containerd`, a dependency of docker.io), private to a
+/// test: its own root, state and socket, its log in `containerd.log`, killed on drop.
+#[allow(dead_code)] // not every test binary starts one
+pub struct Containerd {
+    pub child: std::process::Child,
+    pub dir: tempfile::TempDir,
+    pub socket: std::path::PathBuf,
+}
+
+#[allow(dead_code)]
+impl Containerd {
+    pub fn start() -> Containerd {
+        let dir = tempfile::tempdir().expect("tmp");
+        let socket = dir.path().join("containerd.sock");
+        let config = format!(
+            "version = 2\nroot = \"{root}/root\"\nstate = \"{root}/state\"\n[grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n",
+            root = dir.path().display(),
+            sock = socket.display()
+        );
+        std::fs::write(dir.path().join("config.toml"), config).expect("config");
+        let log = std::fs::File::create(dir.path().join("containerd.log")).expect("log");
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.path().join("config.toml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("containerd runs (scripts/test installs it)");
+        let c = Containerd { child, dir, socket };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if c.ctr(&["version"]).status.success() {
+                return c;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("containerd did not come up: {}", c.log());
+    }
+
+    pub fn ctr(&self, args: &[&str]) -> Output {
+        Command::new("ctr")
+            .arg("--address")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("ctr runs")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("containerd.log")).unwrap_or_default()
+    }
+
+    /// A root filesystem holding the static busybox, for `ctr run --rootfs` (no registry
+    /// is reachable, and `--rootfs` needs no image).
+    pub fn busybox_rootfs(&self) -> std::path::PathBuf {
+        let root = self.dir.path().join("rootfs");
+        std::fs::create_dir_all(root.join("bin")).expect("mkdir");
+        std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+            .expect("busybox-static is installed by scripts/test");
+        root
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
