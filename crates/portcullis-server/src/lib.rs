@@ -11,10 +11,10 @@
 pub mod admission;
 pub mod authz;
 pub mod decision;
+pub mod live;
 pub mod sinks;
 pub mod store;
 pub mod tls;
-pub mod watch;
 
 use axum::body::Bytes;
 use axum::extract::State as AxState;
@@ -97,6 +97,12 @@ pub struct ServeConfig {
     /// Folder with `ca.pem`, `cert.pem`, `key.pem` (Docker's `DOCKER_CERT_PATH` layout) for a
     /// `tcp://` daemon run with `--tlsverify`.
     pub docker_cert_path: Option<String>,
+    /// containerd's socket to follow; default: /run/containerd/containerd.sock when it
+    /// exists, "" disables the source.
+    pub containerd_address: Option<String>,
+    /// containerd namespaces the containerd source skips: the orchestrators' own, judged
+    /// at admission, in audit logs and by the Docker source.
+    pub containerd_ignored_namespaces: Vec<String>,
 }
 
 fn severity<'de, D: serde::Deserializer<'de>>(
@@ -135,6 +141,8 @@ impl Default for ServeConfig {
             stdout_alerts: false,
             docker_host: None,
             docker_cert_path: None,
+            containerd_address: None,
+            containerd_ignored_namespaces: vec!["k8s.io".into(), "moby".into()],
             audit_stage_wait_ms: 30_000,
             max_connections: 1024,
             tls_handshake_timeout_ms: 10_000,
@@ -178,6 +186,11 @@ struct SinkLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct SourceLabels {
+    pub(crate) source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
     endpoint: &'static str,
 }
@@ -193,6 +206,10 @@ struct Metrics {
     sink_failures: Family<SinkLabels, Counter>,
     /// Requests a door refused without judging (unknown endpoint, unreadable body…).
     refusals: Family<RefusalLabels, Counter>,
+    /// Live sources: connected now (1/0), records judged, connections lost.
+    pub(crate) live_up: Family<SourceLabels, Gauge>,
+    pub(crate) live_records: Family<SourceLabels, Counter>,
+    pub(crate) live_reconnects: Family<SourceLabels, Counter>,
     /// The series every admission answer touches, looked up once: a family lookup takes a
     /// lock and hashes its labels, three times a review.
     admitted: AdmissionSeries,
@@ -257,6 +274,24 @@ impl Metrics {
             "Requests denied because the door could not judge them, by door and reason",
             refusals.clone(),
         );
+        let live_up = Family::<SourceLabels, Gauge>::default();
+        let live_records = Family::<SourceLabels, Counter>::default();
+        let live_reconnects = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "live_source_up",
+            "1 while a live source is connected to what it follows, by source",
+            live_up.clone(),
+        );
+        registry.register(
+            "live_source_records",
+            "Deployments a live source handed to the pack, by source",
+            live_records.clone(),
+        );
+        registry.register(
+            "live_source_reconnects",
+            "Times a live source lost its stream and reconnected, by source",
+            live_reconnects.clone(),
+        );
         let decision = |decision| {
             decisions
                 .get_or_create(&DecisionLabels {
@@ -292,6 +327,9 @@ impl Metrics {
             delivered,
             sink_failures,
             refusals,
+            live_up,
+            live_records,
+            live_reconnects,
         }
     }
 }
@@ -1095,17 +1133,8 @@ pub async fn run(
                 .await;
         }));
     }
-    let docker_host = match cfg.docker_host.clone() {
-        Some(h) => h,
-        None if std::path::Path::new("/var/run/docker.sock").exists() => {
-            "unix:///var/run/docker.sock".into()
-        }
-        None => String::new(),
-    };
-    if !docker_host.is_empty() {
-        let ep = watch::endpoint(&docker_host, cfg.docker_cert_path.as_deref())
-            .map_err(|e| format!("docker watcher: {e}"))?;
-        tokio::spawn(watch::run(state.clone(), docker_host, ep));
+    for source in live::from_config(cfg)? {
+        tokio::spawn(live::supervise(state.clone(), source));
     }
     if !cfg.sinks.is_empty() && cfg.store.is_empty() {
         return Err("sinks read from the alert store: set store".into());

@@ -24,6 +24,7 @@ pub mod k8s_wire;
 pub mod kubelet;
 pub mod logs;
 pub mod manifest;
+pub mod oci_spec;
 pub mod process;
 mod value;
 

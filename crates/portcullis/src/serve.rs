@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// --tlsverify.
     #[arg(long)]
     pub docker_cert_path: Option<String>,
+    /// containerd socket to follow (/run/containerd/containerd.sock; "" disables).
+    #[arg(long)]
+    pub containerd_address: Option<String>,
     /// Bearer token for the audit webhook receiver (/audit).
     #[arg(long, env = "PORTCULLIS_AUDIT_TOKEN")]
     pub audit_token: Option<String>,
@@ -83,6 +86,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     if args.docker_cert_path.is_some() {
         cfg.docker_cert_path = args.docker_cert_path;
+    }
+    if args.containerd_address.is_some() {
+        cfg.containerd_address = args.containerd_address;
     }
     if let Some(v) = args.audit_token {
         cfg.audit_token = v;

@@ -1021,3 +1021,141 @@ fn the_watcher_sees_privileged_execs_and_joined_host_namespaces() {
     );
     let _ = d.docker(&["rm", "-f", "hostpid", "joiner"]);
 }
+
+#[test]
+fn the_containerd_source_judges_ctr_run_from_its_oci_spec() {
+    let c = Containerd::start();
+    let s = Serve::start(&[
+        "--docker-host",
+        "",
+        "--containerd-address",
+        c.socket.to_str().expect("utf8"),
+    ]);
+    let connected = |s: &Serve| {
+        String::from_utf8_lossy(&s.curl(&["/metrics"]).stdout)
+            .contains("portcullis_live_source_up{source=\"containerd\"} 1")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !connected(&s) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(connected(&s), "the containerd source connects");
+    let rootfs = c.busybox_rootfs();
+    let rootfs = rootfs.to_str().expect("utf8");
+    let stored = |name: &str, rule: &str, within: std::time::Duration| {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if s.alerts().iter().any(|a| {
+                a["rule"]["id"] == rule
+                    && a["target"]["name"] == name
+                    && a["source"]["kind"] == "containerd_watch"
+            }) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        false
+    };
+    // runc keeps its state per containerd namespace in one folder for the whole machine:
+    // ids unique to this run, and commands that end, leave nothing behind.
+    let id = |name: &str| format!("{name}-{}", std::process::id());
+    let (evil, kubelet_made, while_away) = (id("evil"), id("kubelet-made"), id("while-away"));
+    let t = std::time::Instant::now();
+    let run = c.ctr(&[
+        "run",
+        "--privileged",
+        "--mount",
+        "type=bind,src=/,dst=/host,options=rbind",
+        "--rootfs",
+        rootfs,
+        &evil,
+        "/bin/busybox",
+        "true",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stored(&evil, "PRV001", std::time::Duration::from_secs(1)),
+        "a privileged ctr run is stored within a second: {:?}",
+        s.alerts()
+    );
+    eprintln!("ctr run → stored alert: {:?}", t.elapsed());
+    let alerts = s.alerts();
+    let evil: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a["target"]["name"] == evil.as_str())
+        .filter_map(|a| a["rule"]["id"].as_str())
+        .collect();
+    assert!(evil.contains(&"ACT018"), "{evil:?}");
+    assert!(
+        evil.iter().any(|r| r.starts_with("MNT")),
+        "the / bind: {evil:?}"
+    );
+    // The kubelet's namespace is skipped: nothing from a k8s.io container.
+    let run = c.ctr(&[
+        "--namespace",
+        "k8s.io",
+        "run",
+        "--privileged",
+        "--rootfs",
+        rootfs,
+        &kubelet_made,
+        "/bin/busybox",
+        "true",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // After a restart of containerd, a container created while the source was away is
+    // judged when it reconnects (containerd keeps no event history).
+    let mut c = c;
+    let _ = c.child.kill();
+    let _ = c.child.wait();
+    let config = c.dir.path().join("config.toml");
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(c.dir.path().join("containerd.log"))
+        .expect("log");
+    c.child = std::process::Command::new("containerd")
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("containerd restarts");
+    let up = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !c.ctr(&["version"]).status.success() && std::time::Instant::now() < up {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let create = c.ctr(&[
+        "container",
+        "create",
+        "--privileged",
+        "--rootfs",
+        rootfs,
+        &while_away,
+        "/bin/busybox",
+        "true",
+    ]);
+    assert!(
+        create.status.success(),
+        "{}",
+        String::from_utf8_lossy(&create.stderr)
+    );
+    assert!(
+        stored(&while_away, "PRV001", std::time::Duration::from_secs(10)),
+        "caught up after reconnecting: {}",
+        std::fs::read_to_string(s.dir.path().join("serve.log")).unwrap_or_default()
+    );
+    assert!(
+        !s.alerts()
+            .iter()
+            .any(|a| a["target"]["name"] == kubelet_made.as_str()),
+        "k8s.io is the kubelet's"
+    );
+}

@@ -259,6 +259,12 @@ impl Serve {
             .arg(dir.path().join("alerts.db"))
             .arg("--tls-dir")
             .arg(dir.path().join("tls"))
+            // Hermetic: a containerd on the test machine is not followed unless asked.
+            .args(if extra.contains(&"--containerd-address") {
+                &[][..]
+            } else {
+                &["--containerd-address", ""][..]
+            })
             .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("serve.log")).expect("log"))

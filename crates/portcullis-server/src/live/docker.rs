@@ -1,18 +1,18 @@
-//! The live Docker watcher: follow `/events` on the Docker socket (or a TCP endpoint, with
+//! The live Docker source: follow `/events` on the Docker socket (or a TCP endpoint, with
 //! mutual TLS when given a Docker cert folder); for
 //! container create/start and exec_create, inspect the container and judge its full
-//! HostConfig with the pack. When dockerd restarts the stream breaks; the watcher
-//! reconnects with `since` set to the last event it saw, so events that happened while it
-//! was away are replayed, and duplicates (the bound is inclusive) are dropped.
+//! HostConfig with the pack. When dockerd restarts the stream breaks; the next connection
+//! asks with `since` set to the last event seen, so events that happened while it was
+//! away are replayed, and duplicates (the bound is inclusive) are dropped.
 
-use crate::State;
+use super::{Follow, Judging, LiveSource};
+use crate::ServeConfig;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use portcullis_model::Operation;
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
-use std::time::Duration;
 
 pub enum Endpoint {
     Unix(String),
@@ -118,77 +118,110 @@ async fn get_json(ep: &Endpoint, path: &str) -> Result<Value, String> {
     serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
-/// Follow the daemon until the process ends.
-pub async fn run(state: State, host: String, ep: Endpoint) {
-    let mut since: Option<String> = None;
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut order: VecDeque<String> = VecDeque::new();
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let filters = r#"{"type":["container"]}"#;
-        let path = match &since {
-            Some(s) => format!("/events?since={s}&filters={}", urlencode(filters)),
-            None => format!("/events?filters={}", urlencode(filters)),
-        };
-        match get(&ep, &path).await {
-            Ok(resp) if resp.status().is_success() => {
-                tracing::info!(host = %host, since = ?since, "following docker events");
-                backoff = Duration::from_millis(100);
-                let mut body = resp.into_body();
-                let mut buf: Vec<u8> = Vec::new();
-                while let Some(frame) = body.frame().await {
-                    let Ok(frame) = frame else { break };
-                    let Some(data) = frame.data_ref() else {
-                        continue;
-                    };
-                    buf.extend_from_slice(data);
-                    while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-                        let line: Vec<u8> = buf.drain(..=nl).collect();
-                        let Ok(ev) = serde_json::from_slice::<Value>(&line) else {
-                            continue;
-                        };
-                        let nano = ev.get("timeNano").and_then(Value::as_i64).unwrap_or(0);
-                        let id = ev
-                            .pointer("/Actor/ID")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
-                        let action = ev
-                            .get("Action")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
-                        let key = format!("{id}|{action}|{nano}");
-                        if !seen.insert(key.clone()) {
-                            continue;
-                        }
-                        order.push_back(key);
-                        if order.len() > 10_000
-                            && let Some(old) = order.pop_front()
-                        {
-                            seen.remove(&old);
-                        }
-                        if nano > 0 {
-                            since = Some(format!(
-                                "{}.{:09}",
-                                nano / 1_000_000_000,
-                                nano % 1_000_000_000
-                            ));
-                        }
-                        handle(&state, &ep, &ev, &action, &id).await;
-                    }
-                }
-                tracing::warn!(host = %host, "docker event stream ended; reconnecting");
-            }
-            Ok(resp) => tracing::warn!(status = %resp.status(), "docker events refused"),
-            Err(e) => tracing::debug!(error = %e, "docker not reachable"),
+/// A Docker daemon's event stream, and where in it the last connection stopped.
+pub struct DockerEvents {
+    host: String,
+    ep: Endpoint,
+    since: Option<String>,
+    seen: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+/// `docker_host` (default: the local socket when there is one; "" turns it off).
+pub fn from_config(cfg: &ServeConfig) -> Result<Option<DockerEvents>, String> {
+    let host = match cfg.docker_host.clone() {
+        Some(h) => h,
+        None if std::path::Path::new("/var/run/docker.sock").exists() => {
+            "unix:///var/run/docker.sock".into()
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(2));
+        None => String::new(),
+    };
+    if host.is_empty() {
+        return Ok(None);
+    }
+    let ep = endpoint(&host, cfg.docker_cert_path.as_deref())
+        .map_err(|e| format!("docker watcher: {e}"))?;
+    Ok(Some(DockerEvents {
+        host,
+        ep,
+        since: None,
+        seen: HashSet::new(),
+        order: VecDeque::new(),
+    }))
+}
+
+impl LiveSource for DockerEvents {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn follow<'a>(&'a mut self, judging: &'a Judging) -> Follow<'a> {
+        Box::pin(self.follow_once(judging))
     }
 }
 
-async fn handle(state: &State, ep: &Endpoint, ev: &Value, action: &str, id: &str) {
+impl DockerEvents {
+    async fn follow_once(&mut self, judging: &Judging) -> Result<(), String> {
+        let filters = r#"{"type":["container"]}"#;
+        let path = match &self.since {
+            Some(s) => format!("/events?since={s}&filters={}", urlencode(filters)),
+            None => format!("/events?filters={}", urlencode(filters)),
+        };
+        let resp = get(&self.ep, &path).await?;
+        if !resp.status().is_success() {
+            return Err(format!("docker events refused: {}", resp.status()));
+        }
+        tracing::info!(host = %self.host, since = ?self.since, "following docker events");
+        judging.connected();
+        let mut body = resp.into_body();
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            let Some(data) = frame.data_ref() else {
+                continue;
+            };
+            buf.extend_from_slice(data);
+            while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=nl).collect();
+                let Ok(ev) = serde_json::from_slice::<Value>(&line) else {
+                    continue;
+                };
+                let nano = ev.get("timeNano").and_then(Value::as_i64).unwrap_or(0);
+                let id = ev
+                    .pointer("/Actor/ID")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let action = ev
+                    .get("Action")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let key = format!("{id}|{action}|{nano}");
+                if !self.seen.insert(key.clone()) {
+                    continue;
+                }
+                self.order.push_back(key);
+                if self.order.len() > 10_000
+                    && let Some(old) = self.order.pop_front()
+                {
+                    self.seen.remove(&old);
+                }
+                if nano > 0 {
+                    self.since = Some(format!(
+                        "{}.{:09}",
+                        nano / 1_000_000_000,
+                        nano % 1_000_000_000
+                    ));
+                }
+                handle(judging, &self.ep, &ev, &action, &id).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn handle(judging: &Judging, ep: &Endpoint, ev: &Value, action: &str, id: &str) {
     let verb = action.split(':').next().unwrap_or("").trim();
     if !matches!(verb, "create" | "start" | "exec_create") {
         return;
@@ -228,12 +261,12 @@ async fn handle(state: &State, ep: &Endpoint, ev: &Value, action: &str, id: &str
                 for d in &mut ds {
                     // Joined namespaces of a container the watcher has seen.
                     if let Some(pod) = d.pod.as_mut() {
-                        state.resolve_joins(pod);
+                        judging.resolve_joins(pod);
                     }
                 }
                 if let Some(d) = ds.first() {
                     let name = c.get("Name").and_then(Value::as_str).unwrap_or("");
-                    state.remember_container(&[id, name], crate::authz::host_namespaces(d));
+                    judging.remember_container(&[id, name], d);
                 }
                 ds
             }
@@ -255,10 +288,7 @@ async fn handle(state: &State, ep: &Endpoint, ev: &Value, action: &str, id: &str
             .and_then(Value::as_i64)
             .map(|t| t.to_string());
     }
-    let cfg = state.config();
-    let alerts = state.detect(&deployments);
-    // The watcher is not on anyone's request path: store before reading on.
-    state.persist(alerts, cfg.stdout_alerts).await;
+    judging.judge(deployments).await;
 }
 
 fn urlencode(s: &str) -> String {
