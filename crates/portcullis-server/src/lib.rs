@@ -103,6 +103,9 @@ pub struct ServeConfig {
     /// containerd namespaces the containerd source skips: the orchestrators' own, judged
     /// at admission, in audit logs and by the Docker source.
     pub containerd_ignored_namespaces: Vec<String>,
+    /// Podman's Docker-compatible API to follow (unix://…); default: the rootful socket
+    /// /run/podman/podman.sock when it exists, "" disables the source.
+    pub podman_host: Option<String>,
 }
 
 fn severity<'de, D: serde::Deserializer<'de>>(
@@ -143,6 +146,7 @@ impl Default for ServeConfig {
             docker_cert_path: None,
             containerd_address: None,
             containerd_ignored_namespaces: vec!["k8s.io".into(), "moby".into()],
+            podman_host: None,
             audit_stage_wait_ms: 30_000,
             max_connections: 1024,
             tls_handshake_timeout_ms: 10_000,

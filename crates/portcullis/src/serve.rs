@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// containerd socket to follow (/run/containerd/containerd.sock; "" disables).
     #[arg(long)]
     pub containerd_address: Option<String>,
+    /// Podman's Docker-compatible API to follow (unix:///run/podman/podman.sock; ""
+    /// disables).
+    #[arg(long)]
+    pub podman_host: Option<String>,
     /// Bearer token for the audit webhook receiver (/audit).
     #[arg(long, env = "PORTCULLIS_AUDIT_TOKEN")]
     pub audit_token: Option<String>,
@@ -89,6 +93,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     if args.containerd_address.is_some() {
         cfg.containerd_address = args.containerd_address;
+    }
+    if args.podman_host.is_some() {
+        cfg.podman_host = args.podman_host;
     }
     if let Some(v) = args.audit_token {
         cfg.audit_token = v;

@@ -1159,3 +1159,56 @@ fn the_containerd_source_judges_ctr_run_from_its_oci_spec() {
         "k8s.io is the kubelet's"
     );
 }
+
+#[test]
+fn the_podman_source_judges_api_creates_through_the_docker_mapping() {
+    let p = Podman::start();
+    let image = p.busybox_image();
+    let s = Serve::start(&[
+        "--docker-host",
+        "",
+        "--podman-host",
+        &format!("unix://{}", p.socket.display()),
+    ]);
+    let connected = |s: &Serve| {
+        String::from_utf8_lossy(&s.curl(&["/metrics"]).stdout)
+            .contains("portcullis_live_source_up{source=\"podman\"} 1")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !connected(&s) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(connected(&s), "the podman source connects");
+    let t = std::time::Instant::now();
+    let created = p.api(
+        "POST",
+        "/v1.41/containers/create?name=pm-evil",
+        Some(&format!(
+            r#"{{"Image":"{image}","Cmd":["/bin/busybox","true"],"HostConfig":{{"Privileged":true,"Binds":["/:/host"]}}}}"#
+        )),
+    );
+    assert!(created.contains("\"Id\""), "{created}");
+    let deadline = t + std::time::Duration::from_secs(1);
+    let mut found = Vec::new();
+    while std::time::Instant::now() < deadline {
+        found = s
+            .alerts()
+            .into_iter()
+            .filter(|a| a["target"]["name"] == "pm-evil" && a["source"]["kind"] == "podman_watch")
+            .filter_map(|a| a["rule"]["id"].as_str().map(str::to_string))
+            .collect();
+        if found.iter().any(|r| r == "PRV001") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    eprintln!("podman create → stored alert: {:?}", t.elapsed());
+    assert!(
+        found.iter().any(|r| r == "PRV001"),
+        "within a second: {found:?}"
+    );
+    assert!(
+        found.iter().any(|r| r.starts_with("MNT")),
+        "the / bind: {found:?}"
+    );
+}

@@ -118,8 +118,10 @@ async fn get_json(ep: &Endpoint, path: &str) -> Result<Value, String> {
     serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
-/// A Docker daemon's event stream, and where in it the last connection stopped.
+/// A Docker Engine API's event stream, and where in it the last connection stopped.
 pub struct DockerEvents {
+    /// `docker`, or another engine speaking Docker's API (`podman`).
+    name: &'static str,
     host: String,
     ep: Endpoint,
     since: Option<String>,
@@ -141,18 +143,26 @@ pub fn from_config(cfg: &ServeConfig) -> Result<Option<DockerEvents>, String> {
     }
     let ep = endpoint(&host, cfg.docker_cert_path.as_deref())
         .map_err(|e| format!("docker watcher: {e}"))?;
-    Ok(Some(DockerEvents {
-        host,
-        ep,
-        since: None,
-        seen: HashSet::new(),
-        order: VecDeque::new(),
-    }))
+    Ok(Some(DockerEvents::new("docker", host, ep)))
+}
+
+impl DockerEvents {
+    /// Follow the engine at `ep`; its alerts carry `source.kind` `<name>_watch`.
+    pub fn new(name: &'static str, host: String, ep: Endpoint) -> DockerEvents {
+        DockerEvents {
+            name,
+            host,
+            ep,
+            since: None,
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
 }
 
 impl LiveSource for DockerEvents {
     fn name(&self) -> &'static str {
-        "docker"
+        self.name
     }
 
     fn follow<'a>(&'a mut self, judging: &'a Judging) -> Follow<'a> {
@@ -171,7 +181,7 @@ impl DockerEvents {
         if !resp.status().is_success() {
             return Err(format!("docker events refused: {}", resp.status()));
         }
-        tracing::info!(host = %self.host, since = ?self.since, "following docker events");
+        tracing::info!(source = self.name, host = %self.host, since = ?self.since, "following engine events");
         judging.connected();
         let mut body = resp.into_body();
         let mut buf: Vec<u8> = Vec::new();
@@ -214,14 +224,14 @@ impl DockerEvents {
                         nano % 1_000_000_000
                     ));
                 }
-                handle(judging, &self.ep, &ev, &action, &id).await;
+                handle(judging, self.name, &self.ep, &ev, &action, &id).await;
             }
         }
         Ok(())
     }
 }
 
-async fn handle(judging: &Judging, ep: &Endpoint, ev: &Value, action: &str, id: &str) {
+async fn handle(judging: &Judging, name: &str, ep: &Endpoint, ev: &Value, action: &str, id: &str) {
     let verb = action.split(':').next().unwrap_or("").trim();
     if !matches!(verb, "create" | "start" | "exec_create") {
         return;
@@ -276,7 +286,7 @@ async fn handle(judging: &Judging, ep: &Endpoint, ev: &Value, action: &str, id: 
         }
     };
     for d in &mut deployments {
-        d.origin.kind = "docker_watch".into();
+        d.origin.kind = format!("{name}_watch");
         d.origin.record_id = Some(format!("{id}:{action}"));
         d.operation = match verb {
             "create" => Operation::Create,

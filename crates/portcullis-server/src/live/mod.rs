@@ -9,6 +9,7 @@
 
 pub mod containerd;
 pub mod docker;
+pub mod podman;
 
 use crate::{ServeConfig, SourceLabels, State};
 use portcullis_model::{Deployment, PodSpec};
@@ -88,6 +89,9 @@ pub fn from_config(cfg: &ServeConfig) -> Result<Vec<Box<dyn LiveSource>>, String
         sources.push(Box::new(s));
     }
     if let Some(s) = containerd::from_config(cfg)? {
+        sources.push(Box::new(s));
+    }
+    if let Some(s) = podman::from_config(cfg)? {
         sources.push(Box::new(s));
     }
     Ok(sources)

@@ -259,12 +259,14 @@ impl Serve {
             .arg(dir.path().join("alerts.db"))
             .arg("--tls-dir")
             .arg(dir.path().join("tls"))
-            // Hermetic: a containerd on the test machine is not followed unless asked.
-            .args(if extra.contains(&"--containerd-address") {
-                &[][..]
-            } else {
-                &["--containerd-address", ""][..]
-            })
+            // Hermetic: a containerd or Podman on the test machine is not followed unless
+            // a test asks.
+            .args(
+                ["--containerd-address", "--podman-host"]
+                    .into_iter()
+                    .filter(|flag| !extra.contains(flag))
+                    .flat_map(|flag| [flag, ""]),
+            )
             .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("serve.log")).expect("log"))
@@ -488,6 +490,110 @@ impl Containerd {
 }
 
 impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real rootful Podman API service (Debian's `podman system service`), private to a
+/// test: its own storage (vfs), run root and socket, killed on drop.
+#[allow(dead_code)] // not every test binary starts one
+pub struct Podman {
+    pub child: std::process::Child,
+    pub dir: tempfile::TempDir,
+    pub socket: std::path::PathBuf,
+}
+
+#[allow(dead_code)]
+impl Podman {
+    fn global(dir: &std::path::Path) -> Vec<String> {
+        vec![
+            "--root".into(),
+            dir.join("root").display().to_string(),
+            "--runroot".into(),
+            dir.join("run").display().to_string(),
+            "--storage-driver".into(),
+            "vfs".into(),
+        ]
+    }
+
+    pub fn start() -> Podman {
+        let dir = tempfile::tempdir().expect("tmp");
+        let socket = dir.path().join("podman.sock");
+        let child = Command::new("podman")
+            .args(Podman::global(dir.path()))
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("podman.log")).expect("log"))
+            .spawn()
+            .expect("podman runs (scripts/test installs it)");
+        let p = Podman { child, dir, socket };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if p.api("GET", "/v1.41/_ping", None).contains("OK") {
+                return p;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "podman did not come up: {}",
+            std::fs::read_to_string(p.dir.path().join("podman.log")).unwrap_or_default()
+        );
+    }
+
+    /// One call to the Docker-compatible API, with curl; the body of the answer.
+    pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> String {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-X", method, "--unix-socket"])
+            .arg(&self.socket)
+            .args(["-H", "Content-Type: application/json"]);
+        if let Some(b) = body {
+            cmd.args(["-d", b]);
+        }
+        let out = cmd
+            .arg(format!("http://podman{path}"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Import a one-file image made from the static busybox (no registry is reachable).
+    pub fn busybox_image(&self) -> &'static str {
+        let root = self.dir.path().join("rootfs");
+        std::fs::create_dir_all(root.join("bin")).expect("mkdir");
+        std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+            .expect("busybox-static is installed by scripts/test");
+        let tar = self.dir.path().join("rootfs.tar");
+        assert!(
+            Command::new("tar")
+                .arg("-C")
+                .arg(&root)
+                .arg("-cf")
+                .arg(&tar)
+                .arg(".")
+                .status()
+                .expect("tar")
+                .success()
+        );
+        let out = Command::new("podman")
+            .args(Podman::global(self.dir.path()))
+            .arg("import")
+            .arg(&tar)
+            .arg("localhost/portcullis/busybox:test")
+            .output()
+            .expect("podman import");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        "localhost/portcullis/busybox:test"
+    }
+}
+
+impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
