@@ -12,6 +12,7 @@ pub mod hostpath;
 pub mod image;
 pub mod shell;
 pub mod time;
+pub mod workload;
 
 pub use image::ImageRef;
 use serde::Serialize;
@@ -119,6 +120,20 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A Kubernetes user as the API server names it: `system:serviceaccount:NS:NAME` is
+    /// also the service account `NS:NAME`.
+    pub fn from_user(user: Option<String>, groups: Vec<String>) -> Actor {
+        Actor {
+            service_account: user
+                .as_deref()
+                .and_then(|u| u.strip_prefix("system:serviceaccount:"))
+                .map(str::to_string),
+            user,
+            groups,
+            ..Actor::default()
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         *self == Actor::default()
     }

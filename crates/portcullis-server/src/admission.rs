@@ -304,19 +304,13 @@ fn deployments<M: Mode>(mut req: RequestWire<'_, M>) -> Result<Option<Vec<Deploy
         .user_info
         .as_ref()
         .and_then(|u| u.username.as_deref().map(str::to_string));
-    let actor = Actor {
-        service_account: username
-            .as_deref()
-            .and_then(|u| u.strip_prefix("system:serviceaccount:"))
-            .map(str::to_string),
-        user: username,
-        groups: req
-            .user_info
+    let actor = Actor::from_user(
+        username,
+        req.user_info
             .as_mut()
             .map(|u| std::mem::take(&mut u.groups))
             .unwrap_or_default(),
-        ..Actor::default()
-    };
+    );
     let operation = match (op, sub) {
         ("CONNECT", "exec") => Operation::Exec,
         ("CONNECT", "attach") => Operation::Attach,

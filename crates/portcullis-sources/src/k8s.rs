@@ -18,24 +18,7 @@ const MAX_SEARCH_DEPTH: usize = 16;
 
 /// Where the pod spec of each built-in kind lives.
 fn known_pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "Pod" => &["spec"],
-        "PodTemplate" => &["template", "spec"],
-        "Deployment"
-        | "ReplicaSet"
-        | "DaemonSet"
-        | "StatefulSet"
-        | "Job"
-        | "ReplicationController" => &["spec", "template", "spec"],
-        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
-        // Pod-template kinds outside Kubernetes proper whose template is mandatory, read
-        // by their path so that a template without `containers` (a peer's fixture, a
-        // patch) still has its pod-level settings judged: OpenShift's DeploymentConfig,
-        // OpenKruise's CloneSet. (An Argo Rollout may use `workloadRef` instead: found by
-        // shape.)
-        "DeploymentConfig" | "CloneSet" => &["spec", "template", "spec"],
-        _ => return None,
-    })
+    portcullis_model::workload::by_kind(kind).and_then(|w| w.pod_path)
 }
 
 /// Kinds that certainly carry no pod: skipped without a shape search.

@@ -22,34 +22,6 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 
-/// Resources whose objects carry a pod spec (PSA's nine kinds, plural).
-const WORKLOAD_RESOURCES: &[(&str, &str)] = &[
-    ("pods", "Pod"),
-    ("podtemplates", "PodTemplate"),
-    ("replicationcontrollers", "ReplicationController"),
-    ("replicasets", "ReplicaSet"),
-    ("deployments", "Deployment"),
-    ("statefulsets", "StatefulSet"),
-    ("daemonsets", "DaemonSet"),
-    ("jobs", "Job"),
-    ("cronjobs", "CronJob"),
-    ("deploymentconfigs", "DeploymentConfig"),
-    ("clonesets", "CloneSet"),
-];
-
-/// Custom resources known to embed pod templates, judged even at Metadata level.
-const POD_TEMPLATE_CRDS: &[(&str, &str)] = &[
-    ("notebooks", "Notebook"),
-    ("workflows", "Workflow"),
-    ("cronworkflows", "CronWorkflow"),
-    ("workflowtemplates", "WorkflowTemplate"),
-    ("tasks", "Task"),
-    ("taskruns", "TaskRun"),
-    ("pipelineruns", "PipelineRun"),
-    ("rollouts", "Rollout"),
-    ("scaledjobs", "ScaledJob"),
-];
-
 /// Built-in resources, by API group, whose objects never hold a pod: a write to one is
 /// not a deployment whatever its body, so its body is not read. Lease renewals, node
 /// status patches and events are most of the writes in every audit log, and at Request or
@@ -424,11 +396,7 @@ fn is_plain_read(text: &str) -> bool {
 }
 
 fn resource_kind(resource: &str) -> Option<&'static str> {
-    WORKLOAD_RESOURCES
-        .iter()
-        .chain(POD_TEMPLATE_CRDS)
-        .find(|(r, _)| *r == resource)
-        .map(|(_, k)| *k)
+    portcullis_model::workload::by_resource(resource).map(|w| w.kind)
 }
 
 fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
@@ -479,15 +447,10 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
         ),
     };
     let actor = Actor {
-        service_account: user
-            .as_deref()
-            .and_then(|u| u.strip_prefix("system:serviceaccount:"))
-            .map(str::to_string),
-        user,
-        groups,
         source_ips: ev.source_ips.iter().map(|s| s.to_string()).collect(),
         user_agent: ev.user_agent.as_deref().map(str::to_string),
         impersonator,
+        ..Actor::from_user(user, groups)
     };
     let annotations = |k: &str| {
         ev.annotations
