@@ -44,6 +44,40 @@ pub struct Deployment {
     /// For an exec: what the exec itself is granted (Docker's `ExecConfig`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exec: Option<ExecSpec>,
+    /// How this deployment compares with what is expected where it lands (a baseline or
+    /// an inventory); `None` when no baseline was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<Expectation>,
+}
+
+/// What a baseline says of one deployment: each field is a fact rules can test
+/// (`baseline.*`). Lists name what was not seen before, so alerts can say it.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Expectation {
+    /// The baseline's scope the deployment falls in (`k8s/payments`, `docker/shop`).
+    pub scope: String,
+    /// The scope itself was never seen (a new namespace, an unknown Docker host).
+    pub scope_unknown: bool,
+    /// The deployer was seen deploying in this scope before.
+    pub deployer_known: bool,
+    /// Image repositories this workload (or, for a new workload, this scope) never ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub new_images: Vec<String>,
+    /// `repo:tag` whose digest differs from the one learnt for the same tag.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub digest_changed: Vec<String>,
+    /// Powers the workload never had in its baseline (`privileged`, `hostPath:/`, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub new_privileges: Vec<String>,
+    /// Node pins and control-plane targets the scope never used.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub new_node_targets: Vec<String>,
+    /// The deploy happened in an hour of the week when this scope never deploys
+    /// (`None`: too few deploys learnt, or no time on the record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub off_schedule: Option<bool>,
+    /// How many of the facts above are unexpected.
+    pub unexpected: u32,
 }
 
 /// An exec's own powers: `docker exec --privileged` gives the exec process every

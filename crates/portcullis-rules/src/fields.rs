@@ -216,6 +216,26 @@ fields! {
         |d| Val::Bool(d.actor.user.as_deref().is_some_and(is_controller));
     ExecCommand "exec.command" Event "command of an exec/attach (pods/exec query, docker exec_create)" =>
         |d| d.target.annotation(portcullis_model::EXEC_COMMAND_ANNOTATION).map_or(Val::Null, s);
+    BaselinePresent "baseline.present" Event "a baseline was given and the deployment falls in one of its scopes (or in an unknown one)" =>
+        |d| Val::Bool(d.expectation.is_some());
+    BaselineScope "baseline.scope" Event "the baseline scope of the deployment (k8s/NAMESPACE, docker/PROJECT, podman/…, containerd/…)" =>
+        |d| d.expectation.as_ref().map_or(Val::Null, |e| s(&e.scope));
+    BaselineScopeUnknown "baseline.scope_unknown" Event "the scope never appeared in the baseline: a new namespace, Compose project or host" =>
+        |d| d.expectation.as_ref().map_or(Val::Null, |e| Val::Bool(e.scope_unknown));
+    BaselineDeployerKnown "baseline.deployer_known" Event "the deployer was seen deploying in this scope while the baseline was learnt (null without a baseline)" =>
+        |d| d.expectation.as_ref().filter(|e| !e.scope_unknown).map_or(Val::Null, |e| Val::Bool(e.deployer_known));
+    BaselineNewImages "baseline.new_images" Event "image repositories the workload (or, for a new workload, the scope) never ran" =>
+        |d| d.expectation.as_ref().map_or(Val::Null, |e| list(e.new_images.iter().map(String::as_str)));
+    BaselineDigestChanged "baseline.digest_changed" Event "repo:tag whose digest differs from the one learnt for the same tag" =>
+        |d| d.expectation.as_ref().map_or(Val::Null, |e| list(e.digest_changed.iter().map(String::as_str)));
+    BaselineNewPrivileges "baseline.new_privileges" Event "powers the workload's pods never used in the baseline (privileged, hostNetwork, cap:X, hostPath:/path, device:/dev/x)" =>
+        |d| d.expectation.as_ref().map_or(Val::Null, |e| list(e.new_privileges.iter().map(String::as_str)));
+    BaselineNewNodeTargets "baseline.new_node_targets" Event "node pins, selectors and control-plane targets the scope never used" =>
+        |d| d.expectation.as_ref().map_or(Val::Null, |e| list(e.new_node_targets.iter().map(String::as_str)));
+    BaselineOffSchedule "baseline.off_schedule" Event "the deploy falls in an hour of the week (±1 h, UTC) when the scope never deployed (null: too few deploys learnt or no time)" =>
+        |d| d.expectation.as_ref().map_or(Val::Null, |e| ob(e.off_schedule));
+    BaselineUnexpected "baseline.unexpected" Event "how many baseline facts of this deployment are unexpected (deployer, images, digest, privileges, node targets, schedule)" =>
+        |d| d.expectation.as_ref().map_or(Val::Null, |e| Val::Int(i64::from(e.unexpected)));
     TargetMirrorPod "target.mirror_pod" Event "a static pod or its mirror: a Pod with the kubernetes.io/config.mirror annotation, or one a kubelet read from a file or URL (kubernetes.io/config.source file or http)" =>
         |d| Val::Bool(d.target.kind == "Pod" && (d.target.annotation("kubernetes.io/config.mirror").is_some() || matches!(d.target.annotation("kubernetes.io/config.source"), Some("file" | "http"))));
     ExecPrivileged "exec.privileged" Event "the exec itself runs privileged (docker exec --privileged, ExecConfig.Privileged)" =>

@@ -37,6 +37,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "builtin:activity.yaml",
         include_str!("../pack/activity.yaml"),
     ),
+    (
+        "builtin:expectation.yaml",
+        include_str!("../pack/expectation.yaml"),
+    ),
     ("builtin:pss.yaml", include_str!("../pack/pss.yaml")),
     (
         "builtin:exceptions.yaml",

@@ -36,12 +36,24 @@ fn fixture(code: &str, which: &str) -> (String, String) {
     panic!("{code}: missing {which} fixture in {}", dir.display())
 }
 
+/// Read a fixture; when its folder holds a `baseline.yaml` (the EXP rules), every
+/// deployment is compared with it first, as `hunt --baseline` does.
 fn read_fixture(text: &str, name: &str) -> portcullis_sources::Batch {
-    if name.ends_with(".yaml") {
+    let mut batch = if name.ends_with(".yaml") {
         portcullis_sources::manifest::read(text, name)
     } else {
         portcullis_sources::logs::read_all(text, name, None)
+    };
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(Path::new(name).parent().unwrap_or_else(|| Path::new("")));
+    if let Ok(yaml) = std::fs::read_to_string(folder.join("baseline.yaml")) {
+        let baseline = portcullis_baseline::Baseline::from_yaml(&yaml)
+            .unwrap_or_else(|e| panic!("{name}: baseline.yaml: {e}"));
+        for d in &mut batch.deployments {
+            d.expectation = baseline.expectation(d);
+        }
     }
+    batch
 }
 
 fn opts_for(rule: &portcullis_rules::RuleDef) -> EvalOptions {
