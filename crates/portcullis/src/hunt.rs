@@ -10,6 +10,7 @@ use crate::pack;
 use crate::timefmt;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use portcullis_baseline::{Baseline, Learner};
 use portcullis_model::Deployment;
 use portcullis_output::Alert;
 use portcullis_rules::{EvalOptions, Evaluator, Severity};
@@ -67,6 +68,35 @@ pub struct HuntArgs {
     /// without being held in memory, whatever the format.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
     pub max_line_bytes: usize,
+    /// Judge each deployment against this baseline (`portcullis baseline learn`): the EXP
+    /// rules fire on what is unexpected where it lands.
+    #[arg(long, conflicts_with = "learn_first")]
+    pub baseline: Option<PathBuf>,
+    /// Learn a baseline from the first period of the logs (from the first record's time:
+    /// 14d, 36h), then judge the rest against it, in one run.
+    #[arg(long, value_parser = timefmt::parse_duration)]
+    pub learn_first: Option<f64>,
+    /// Write the baseline learnt with --learn-first here, for review.
+    #[arg(long, requires = "learn_first")]
+    pub save_baseline: Option<PathBuf>,
+}
+
+/// What deployments are compared with before they are judged.
+pub enum Expect {
+    /// Only their spec and record.
+    None,
+    /// A baseline given whole.
+    Baseline(Baseline),
+    /// Learn until `span` after the first record's time, then judge against what was
+    /// learnt.
+    LearnFirst {
+        span: f64,
+        until: Option<f64>,
+        learner: Learner,
+        frozen: Option<Baseline>,
+    },
+    /// `baseline learn`: learn from everything, report nothing.
+    LearnOnly(Learner),
 }
 
 /// The default line cap: above the API server's 3 MiB request limit with room for a
@@ -97,6 +127,9 @@ pub struct Stats {
     pub skipped_by_time: u64,
     pub unreadable: usize,
     pub skipped_files: usize,
+    /// Deployments learnt into a baseline, and those refused as risky.
+    pub learnt: u64,
+    pub refused_risky: u64,
 }
 
 /// Where alerts go: streamed for json/jsonl/csv, gathered for the table.
@@ -174,8 +207,16 @@ impl Sink<'_> {
 
 fn summary_line(s: &Stats, elapsed: f64) -> String {
     let mb = s.bytes as f64 / 1e6;
+    let learnt = if s.learnt + s.refused_risky > 0 {
+        format!(
+            ", {} deployment(s) learnt into the baseline ({} refused as risky)",
+            s.learnt, s.refused_risky
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{} file(s) ({} not logs, skipped), {:.1} MB, {} record(s), {} deployment(s), {} alert(s), {} replica pod(s) linked to their workload, {} outside --since/--until, {} input error(s) in {:.2}s ({:.1} MB/s, {:.0} records/s)",
+        "{} file(s) ({} not logs, skipped), {:.1} MB, {} record(s), {} deployment(s), {} alert(s), {} replica pod(s) linked to their workload, {} outside --since/--until, {} input error(s){learnt} in {:.2}s ({:.1} MB/s, {:.0} records/s)",
         s.files,
         s.skipped_files,
         mb,
@@ -245,10 +286,28 @@ struct Judge<'e, 'w> {
     until: Option<f64>,
     sink: Sink<'w>,
     stats: Stats,
+    expect: Expect,
 }
 
 impl Judge<'_, '_> {
-    fn deployment(&mut self, d: Deployment) -> std::io::Result<()> {
+    /// Learn from a deployment unless the pack rates it high or critical: what an attacker
+    /// did while the baseline was learnt must not become expected.
+    fn learn(evaluator: &Evaluator<'_>, learner: &mut Learner, stats: &mut Stats, d: &Deployment) {
+        let risky = evaluator
+            .evaluate(d)
+            .findings
+            .iter()
+            .any(|f| f.severity >= Severity::High);
+        if risky {
+            learner.refuse_risky();
+            stats.refused_risky += 1;
+        } else {
+            learner.learn(d);
+            stats.learnt += 1;
+        }
+    }
+
+    fn deployment(&mut self, mut d: Deployment) -> std::io::Result<()> {
         if self.since.is_some() || self.until.is_some() {
             // Records without a time are kept: absence is not evidence of age.
             if let Some(t) = d.time.as_deref().and_then(timefmt::parse_time)
@@ -259,6 +318,37 @@ impl Judge<'_, '_> {
             }
         }
         self.stats.deployments += 1;
+        match &mut self.expect {
+            Expect::None => {}
+            Expect::Baseline(b) => d.expectation = b.expectation(&d),
+            Expect::LearnOnly(learner) => {
+                Judge::learn(&self.evaluator, learner, &mut self.stats, &d);
+                return Ok(());
+            }
+            Expect::LearnFirst {
+                span,
+                until,
+                learner,
+                frozen,
+            } => {
+                if frozen.is_none() {
+                    let t = d.time.as_deref().and_then(timefmt::parse_time);
+                    if until.is_none() {
+                        *until = t.map(|t| t + *span);
+                    }
+                    match (t, *until) {
+                        (Some(t), Some(u)) if t >= u => {
+                            *frozen = Some(std::mem::take(&mut learner.baseline));
+                        }
+                        // Still learning: judged on its spec alone, and learnt.
+                        _ => Judge::learn(&self.evaluator, learner, &mut self.stats, &d),
+                    }
+                }
+                if let Some(b) = frozen {
+                    d.expectation = b.expectation(&d);
+                }
+            }
+        }
         let ev = self.evaluator.evaluate(&d);
         for f in &ev.findings {
             self.stats.alerts += 1;
@@ -279,6 +369,48 @@ impl Judge<'_, '_> {
 }
 
 pub fn run(args: HuntArgs) -> Result<ExitCode> {
+    let expect = match (&args.baseline, args.learn_first) {
+        (Some(path), _) => Expect::Baseline(read_baseline(path)?),
+        (None, Some(span)) => Expect::LearnFirst {
+            span,
+            until: None,
+            learner: Learner::default(),
+            frozen: None,
+        },
+        (None, None) => Expect::None,
+    };
+    let save = args.save_baseline.clone();
+    let (code, expect, _) = run_with(args, expect)?;
+    if let (
+        Some(path),
+        Expect::LearnFirst {
+            learner, frozen, ..
+        },
+    ) = (save, expect)
+    {
+        let b = frozen.unwrap_or(learner.baseline);
+        std::fs::write(&path, b.to_yaml())
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "portcullis: baseline of {} deployment(s) ({} refused as risky) written to {}",
+            b.learnt.deployments,
+            b.learnt.refused_risky,
+            path.display()
+        );
+    }
+    Ok(code)
+}
+
+/// A baseline file, or an error naming it.
+pub fn read_baseline(path: &Path) -> Result<Baseline> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Baseline::from_yaml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Read every input and judge (or learn from) what it holds; the context comes back,
+/// with what it learnt.
+pub fn run_with(args: HuntArgs, expect: Expect) -> Result<(ExitCode, Expect, Stats)> {
     let (engine, selection, pss) = args.rule_args.load()?;
     let opts = EvalOptions {
         pss,
@@ -321,6 +453,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             hidden_info: 0,
         },
         stats: Stats::default(),
+        expect,
     };
     let progress = (!args.quiet
         && std::io::stderr().is_terminal()
@@ -497,13 +630,14 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         eprintln!("portcullis: {}", summary_line(&judge.stats, elapsed));
     }
     // Input errors are never silent: whatever was found, the run did not read everything.
-    Ok(if judge.stats.unreadable > 0 || judge.stats.errors > 0 {
+    let code = if judge.stats.unreadable > 0 || judge.stats.errors > 0 {
         ExitCode::from(2)
     } else if judge.sink.failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    Ok((code, judge.expect, judge.stats))
 }
 
 fn route(o: LineOutput, correlator: &mut Correlator, ready: &mut Vec<Deployment>) {

@@ -3,6 +3,7 @@
 //! threshold, 2 usage or input error.
 
 mod audit;
+mod baseline_cmd;
 mod hunt;
 mod pack;
 mod rules_cmd;
@@ -47,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Learn, show, diff and merge baselines: what deployments are expected where.
+    Baseline {
+        #[command(subcommand)]
+        command: baseline_cmd::BaselineCommand,
+    },
     /// List the rule pack, show a rule's docs, or write the docs for every rule.
     Rules {
         #[command(subcommand)]
@@ -85,6 +91,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Alerts(args) => serve::alerts(args),
         Command::Rules { command } => rules_cmd::run(command),
+        Command::Baseline { command } => baseline_cmd::run(command),
     };
     match result {
         Ok(code) => code,
