@@ -88,7 +88,7 @@ impl Log {
 
     /// A Deployment written by `user`, and the two pods its ReplicaSet makes.
     fn deploy(&mut self, at: i64, user: &str, ns: &str, name: &str, spec: Value) {
-        let verb = if self.n % 3 == 0 { "create" } else { "update" };
+        let verb = if self.n.is_multiple_of(3) { "create" } else { "update" };
         let body = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
@@ -107,7 +107,8 @@ impl Log {
 /// The services the CD bot releases, with the image each runs (payments pins by digest).
 fn release(ns: &str, svc: &str, version: u32) -> Value {
     let image = match ns {
-        "payments" => format!("ghcr.io/acme/{svc}:1.4.{}@{DIGEST_A}", version % 1),
+        // Payments releases one tag, pinned: the digest is the release.
+        "payments" => format!("ghcr.io/acme/{svc}:1.4.0@{DIGEST_A}"),
         _ => format!("ghcr.io/acme/{svc}:2.{version}.0"),
     };
     pod_spec(svc, vec![container(svc, &image)])
