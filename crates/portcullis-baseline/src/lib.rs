@@ -138,44 +138,9 @@ pub fn workload_of(d: &Deployment) -> String {
     format!("{}/{}", d.target.kind, name)
 }
 
-/// The powers a pod uses, as comparable tokens.
+/// The powers a pod uses (`PodSpec::powers`, the one list).
 pub fn privileges(pod: &PodSpec) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for (on, name) in [
-        (pod.host_network, "hostNetwork"),
-        (pod.host_pid, "hostPID"),
-        (pod.host_ipc, "hostIPC"),
-        (pod.host_cgroupns, "hostCgroupns"),
-        (pod.host_users == Some(false), ""),
-    ] {
-        if on && !name.is_empty() {
-            out.insert(name.to_string());
-        }
-    }
-    for c in &pod.containers {
-        let sc = &c.security_context;
-        if sc.privileged == Some(true) {
-            out.insert("privileged".into());
-        }
-        if sc.allow_privilege_escalation == Some(true) {
-            out.insert("allowPrivilegeEscalation".into());
-        }
-        for cap in &sc.cap_add {
-            out.insert(format!(
-                "cap:{}",
-                portcullis_model::normalize_capability(cap)
-            ));
-        }
-        for m in &c.mounts {
-            if let Some(h) = &m.host_path {
-                out.insert(format!("hostPath:{}", h.path));
-            }
-        }
-        for dev in &c.devices {
-            out.insert(format!("device:{dev}"));
-        }
-    }
-    out
+    pod.powers()
 }
 
 fn node_targets(pod: &PodSpec) -> BTreeSet<String> {

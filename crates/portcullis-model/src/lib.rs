@@ -44,6 +44,10 @@ pub struct Deployment {
     /// For an exec: what the exec itself is granted (Docker's `ExecConfig`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exec: Option<ExecSpec>,
+    /// The pod spec this change replaces, when the source knows it: an admission
+    /// request's `oldObject`, or the last version of the workload earlier in the log.
+    #[serde(skip)]
+    pub previous: Option<Box<PodSpec>>,
     /// How this deployment compares with what is expected where it lands (a baseline or
     /// an inventory); `None` when no baseline was given.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -324,6 +328,44 @@ pub struct PodSpec {
 impl PodSpec {
     pub fn volume(&self, name: &str) -> Option<&Volume> {
         self.volumes.iter().find(|v| v.name == name)
+    }
+
+    /// The powers the pod uses, as comparable tokens: `privileged`, `hostNetwork`,
+    /// `hostPID`, `hostIPC`, `hostCgroupns`, `allowPrivilegeEscalation`, `cap:NET_ADMIN`,
+    /// `hostPath:/var/log`, `device:/dev/sda`. One list for baselines and for changes.
+    pub fn powers(&self) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for (on, name) in [
+            (self.host_network, "hostNetwork"),
+            (self.host_pid, "hostPID"),
+            (self.host_ipc, "hostIPC"),
+            (self.host_cgroupns, "hostCgroupns"),
+        ] {
+            if on {
+                out.insert(name.to_string());
+            }
+        }
+        for c in &self.containers {
+            let sc = &c.security_context;
+            if sc.privileged == Some(true) {
+                out.insert("privileged".into());
+            }
+            if sc.allow_privilege_escalation == Some(true) {
+                out.insert("allowPrivilegeEscalation".into());
+            }
+            for cap in &sc.cap_add {
+                out.insert(format!("cap:{}", normalize_capability(cap)));
+            }
+            for m in &c.mounts {
+                if let Some(h) = &m.host_path {
+                    out.insert(format!("hostPath:{}", h.path));
+                }
+            }
+            for dev in &c.devices {
+                out.insert(format!("device:{dev}"));
+            }
+        }
+        out
     }
 }
 

@@ -216,6 +216,21 @@ fields! {
         |d| Val::Bool(d.actor.user.as_deref().is_some_and(is_controller));
     ExecCommand "exec.command" Event "command of an exec/attach (pods/exec query, docker exec_create)" =>
         |d| d.target.annotation(portcullis_model::EXEC_COMMAND_ANNOTATION).map_or(Val::Null, s);
+    ChangePresent "change.present" Event "the previous spec of the changed workload is known (admission oldObject, or an earlier version in the log)" =>
+        |d| Val::Bool(d.previous.is_some() && d.pod.is_some());
+    ChangeNewImageRepos "change.new_image_repos" Event "image repositories the change brings that the previous spec did not run (kubectl set image to another repository)" =>
+        |d| change(d, |old, new| owned_list(image_repos(new).into_iter().filter(|r| !image_repos(old).contains(r))));
+    ChangeContainersAdded "change.containers_added" Event "containers, init containers or ephemeral containers the change adds, by name" =>
+        |d| change(d, |old, new| owned_list(new.containers.iter().filter(|c| !old.containers.iter().any(|o| o.name == c.name)).map(|c| c.name.clone())));
+    ChangeCommandsChanged "change.commands_changed" Event "containers whose start command or arguments the change replaces, by name" =>
+        |d| change(d, |old, new| owned_list(new.containers.iter().filter(|c| c.argv().next().is_some() && old.containers.iter().any(|o| o.name == c.name && !o.argv().eq(c.argv()))).map(|c| c.name.clone())));
+    ChangePowersAdded "change.powers_added" Event "powers the change adds to the workload's pods (privileged, hostNetwork, cap:X, hostPath:/path, device:/dev/x)" =>
+        |d| change(d, |old, new| { let before = old.powers(); owned_list(new.powers().into_iter().filter(|p| !before.contains(p))) });
+    ChangeServiceAccount "change.service_account" Event "the service account swap a change makes, as `old -> new`" =>
+        |d| change(d, |old, new| match (&new.service_account, old.service_account.as_deref().unwrap_or("default")) {
+            (Some(n), o) if n != o => Val::Str(Cow::Owned(format!("{o} -> {n}"))),
+            _ => Val::Null,
+        });
     BaselinePresent "baseline.present" Event "a baseline was given and the deployment falls in one of its scopes (or in an unknown one)" =>
         |d| Val::Bool(d.expectation.is_some());
     BaselineScope "baseline.scope" Event "the baseline scope of the deployment (k8s/NAMESPACE, docker/PROJECT, podman/…, containerd/…)" =>
@@ -362,6 +377,26 @@ fields! {
         |c, _, _| owned_list(c.devices.iter().cloned().chain(c.mounts.iter().filter_map(|m| m.host_path.as_ref()).filter(|h| {
             matches!(h.r#type.as_deref(), Some("CharDevice" | "BlockDevice")) || (hostpath::is_within(&h.path, "/dev") && h.path != "/dev")
         }).map(|h| h.path.clone())));
+}
+
+/// A fact about a change: `f(previous, new)` when both specs are known.
+fn change<'a>(d: &'a Deployment, f: impl Fn(&'a PodSpec, &'a PodSpec) -> Val<'a>) -> Val<'a> {
+    match (d.previous.as_deref(), d.pod.as_ref()) {
+        (Some(old), Some(new)) => f(old, new),
+        _ => Val::Null,
+    }
+}
+
+fn image_repos(pod: &PodSpec) -> Vec<String> {
+    let mut v: Vec<String> = pod
+        .containers
+        .iter()
+        .map(|c| c.image.name().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// Control-plane identities that create pods on others' behalf.

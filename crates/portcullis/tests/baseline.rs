@@ -88,7 +88,11 @@ impl Log {
 
     /// A Deployment written by `user`, and the two pods its ReplicaSet makes.
     fn deploy(&mut self, at: i64, user: &str, ns: &str, name: &str, spec: Value) {
-        let verb = if self.n.is_multiple_of(3) { "create" } else { "update" };
+        let verb = if self.n.is_multiple_of(3) {
+            "create"
+        } else {
+            "update"
+        };
         let body = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
