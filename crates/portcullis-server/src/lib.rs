@@ -103,6 +103,9 @@ pub struct ServeConfig {
     /// containerd namespaces the containerd source skips: the orchestrators' own, judged
     /// at admission, in audit logs and by the Docker source.
     pub containerd_ignored_namespaces: Vec<String>,
+    /// A baseline file (`portcullis baseline learn`): every door and source compares
+    /// deployments with it (the EXP rules); read again on SIGHUP. "" for none.
+    pub baseline: String,
     /// Podman's Docker-compatible API to follow (unix://…); default: the rootful socket
     /// /run/podman/podman.sock when it exists, "" disables the source.
     pub podman_host: Option<String>,
@@ -146,6 +149,7 @@ impl Default for ServeConfig {
             docker_cert_path: None,
             containerd_address: None,
             containerd_ignored_namespaces: vec!["k8s.io".into(), "moby".into()],
+            baseline: String::new(),
             podman_host: None,
             audit_stage_wait_ms: 30_000,
             max_connections: 1024,
@@ -342,6 +346,8 @@ struct Inner {
     /// Read on every request, swapped on SIGHUP: a load takes no lock and bumps no shared
     /// counter, so two workers judging at once do not fight over one cache line.
     engine: arc_swap::ArcSwap<Engine>,
+    /// What deployments are compared with (`baseline`), swapped on SIGHUP like the pack.
+    baseline: arc_swap::ArcSwapOption<portcullis_baseline::Baseline>,
     /// Fixed for the life of the process.
     config: ServeConfig,
     store: Option<store::Store>,
@@ -429,9 +435,11 @@ impl State {
         // Bounded: under a flood the queue pushes back instead of growing without limit.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Alert>>(QUEUE_BATCHES);
         let stdout = config.stdout_alerts;
+        let baseline = load_baseline(&config.baseline)?;
         let state = State {
             inner: Arc::new(Inner {
                 engine: arc_swap::ArcSwap::from_pointee(engine),
+                baseline: arc_swap::ArcSwapOption::from(baseline.map(Arc::new)),
                 config,
                 store: store.clone(),
                 metrics: Metrics::new(),
@@ -466,6 +474,26 @@ impl State {
     /// Swap in a new rule pack (SIGHUP). The caller keeps the old one if loading failed.
     pub fn reload(&self, engine: Engine) {
         self.inner.engine.store(Arc::new(engine));
+    }
+
+    /// Read the baseline file again (SIGHUP); on an error the loaded one stays.
+    pub fn reload_baseline(&self) -> Result<(), String> {
+        let b = load_baseline(&self.config().baseline)?;
+        self.inner.baseline.store(b.map(Arc::new));
+        Ok(())
+    }
+
+    /// The deployment as the pack should see it: compared with the baseline when there is
+    /// one (a copy then; none without a baseline).
+    fn in_context<'d>(&self, d: &'d Deployment) -> std::borrow::Cow<'d, Deployment> {
+        match self.inner.baseline.load().as_deref() {
+            Some(b) => {
+                let mut c = d.clone();
+                c.expectation = b.expectation(d);
+                std::borrow::Cow::Owned(c)
+            }
+            None => std::borrow::Cow::Borrowed(d),
+        }
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -698,6 +726,7 @@ impl State {
             r.severity < cfg.store_min_severity
                 && modes.mode(&r.code, r.severity) == decision::Mode::Audit
         };
+        let d = &*self.in_context(d);
         let ev = self.evaluator(&engine, cfg).brief_when(&brief).evaluate(d);
         let verdict = decision::decide(&ev.findings, modes);
         let outcome = if verdict.allowed {
@@ -728,6 +757,7 @@ impl State {
         let evaluator = self.evaluator(&engine, cfg).brief_when(&brief);
         let mut alerts = Vec::new();
         for d in deployments {
+            let d = &*self.in_context(d);
             for f in evaluator.evaluate(d).findings {
                 if f.severity >= cfg.store_min_severity {
                     alerts.push(Alert::new(d, &f));
@@ -967,6 +997,16 @@ pub async fn watch_store(state: State) {
     }
 }
 
+fn load_baseline(path: &str) -> Result<Option<portcullis_baseline::Baseline>, String> {
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("baseline {path}: {e}"))?;
+    portcullis_baseline::Baseline::from_yaml(&text)
+        .map(Some)
+        .map_err(|e| format!("baseline {path}: {e}"))
+}
+
 /// The HTTPS router: admission, audit, health, metrics.
 pub fn router(state: State) -> Router {
     let limit = state.config().max_body.max(16 * 1024 * 1024);
@@ -1154,13 +1194,20 @@ pub async fn run(
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => match reload() {
-                Ok(engine) => {
-                    state.reload(engine);
-                    tracing::info!("rules reloaded");
+            _ = hup.recv() => {
+                match reload() {
+                    Ok(engine) => {
+                        state.reload(engine);
+                        tracing::info!("rules reloaded");
+                    }
+                    Err(e) => tracing::error!(error = %e, "reload failed; keeping the loaded rules"),
                 }
-                Err(e) => tracing::error!(error = %e, "reload failed; keeping the loaded rules"),
-            },
+                match state.reload_baseline() {
+                    Ok(()) if !cfg.baseline.is_empty() => tracing::info!(baseline = %cfg.baseline, "baseline reloaded"),
+                    Ok(()) => {}
+                    Err(e) => tracing::error!(error = %e, "baseline reload failed; keeping the loaded one"),
+                }
+            }
         }
     }
     tracing::info!("shutting down: draining");

@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// containerd socket to follow (/run/containerd/containerd.sock; "" disables).
     #[arg(long)]
     pub containerd_address: Option<String>,
+    /// Baseline to compare deployments with (`portcullis baseline learn`); read again on
+    /// SIGHUP.
+    #[arg(long)]
+    pub baseline: Option<String>,
     /// Podman's Docker-compatible API to follow (unix:///run/podman/podman.sock; ""
     /// disables).
     #[arg(long)]
@@ -96,6 +100,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     if args.podman_host.is_some() {
         cfg.podman_host = args.podman_host;
+    }
+    if let Some(v) = args.baseline {
+        cfg.baseline = v;
     }
     if let Some(v) = args.audit_token {
         cfg.audit_token = v;

@@ -1212,3 +1212,44 @@ fn the_podman_source_judges_api_creates_through_the_docker_mapping() {
         "the / bind: {found:?}"
     );
 }
+
+#[test]
+fn serve_judges_against_a_baseline_and_reloads_it_on_sighup() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let baseline = dir.path().join("baseline.yaml");
+    let write = |deployers: &str| {
+        std::fs::write(
+            &baseline,
+            format!("version: 1\nscopes:\n  k8s/payments:\n    deploys: 40\n    deployers: [{deployers}]\n    images: [ghcr.io/acme/api]\n"),
+        )
+        .expect("baseline");
+    };
+    write("\"system:serviceaccount:cicd:release-bot\"");
+    let s = Serve::start(&[
+        "--docker-host",
+        "",
+        "--baseline",
+        baseline.to_str().expect("utf8"),
+    ]);
+    let review = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"b1","kind":{"group":"apps","version":"v1","kind":"Deployment"},"resource":{"group":"apps","version":"v1","resource":"deployments"},"name":"api","namespace":"payments","operation":"CREATE","userInfo":{"username":"bob@example.com"},"object":{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"payments"},"spec":{"template":{"spec":{"containers":[{"name":"api","image":"ghcr.io/acme/api:2.4.1"}]}}}}}}"#;
+    let (code, body) = s.post("/validate", review, &[]);
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains("EXP001"),
+        "bob never deployed in payments: {body}"
+    );
+    // The baseline reviewed and extended: bob is expected there now.
+    write("\"system:serviceaccount:cicd:release-bot\", \"bob@example.com\"");
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &s.child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, body) = s.post("/validate", review, &[]);
+        if !body.contains("EXP001") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not reloaded: {body}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
