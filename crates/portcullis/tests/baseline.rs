@@ -348,20 +348,29 @@ fn a_month_learnt_on_three_weeks_catches_every_quiet_injection_in_the_fourth() {
                 .map(|a| (&a["rule"]["id"], &a["severity"]))
                 .collect::<Vec<_>>()
         );
-        // None of them is risky by its spec: without a baseline, nothing at medium or above
-        // names it (beyond the node pin, which PLC001 rates medium by spec alone).
-        let spec_alone: Vec<_> = without
+        // None of them is risky by its spec: without a baseline, no spec rule at medium or
+        // above names it (beyond the node pin, which PLC001 rates medium by spec alone).
+        // The change rules (MOD) may: an update is judged against the previous version in
+        // the log, with or without a baseline.
+        let without_baseline: Vec<String> = without
             .iter()
             .filter(|a| a["time"] == time.as_str() && rank_of(a) >= rank("medium"))
-            .filter(|a| !a["rule"]["id"].as_str().unwrap_or("").starts_with("ACT004"))
             .map(|a| a["rule"]["id"].as_str().unwrap_or("").to_string())
+            .filter(|r| r != "ACT004")
+            .collect();
+        let spec_alone: Vec<&String> = without_baseline
+            .iter()
+            .filter(|r| !r.starts_with("MOD"))
             .collect();
         assert!(
             spec_alone.is_empty() || *code == "EXP005",
             "{code}: the spec alone already raises {spec_alone:?}"
         );
+        eprintln!("{code} at {time}: without a baseline {without_baseline:?}");
     }
     // The noise: alerts at medium or above in the judged week that are not injections.
+    // One is expected: the release after the EXP002 injection swaps `web` back from the
+    // injected repository, a change MOD001 reports.
     let noise = |alerts: &[Value]| {
         alerts
             .iter()
@@ -370,6 +379,15 @@ fn a_month_learnt_on_three_weeks_catches_every_quiet_injection_in_the_fourth() {
             .filter(|a| !injected.iter().any(|(t, _)| a["time"] == t.as_str()))
             .count()
     };
+    for a in with
+        .iter()
+        .filter(judged)
+        .filter(|a| rank_of(a) >= rank("medium"))
+    {
+        if !injected.iter().any(|(t, _)| a["time"] == t.as_str()) {
+            eprintln!("other: {} {} {}", a["time"], a["rule"]["id"], a["message"]);
+        }
+    }
     let (with_noise, without_noise) = (noise(&with), noise(&without));
     eprintln!(
         "judged week: {} alerts >= medium that are not injections with the baseline ({:.2}/day), {} without ({:.2}/day)",
