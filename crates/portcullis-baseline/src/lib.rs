@@ -14,6 +14,8 @@
 //! and passes only the rest to [`Learner::learn`] (an attacker's privileged pod during the
 //! learning period must not become "expected").
 
+pub mod inventory;
+
 use portcullis_model::{Deployment, Expectation, PodSpec, time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -236,6 +238,13 @@ impl Learner {
 
     /// Learn what one (not risky) deployment shows of its scope.
     pub fn learn(&mut self, d: &Deployment) {
+        // An exec or attach runs in a pod; it deploys nothing.
+        if matches!(
+            d.operation,
+            portcullis_model::Operation::Exec | portcullis_model::Operation::Attach
+        ) {
+            return;
+        }
         if matches!(
             d.outcome,
             portcullis_model::Outcome::Denied | portcullis_model::Outcome::Attempted

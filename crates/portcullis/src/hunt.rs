@@ -10,6 +10,7 @@ use crate::pack;
 use crate::timefmt;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use portcullis_baseline::inventory::{Inventory, combine};
 use portcullis_baseline::{Baseline, Learner};
 use portcullis_model::Deployment;
 use portcullis_output::Alert;
@@ -79,6 +80,11 @@ pub struct HuntArgs {
     /// Write the baseline learnt with --learn-first here, for review.
     #[arg(long, requires = "learn_first")]
     pub save_baseline: Option<PathBuf>,
+    /// An asset inventory (CSV or JSON; docs/baselines.md) used like a baseline a person
+    /// wrote: expected deployers, registries, change windows; a place it does not list is
+    /// unknown (EXP007). Combines with --baseline and --learn-first.
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
 }
 
 /// What deployments are compared with before they are judged.
@@ -287,6 +293,7 @@ struct Judge<'e, 'w> {
     sink: Sink<'w>,
     stats: Stats,
     expect: Expect,
+    inventory: Option<Inventory>,
 }
 
 impl Judge<'_, '_> {
@@ -349,6 +356,9 @@ impl Judge<'_, '_> {
                 }
             }
         }
+        if let Some(inv) = &self.inventory {
+            d.expectation = combine(d.expectation.take(), inv.expectation(&d));
+        }
         let ev = self.evaluator.evaluate(&d);
         for f in &ev.findings {
             self.stats.alerts += 1;
@@ -399,6 +409,13 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         );
     }
     Ok(code)
+}
+
+/// An inventory file, or an error naming it.
+pub fn read_inventory(path: &Path) -> Result<Inventory> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Inventory::parse(&text, &path.display().to_string()).map_err(anyhow::Error::msg)
 }
 
 /// A baseline file, or an error naming it.
@@ -454,6 +471,7 @@ pub fn run_with(args: HuntArgs, expect: Expect) -> Result<(ExitCode, Expect, Sta
         },
         stats: Stats::default(),
         expect,
+        inventory: args.inventory.as_deref().map(read_inventory).transpose()?,
     };
     let progress = (!args.quiet
         && std::io::stderr().is_terminal()

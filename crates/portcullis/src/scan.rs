@@ -3,6 +3,7 @@
 use crate::{Format, pack};
 use anyhow::{Context, Result};
 use clap::Args;
+use portcullis_baseline::inventory::Inventory;
 use portcullis_output::Alert;
 use portcullis_rules::{Engine, EvalOptions, Selection, Severity};
 use portcullis_sources::{SourceError, manifest};
@@ -30,6 +31,10 @@ pub struct ScanArgs {
     /// Refuse files larger than this many bytes (with a located error).
     #[arg(long, default_value_t = manifest::DEFAULT_MAX_FILE_BYTES)]
     pub max_file_size: u64,
+    /// An asset inventory (CSV or JSON; docs/baselines.md): manifests are checked against
+    /// the registries and places it lists (EXP002, EXP007), for CI.
+    #[arg(long)]
+    pub inventory: Option<std::path::PathBuf>,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -53,7 +58,19 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
         inline_suppressions: true,
     };
     let inputs = collect_inputs(&args.paths)?;
-    let results = scan_inputs(&engine, &selection, opts, &inputs, args.max_file_size);
+    let inventory = args
+        .inventory
+        .as_deref()
+        .map(crate::hunt::read_inventory)
+        .transpose()?;
+    let results = scan_inputs(
+        &engine,
+        &selection,
+        opts,
+        &inputs,
+        args.max_file_size,
+        inventory.as_ref(),
+    );
 
     let mut alerts: Vec<Alert> = Vec::new();
     let (mut errors, mut documents, mut deployments, mut suppressed) =
@@ -180,6 +197,7 @@ pub fn scan_inputs(
     opts: EvalOptions,
     inputs: &[Input],
     max_bytes: u64,
+    inventory: Option<&Inventory>,
 ) -> Vec<FileResult> {
     let evaluator = engine.evaluator(selection, opts);
     let next = AtomicUsize::new(0);
@@ -195,7 +213,7 @@ pub fn scan_inputs(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(input) = inputs.get(i) else { break };
-                        done.push((i, scan_one(&evaluator, input, max_bytes)));
+                        done.push((i, scan_one(&evaluator, input, max_bytes, inventory)));
                     }
                     done
                 })
@@ -248,6 +266,7 @@ fn scan_one(
     evaluator: &portcullis_rules::Evaluator<'_>,
     input: &Input,
     max_bytes: u64,
+    inventory: Option<&Inventory>,
 ) -> FileResult {
     let text = match read_input(input, max_bytes) {
         Ok(t) => t,
@@ -258,7 +277,12 @@ fn scan_one(
             };
         }
     };
-    let batch = manifest::read(&text, &input.name());
+    let mut batch = manifest::read(&text, &input.name());
+    if let Some(inv) = inventory {
+        for d in &mut batch.deployments {
+            d.expectation = inv.expectation(d);
+        }
+    }
     let mut r = FileResult {
         errors: batch.errors,
         documents: batch.documents,

@@ -471,3 +471,231 @@ fn learn_show_diff_and_merge_as_a_user_runs_them() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("bad.yaml"));
 }
+
+/// The inventory the month's cluster would have in its CMDB.
+const INVENTORY: &str = "\
+# scope,owner,environment,registries,images,deployers,change_windows
+scope,owner,environment,registries,images,deployers,change_windows
+k8s/shop,shop-team,prod,ghcr.io,,system:serviceaccount:cicd:*,mon-fri 08:00-18:00
+k8s/payments,payments-team,prod,ghcr.io,,system:serviceaccount:cicd:release-bot,mon-fri 08:00-18:00
+k8s/team-a,team-a,dev,ghcr.io,,system:serviceaccount:cicd:*;alice@example.com,mon-fri 08:00-18:00
+k8s/ops,platform,prod,ghcr.io,,,
+";
+
+#[test]
+fn an_inventory_is_a_baseline_a_person_wrote() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (text, injected) = month();
+    let log = dir.path().join("audit.log");
+    std::fs::write(&log, &text).expect("write");
+    let inv = dir.path().join("cmdb.csv");
+    std::fs::write(&inv, INVENTORY).expect("write");
+    let out = run(&[
+        "hunt",
+        "--format",
+        "jsonl",
+        "--quiet",
+        "--inventory",
+        inv.to_str().unwrap_or(""),
+        log.to_str().unwrap_or(""),
+    ]);
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found = alerts(&out);
+    // What an inventory can know: deployers, registries, change windows, places.
+    for (time, code) in injected
+        .iter()
+        .filter(|(_, c)| ["EXP001", "EXP002", "EXP006", "EXP007"].contains(c))
+    {
+        assert!(
+            found.iter().any(|a| a["time"] == time.as_str()
+                && a["rule"]["id"] == *code
+                && rank_of(a) >= rank("medium")),
+            "{code} at {time}: {:?}",
+            found
+                .iter()
+                .filter(|a| a["time"] == time.as_str())
+                .map(|a| &a["rule"]["id"])
+                .collect::<Vec<_>>()
+        );
+    }
+    // The CD bot, inside its windows and registries, raises nothing it did not before.
+    let noise = found
+        .iter()
+        .filter(|a| rank_of(a) >= rank("medium"))
+        .filter(|a| !injected.iter().any(|(t, _)| a["time"] == t.as_str()))
+        .filter(|a| a["rule"]["id"].as_str().unwrap_or("").starts_with("EXP"))
+        .count();
+    assert_eq!(noise, 0, "the month's ordinary deploys fit the inventory");
+    // scan --inventory in CI: a manifest with an image from an unlisted registry, and one
+    // for a namespace the inventory does not list.
+    let manifests = dir.path().join("deploy.yaml");
+    std::fs::write(
+        &manifests,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cache, namespace: shop}\nspec:\n  template:\n    spec:\n      containers: [{name: redis, image: docker.io/library/redis:7.4}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: scratch}\nspec:\n  containers: [{name: x, image: ghcr.io/acme/x:1}]\n",
+    )
+    .expect("write");
+    let out = run(&[
+        "scan",
+        "--format",
+        "jsonl",
+        "--inventory",
+        inv.to_str().unwrap_or(""),
+        manifests.to_str().unwrap_or(""),
+    ]);
+    let codes: Vec<(String, String)> = alerts(&out)
+        .iter()
+        .map(|a| {
+            (
+                a["rule"]["id"].as_str().unwrap_or("").to_string(),
+                a["target"]["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        codes.contains(&("EXP002".into(), "cache".into())),
+        "{codes:?}"
+    );
+    assert!(codes.contains(&("EXP007".into(), "x".into())), "{codes:?}");
+    // A broken inventory is refused with its file and line.
+    std::fs::write(&inv, "scope,change_windows\nk8s/shop,someday 9-5\n").expect("write");
+    let out = run(&[
+        "scan",
+        "--inventory",
+        inv.to_str().unwrap_or(""),
+        manifests.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cmdb.csv"));
+}
+
+#[test]
+fn a_docker_host_unknown_to_the_inventory_and_a_month_of_docker_events() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Process records (Auditbeat ECS) of `docker run` on two hosts; the CMDB lists one.
+    let ecs = |host: &str, n: u32| {
+        json!({"@timestamp": "2026-11-24T10:00:00Z", "event": {"category": ["process"], "type": ["start"], "id": format!("e{n}")},
+            "process": {"executable": "/usr/bin/docker", "args": ["docker", "run", "-d", "--name", format!("web{n}"), "ghcr.io/acme/web:2.1.0"]},
+            "host": {"hostname": host}, "user": {"name": "deploy"}})
+        .to_string()
+    };
+    let log = dir.path().join("process.json");
+    std::fs::write(
+        &log,
+        format!("{}\n{}\n", ecs("docker-1", 1), ecs("rogue-7", 2)),
+    )
+    .expect("write");
+    let inv = dir.path().join("cmdb.json");
+    std::fs::write(&inv, r#"[{"scope": "host/docker-1", "owner": "platform", "environment": "prod", "registries": ["ghcr.io"]}]"#).expect("write");
+    let found = alerts(&run(&[
+        "hunt",
+        "--format",
+        "jsonl",
+        "--quiet",
+        "--inventory",
+        inv.to_str().unwrap_or(""),
+        log.to_str().unwrap_or(""),
+    ]));
+    let unknown: Vec<&str> = found
+        .iter()
+        .filter(|a| a["rule"]["id"] == "EXP007")
+        .filter_map(|a| a["target"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        unknown,
+        vec!["web2"],
+        "only the container on the unlisted host: {found:?}"
+    );
+    // A Docker host's event log over four weeks: the shop project's containers start on
+    // weekdays from ghcr.io; in the last week, one starts from another registry and a
+    // new project appears.
+    let mut events = String::new();
+    let mut injected = Vec::new();
+    for day in 0..28i64 {
+        if day % 7 >= 5 {
+            continue;
+        }
+        for (k, svc) in ["web", "cart", "db"].iter().enumerate() {
+            let t = START + day * 86_400 + (10 + k as i64) * 3600;
+            let image = if *svc == "db" {
+                "ghcr.io/acme/postgres:16".to_string()
+            } else {
+                format!("ghcr.io/acme/{svc}:2.{}.0", day / 3)
+            };
+            let _ = writeln!(
+                events,
+                "{}",
+                docker_event(t, &format!("shop-{svc}-1"), &image, "shop")
+            );
+        }
+    }
+    for (t, name, image, project, code) in [
+        (
+            START + 22 * 86_400 + 15 * 3600,
+            "shop-web-1",
+            "docker.io/someone/web:1.0",
+            "shop",
+            "EXP002",
+        ),
+        (
+            START + 23 * 86_400 + 11 * 3600,
+            "miner-1",
+            "ghcr.io/acme/web:2.7.0",
+            "tools",
+            "EXP007",
+        ),
+    ] {
+        let _ = writeln!(events, "{}", docker_event(t, name, image, project));
+        injected.push((rfc3339(t), code));
+    }
+    let mut lines: Vec<&str> = events.lines().collect();
+    lines.sort_by_key(|l| {
+        serde_json::from_str::<Value>(l)
+            .ok()
+            .and_then(|v| v["time"].as_i64())
+            .unwrap_or(0)
+    });
+    let log = dir.path().join("docker-events.json");
+    std::fs::write(&log, lines.join("\n") + "\n").expect("write");
+    let found = alerts(&run(&[
+        "hunt",
+        "--format",
+        "jsonl",
+        "--quiet",
+        "--learn-first",
+        "21d",
+        log.to_str().unwrap_or(""),
+    ]));
+    for (time, code) in &injected {
+        assert!(
+            found
+                .iter()
+                .any(|a| a["time"] == time.as_str() && a["rule"]["id"] == *code),
+            "{code} at {time}: {:?}",
+            found
+                .iter()
+                .filter(|a| a["time"] == time.as_str())
+                .map(|a| &a["rule"]["id"])
+                .collect::<Vec<_>>()
+        );
+    }
+    let other = found
+        .iter()
+        .filter(|a| a["rule"]["id"].as_str().unwrap_or("").starts_with("EXP"))
+        .filter(|a| !injected.iter().any(|(t, _)| a["time"] == t.as_str()))
+        .count();
+    assert_eq!(other, 0, "ordinary starts are expected: {found:?}");
+}
+
+/// One `docker events --format '{{json .}}'` start of a Compose service's container.
+fn docker_event(t: i64, name: &str, image: &str, project: &str) -> String {
+    json!({"status": "start", "id": format!("{:064x}", t), "from": image, "Type": "container", "Action": "start",
+        "Actor": {"ID": format!("{:064x}", t), "Attributes": {"image": image, "name": name,
+            "com.docker.compose.project": project, "com.docker.compose.service": name.split('-').nth(1).unwrap_or(name)}},
+        "scope": "local", "time": t, "timeNano": t * 1_000_000_000})
+    .to_string()
+}
