@@ -62,12 +62,15 @@ impl Window {
                     .split_once('=')
                     .ok_or_else(|| format!("{t:?}: {part:?} is not KEY=VALUE"))?;
                 match k.trim().to_ascii_uppercase().as_str() {
-                    "FREQ" => {
-                        if !matches!(v.trim().to_ascii_uppercase().as_str(), "WEEKLY" | "DAILY") {
-                            return Err(format!(
-                                "{t:?}: only FREQ=WEEKLY or DAILY are change windows"
-                            ));
-                        }
+                    "FREQ"
+                        if !matches!(
+                            v.trim().to_ascii_uppercase().as_str(),
+                            "WEEKLY" | "DAILY"
+                        ) =>
+                    {
+                        return Err(format!(
+                            "{t:?}: only FREQ=WEEKLY or DAILY are change windows"
+                        ));
                     }
                     "BYDAY" => {
                         days = v
