@@ -106,6 +106,13 @@ pub struct ServeConfig {
     /// A baseline file (`portcullis baseline learn`): every door and source compares
     /// deployments with it (the EXP rules); read again on SIGHUP. "" for none.
     pub baseline: String,
+    /// An asset inventory (CSV or JSON) compared like a baseline; read again on SIGHUP.
+    pub inventory: String,
+    /// Keep learning until this time (RFC 3339) or for this long after start (14d, 36h):
+    /// what is judged, risky deployments excepted, is learnt on top of `baseline` and
+    /// written to `baseline_learn_to` every minute and at the end, for review.
+    pub baseline_learn_until: String,
+    pub baseline_learn_to: String,
     /// Podman's Docker-compatible API to follow (unix://…); default: the rootful socket
     /// /run/podman/podman.sock when it exists, "" disables the source.
     pub podman_host: Option<String>,
@@ -150,6 +157,9 @@ impl Default for ServeConfig {
             containerd_address: None,
             containerd_ignored_namespaces: vec!["k8s.io".into(), "moby".into()],
             baseline: String::new(),
+            inventory: String::new(),
+            baseline_learn_until: String::new(),
+            baseline_learn_to: String::new(),
             podman_host: None,
             audit_stage_wait_ms: 30_000,
             max_connections: 1024,
@@ -346,8 +356,14 @@ struct Inner {
     /// Read on every request, swapped on SIGHUP: a load takes no lock and bumps no shared
     /// counter, so two workers judging at once do not fight over one cache line.
     engine: arc_swap::ArcSwap<Engine>,
-    /// What deployments are compared with (`baseline`), swapped on SIGHUP like the pack.
+    /// What deployments are compared with (`baseline`, `inventory`), swapped on SIGHUP
+    /// like the pack.
     baseline: arc_swap::ArcSwapOption<portcullis_baseline::Baseline>,
+    inventory: arc_swap::ArcSwapOption<portcullis_baseline::inventory::Inventory>,
+    /// `baseline_learn_until`: until then, what the doors and sources see (risky
+    /// deployments excepted) is learnt here and written to `baseline_learn_to` for review.
+    learner: Option<Mutex<portcullis_baseline::Learner>>,
+    learn_until: Option<f64>,
     /// Fixed for the life of the process.
     config: ServeConfig,
     store: Option<store::Store>,
@@ -436,10 +452,19 @@ impl State {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Alert>>(QUEUE_BATCHES);
         let stdout = config.stdout_alerts;
         let baseline = load_baseline(&config.baseline)?;
+        let inventory = load_inventory(&config.inventory)?;
+        let learn_until = learn_until(&config)?;
         let state = State {
             inner: Arc::new(Inner {
                 engine: arc_swap::ArcSwap::from_pointee(engine),
-                baseline: arc_swap::ArcSwapOption::from(baseline.map(Arc::new)),
+                baseline: arc_swap::ArcSwapOption::from(baseline.clone().map(Arc::new)),
+                inventory: arc_swap::ArcSwapOption::from(inventory.map(Arc::new)),
+                learner: learn_until.map(|_| {
+                    Mutex::new(portcullis_baseline::Learner::new(
+                        baseline.unwrap_or_default(),
+                    ))
+                }),
+                learn_until,
                 config,
                 store: store.clone(),
                 metrics: Metrics::new(),
@@ -476,24 +501,65 @@ impl State {
         self.inner.engine.store(Arc::new(engine));
     }
 
-    /// Read the baseline file again (SIGHUP); on an error the loaded one stays.
+    /// Read the baseline and inventory files again (SIGHUP); on an error the loaded ones
+    /// stay.
     pub fn reload_baseline(&self) -> Result<(), String> {
         let b = load_baseline(&self.config().baseline)?;
+        let i = load_inventory(&self.config().inventory)?;
         self.inner.baseline.store(b.map(Arc::new));
+        self.inner.inventory.store(i.map(Arc::new));
         Ok(())
     }
 
-    /// The deployment as the pack should see it: compared with the baseline when there is
-    /// one (a copy then; none without a baseline).
+    /// The deployment as the pack should see it: compared with the baseline and the
+    /// inventory when there are any (a copy then; none without).
     fn in_context<'d>(&self, d: &'d Deployment) -> std::borrow::Cow<'d, Deployment> {
-        match self.inner.baseline.load().as_deref() {
-            Some(b) => {
-                let mut c = d.clone();
-                c.expectation = b.expectation(d);
-                std::borrow::Cow::Owned(c)
-            }
-            None => std::borrow::Cow::Borrowed(d),
+        let baseline = self.inner.baseline.load();
+        let inventory = self.inner.inventory.load();
+        if baseline.is_none() && inventory.is_none() {
+            return std::borrow::Cow::Borrowed(d);
         }
+        let mut c = d.clone();
+        c.expectation = portcullis_baseline::inventory::combine(
+            baseline.as_deref().and_then(|b| b.expectation(d)),
+            inventory.as_deref().and_then(|i| i.expectation(d)),
+        );
+        std::borrow::Cow::Owned(c)
+    }
+
+    /// While learning, take in a judged deployment unless the pack rated it high or
+    /// critical (what an attacker did must not become expected).
+    fn learn(&self, d: &Deployment, risky: bool) {
+        let (Some(learner), Some(until)) = (&self.inner.learner, self.inner.learn_until) else {
+            return;
+        };
+        if now() >= until {
+            return;
+        }
+        if let Ok(mut l) = learner.lock() {
+            if risky {
+                l.refuse_risky();
+            } else {
+                l.learn(d);
+            }
+        }
+    }
+
+    /// Write what has been learnt (for review; the judging baseline changes only when a
+    /// person reloads one). Written to a temporary file and renamed, never half-written.
+    pub fn save_learnt(&self) -> Result<(), String> {
+        let Some(learner) = &self.inner.learner else {
+            return Ok(());
+        };
+        let path = &self.config().baseline_learn_to;
+        let yaml = learner
+            .lock()
+            .map_err(|_| "learner lock poisoned".to_string())?
+            .baseline
+            .to_yaml();
+        let tmp = format!("{path}.tmp");
+        std::fs::write(&tmp, yaml).map_err(|e| format!("{tmp}: {e}"))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("{path}: {e}"))
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -728,6 +794,12 @@ impl State {
         };
         let d = &*self.in_context(d);
         let ev = self.evaluator(&engine, cfg).brief_when(&brief).evaluate(d);
+        self.learn(
+            d,
+            ev.findings
+                .iter()
+                .any(|f| f.severity >= portcullis_rules::Severity::High),
+        );
         let verdict = decision::decide(&ev.findings, modes);
         let outcome = if verdict.allowed {
             Outcome::Created
@@ -758,7 +830,14 @@ impl State {
         let mut alerts = Vec::new();
         for d in deployments {
             let d = &*self.in_context(d);
-            for f in evaluator.evaluate(d).findings {
+            let findings = evaluator.evaluate(d).findings;
+            self.learn(
+                d,
+                findings
+                    .iter()
+                    .any(|f| f.severity >= portcullis_rules::Severity::High),
+            );
+            for f in findings {
                 if f.severity >= cfg.store_min_severity {
                     alerts.push(Alert::new(d, &f));
                 }
@@ -997,6 +1076,53 @@ pub async fn watch_store(state: State) {
     }
 }
 
+fn load_inventory(path: &str) -> Result<Option<portcullis_baseline::inventory::Inventory>, String> {
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("inventory {path}: {e}"))?;
+    portcullis_baseline::inventory::Inventory::parse(&text, path).map(Some)
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `baseline_learn_until` as a time; it needs `baseline_learn_to`.
+fn learn_until(cfg: &ServeConfig) -> Result<Option<f64>, String> {
+    let s = cfg.baseline_learn_until.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if cfg.baseline_learn_to.is_empty() {
+        return Err(
+            "baseline_learn_until needs baseline_learn_to (where the learnt baseline is written)"
+                .into(),
+        );
+    }
+    if let Some(t) = portcullis_model::time::parse_time(s) {
+        return Ok(Some(t));
+    }
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let mult = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => {
+            return Err(format!(
+                "baseline_learn_until {s:?}: a time or a duration (14d, 36h)"
+            ));
+        }
+    };
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("baseline_learn_until {s:?}: a time or a duration (14d, 36h)"))?;
+    Ok(Some(now() + n * mult))
+}
+
 fn load_baseline(path: &str) -> Result<Option<portcullis_baseline::Baseline>, String> {
     if path.is_empty() {
         return Ok(None);
@@ -1177,6 +1303,23 @@ pub async fn run(
                 .await;
         }));
     }
+    if let Some(until) = state.inner.learn_until {
+        // Written every minute while learning, and once more when the period ends.
+        let s = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let left = until - now();
+                tokio::time::sleep(std::time::Duration::from_secs_f64(left.clamp(0.0, 60.0))).await;
+                if let Err(e) = s.save_learnt() {
+                    tracing::error!(error = %e, "writing the learnt baseline failed");
+                }
+                if now() >= until {
+                    tracing::info!(to = %s.config().baseline_learn_to, "baseline learning period over");
+                    break;
+                }
+            }
+        });
+    }
     for source in live::from_config(cfg)? {
         tokio::spawn(live::supervise(state.clone(), source));
     }
@@ -1211,6 +1354,9 @@ pub async fn run(
         }
     }
     tracing::info!("shutting down: draining");
+    if let Err(e) = state.save_learnt() {
+        tracing::error!(error = %e, "writing the learnt baseline failed");
+    }
     state.set_ready(false);
     let _ = stop_tx.send(true);
     let _ = https.await;

@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// SIGHUP.
     #[arg(long)]
     pub baseline: Option<String>,
+    /// Asset inventory (CSV or JSON) to compare deployments with; read again on SIGHUP.
+    #[arg(long)]
+    pub inventory: Option<String>,
     /// Podman's Docker-compatible API to follow (unix:///run/podman/podman.sock; ""
     /// disables).
     #[arg(long)]
@@ -103,6 +106,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     if let Some(v) = args.baseline {
         cfg.baseline = v;
+    }
+    if let Some(v) = args.inventory {
+        cfg.inventory = v;
     }
     if let Some(v) = args.audit_token {
         cfg.audit_token = v;

@@ -1253,3 +1253,46 @@ fn serve_judges_against_a_baseline_and_reloads_it_on_sighup() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn serve_keeps_learning_for_a_period_and_knows_its_inventory() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let learnt = dir.path().join("learnt.yaml");
+    let inventory = dir.path().join("cmdb.csv");
+    std::fs::write(&inventory, "scope,registries\nk8s/shop,ghcr.io\n").expect("inventory");
+    let cfg = dir.path().join("serve.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "baseline_learn_until: 1h\nbaseline_learn_to: {}\ninventory: {}\n",
+            learnt.display(),
+            inventory.display()
+        ),
+    )
+    .expect("cfg");
+    let mut s = Serve::start(&["--docker-host", "", "--config", cfg.to_str().expect("utf8")]);
+    let review = |uid: &str, ns: &str, spec: &str| {
+        format!(
+            r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"{uid}","kind":{{"group":"","version":"v1","kind":"Pod"}},"resource":{{"group":"","version":"v1","resource":"pods"}},"name":"p-{uid}","namespace":"{ns}","operation":"CREATE","userInfo":{{"username":"bob@example.com"}},"object":{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p-{uid}"}},"spec":{spec}}}}}}}"#
+        )
+    };
+    let ok = r#"{"containers":[{"name":"c","image":"ghcr.io/acme/api:2.4.1"}]}"#;
+    let (_, body) = s.post("/validate", &review("a1", "shop", ok), &[]);
+    assert!(!body.contains("EXP007"), "shop is in the inventory: {body}");
+    let (_, body) = s.post("/validate", &review("a2", "scratch", ok), &[]);
+    assert!(body.contains("EXP007"), "scratch is not: {body}");
+    let risky = r#"{"containers":[{"name":"c","image":"ghcr.io/acme/api:2.4.1","securityContext":{"privileged":true}}]}"#;
+    let _ = s.post("/validate", &review("a3", "shop", risky), &[]);
+    // A graceful stop writes what was learnt: bob's ordinary pod, not the privileged one.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status();
+    let _ = s.child.wait();
+    let yaml = std::fs::read_to_string(&learnt).expect("learnt baseline written");
+    assert!(
+        yaml.contains("k8s/shop") && yaml.contains("bob@example.com"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("refused_risky: 1"), "{yaml}");
+    assert!(!yaml.contains("privileged"), "{yaml}");
+}
