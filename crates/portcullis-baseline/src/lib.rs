@@ -95,6 +95,9 @@ pub struct Workload {
     pub privileges: BTreeSet<String>,
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub service_accounts: BTreeSet<String>,
+    /// A CronJob's schedules (`0 2 * * *`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub schedules: BTreeSet<String>,
 }
 
 /// The scope a deployment falls in, or `None` when it names no place (a bare process).
@@ -345,6 +348,9 @@ impl Learner {
                         &mut dropped,
                     );
                 }
+                if let Some(cron) = &d.target.schedule {
+                    capped(&mut w.schedules, cron.clone(), MAX_VALUES, &mut dropped);
+                }
             }
         }
         scope.dropped += dropped;
@@ -407,6 +413,11 @@ impl Baseline {
                     .into_iter()
                     .filter(|p| !w.privileges.contains(p))
                     .collect();
+                e.new_schedule = d
+                    .target
+                    .schedule
+                    .clone()
+                    .filter(|s| !w.schedules.is_empty() && !w.schedules.contains(s));
             }
             e.new_node_targets = node_targets(pod)
                 .into_iter()
@@ -414,6 +425,7 @@ impl Baseline {
                 .collect();
         }
         if scope.deploys >= MIN_DEPLOYS_FOR_SCHEDULE
+            && !scope.hours.is_empty()
             && let Some(how) = d.time.as_deref().and_then(hour_of_week)
         {
             e.off_schedule = Some(!neighbours(&how).iter().any(|h| scope.hours.contains(h)));
@@ -423,6 +435,7 @@ impl Baseline {
             + u32::from(!e.digest_changed.is_empty())
             + u32::from(!e.new_privileges.is_empty())
             + u32::from(!e.new_node_targets.is_empty())
+            + u32::from(e.new_schedule.is_some())
             + u32::from(e.off_schedule == Some(true));
         Some(e)
     }
@@ -488,6 +501,7 @@ impl Baseline {
                 m.privileges.extend(w.privileges.iter().cloned());
                 m.service_accounts
                     .extend(w.service_accounts.iter().cloned());
+                m.schedules.extend(w.schedules.iter().cloned());
             }
             mine.dropped += dropped;
         }
@@ -535,6 +549,12 @@ impl Baseline {
                 }
                 for p in x.privileges.difference(&y.privileges) {
                     out.push(format!("- {key} {wk}: privilege {p}"));
+                }
+                for c in y.schedules.difference(&x.schedules) {
+                    out.push(format!("+ {key} {wk}: schedule {c}"));
+                }
+                for c in x.schedules.difference(&y.schedules) {
+                    out.push(format!("- {key} {wk}: schedule {c}"));
                 }
                 for repo in y.images.keys().filter(|r| !x.images.contains_key(*r)) {
                     out.push(format!("+ {key} {wk}: image {repo}"));

@@ -73,6 +73,9 @@ pub struct Expectation {
     /// Powers the workload never had in its baseline (`privileged`, `hostPath:/`, …).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub new_privileges: Vec<String>,
+    /// A CronJob schedule its baseline never had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_schedule: Option<String>,
     /// Node pins and control-plane targets the scope never used.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub new_node_targets: Vec<String>,
@@ -249,6 +252,9 @@ pub struct Target {
     pub labels: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub annotations: Vec<(String, String)>,
+    /// A CronJob's schedule (`spec.schedule`), as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 /// Where an exec or attach request's command is kept: an annotation of the target, so it

@@ -245,6 +245,10 @@ fields! {
         |d| d.expectation.as_ref().map_or(Val::Null, |e| list(e.digest_changed.iter().map(String::as_str)));
     BaselineNewPrivileges "baseline.new_privileges" Event "powers the workload's pods never used in the baseline (privileged, hostNetwork, cap:X, hostPath:/path, device:/dev/x)" =>
         |d| d.expectation.as_ref().map_or(Val::Null, |e| list(e.new_privileges.iter().map(String::as_str)));
+    BaselineNewSchedule "baseline.new_schedule" Event "a CronJob schedule its baseline never had (the workload had others)" =>
+        |d| d.expectation.as_ref().map_or(Val::Null, |e| opt(&e.new_schedule));
+    TargetSchedule "target.schedule" Event "a CronJob's schedule (spec.schedule)" =>
+        |d| opt(&d.target.schedule);
     BaselineNewNodeTargets "baseline.new_node_targets" Event "node pins, selectors and control-plane targets the scope never used" =>
         |d| d.expectation.as_ref().map_or(Val::Null, |e| list(e.new_node_targets.iter().map(String::as_str)));
     BaselineOffSchedule "baseline.off_schedule" Event "the deploy falls in an hour of the week (±1 h, UTC) when the scope never deployed (null: too few deploys learnt or no time)" =>

@@ -207,6 +207,8 @@ struct WorkloadSpecWire<'a> {
 struct CronJobSpecWire<'a> {
     #[serde(borrow)]
     job_template: Option<JobTemplateWire<'a>>,
+    #[serde(borrow)]
+    schedule: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -502,9 +504,23 @@ impl<'de> DeserializeSeed<'de> for BuiltIn<'_> {
                 template(o.metadata, o.template)
             }),
             "CronJob" => {
-                one::<CronJobSpecWire, D>(d, kind, "spec.jobTemplate.spec.template.spec", |o| {
-                    template(o.metadata, o.spec?.job_template?.spec?.template)
-                })
+                let mut schedule = None;
+                let found = one::<CronJobSpecWire, D>(
+                    d,
+                    kind,
+                    "spec.jobTemplate.spec.template.spec",
+                    |o| {
+                        let spec = o.spec?;
+                        schedule = spec.schedule.as_deref().map(str::to_string);
+                        template(o.metadata, spec.job_template?.spec?.template)
+                    },
+                )?;
+                Ok(found.map(|mut ds| {
+                    for d in &mut ds {
+                        d.target.schedule = schedule.clone();
+                    }
+                    ds
+                }))
             }
             _ => one::<WorkloadSpecWire, D>(d, kind, "spec.template.spec", |o| {
                 template(o.metadata, o.spec?.template)

@@ -247,9 +247,16 @@ fn is_container_like(v: &Value) -> bool {
 
 fn target_of(v: &Value, kind: &str) -> Target {
     let meta = v.get("metadata").unwrap_or(&Value::Null);
-    Obj::<ObjectMeta>::deserialize(meta)
+    let mut t = Obj::<ObjectMeta>::deserialize(meta)
         .map_or_else(|_| ObjectMeta::default(), |o| o.0)
-        .into_target(kind, string(v, "apiVersion"))
+        .into_target(kind, string(v, "apiVersion"));
+    if kind == "CronJob" {
+        t.schedule = v
+            .pointer("/spec/schedule")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+    }
+    t
 }
 
 fn join(base: &str, key: &str) -> String {

@@ -638,6 +638,7 @@ fn object_deployments(
             d.target.owner_references = f.target.owner_references;
             d.target.labels = f.target.labels;
             d.target.annotations.extend(f.target.annotations);
+            d.target.schedule = f.target.schedule;
             if d.target.name.is_none() {
                 d.target.name = f.target.name;
             }

@@ -466,6 +466,7 @@ impl ObjectMeta<'_> {
                 .collect(),
             labels: self.labels.0,
             annotations: self.annotations.0,
+            schedule: None,
         }
     }
 }
