@@ -405,6 +405,7 @@ pub fn combine(
                 + u32::from(!b.new_privileges.is_empty())
                 + u32::from(!b.new_node_targets.is_empty())
                 + u32::from(b.new_schedule.is_some())
+                + u32::from(b.burst.is_some())
                 + u32::from(b.off_schedule == Some(true));
             Some(b)
         }

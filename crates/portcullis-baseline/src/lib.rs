@@ -70,6 +70,9 @@ pub struct Scope {
     /// `node:NAME`, `selector:KEY=VALUE`, `control-plane`.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub node_targets: BTreeSet<String>,
+    /// The most deploys seen in one clock hour while learning (the scope's cadence).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub busiest_hour: u64,
     /// Hours of the week deploys happened in, `mon-09` … `sun-23` (UTC).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub hours: BTreeSet<String>,
@@ -227,11 +230,42 @@ fn capped(set: &mut BTreeSet<String>, value: String, cap: usize, dropped: &mut u
 #[derive(Debug, Default)]
 pub struct Learner {
     pub baseline: Baseline,
+    /// Deploys per scope in the clock hour being counted.
+    hours: Cadence,
+}
+
+/// Deploys per scope per clock hour (since the epoch), for the cadence: while learning it
+/// finds each scope's busiest hour; while judging it tells a burst from the usual pace.
+#[derive(Debug, Default)]
+pub struct Cadence {
+    current: BTreeMap<String, (i64, u64)>,
+}
+
+impl Cadence {
+    /// Count one deploy of `scope` at `time`; the count of its hour so far.
+    pub fn count(&mut self, scope: &str, time: Option<&str>) -> Option<u64> {
+        let hour = (time.and_then(time::parse_time)? / 3600.0).floor() as i64;
+        let slot = self.current.entry(scope.to_string()).or_insert((hour, 0));
+        if slot.0 != hour {
+            *slot = (hour, 0);
+        }
+        slot.1 += 1;
+        Some(slot.1)
+    }
+}
+
+/// A burst: more deploys in one hour than three times the busiest hour learnt, and at
+/// least ten more (a quiet scope's two deploys are not a burst of six).
+pub fn is_burst(count: u64, busiest: u64) -> bool {
+    busiest > 0 && count > busiest.saturating_mul(3).max(busiest + 10)
 }
 
 impl Learner {
     pub fn new(from: Baseline) -> Learner {
-        Learner { baseline: from }
+        Learner {
+            baseline: from,
+            hours: Cadence::default(),
+        }
     }
 
     /// Count a deployment the pack rated high or critical: seen, not learnt.
@@ -283,8 +317,12 @@ impl Learner {
                 b.learnt.to = Some(time::normalize(t));
             }
         }
+        let in_hour = self.hours.count(&scope_key, d.time.as_deref());
         let scope = b.scopes.entry(scope_key).or_default();
         scope.deploys += 1;
+        if let Some(n) = in_hour {
+            scope.busiest_hour = scope.busiest_hour.max(n);
+        }
         let mut dropped = 0;
         if let Some(u) = &d.actor.user {
             capped(&mut scope.deployers, u.clone(), MAX_DEPLOYERS, &mut dropped);
@@ -366,6 +404,22 @@ impl Baseline {
         let mut b = self.clone();
         b.version = 1;
         serde_saphyr::to_string(&b).unwrap_or_default()
+    }
+
+    /// [`Baseline::expectation`], and whether the deployment is part of a burst: more
+    /// deploys in its scope this hour than the cadence learnt (`cadence` counts them).
+    pub fn expectation_paced(&self, d: &Deployment, cadence: &mut Cadence) -> Option<Expectation> {
+        let mut e = self.expectation(d)?;
+        if let (Some(scope), Some(n)) = (
+            self.scopes.get(&e.scope),
+            cadence.count(&e.scope, d.time.as_deref()),
+        ) {
+            if is_burst(n, scope.busiest_hour) {
+                e.burst = Some(n);
+                e.unexpected += 1;
+            }
+        }
+        Some(e)
     }
 
     /// Compare one deployment with what its scope expects; `None` when it names no scope.
@@ -466,6 +520,7 @@ impl Baseline {
         for (key, theirs) in &other.scopes {
             let mine = self.scopes.entry(key.clone()).or_default();
             mine.deploys += theirs.deploys;
+            mine.busiest_hour = mine.busiest_hour.max(theirs.busiest_hour);
             let mut dropped = theirs.dropped;
             for (dst, src, cap) in [
                 (&mut mine.deployers, &theirs.deployers, MAX_DEPLOYERS),

@@ -83,6 +83,10 @@ pub struct Expectation {
     /// (`None`: too few deploys learnt, or no time on the record).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub off_schedule: Option<bool>,
+    /// Deploys into the scope in this clock hour, when that is a burst against the
+    /// cadence learnt (more than three times its busiest hour).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u64>,
     /// How many of the facts above are unexpected.
     pub unexpected: u32,
 }

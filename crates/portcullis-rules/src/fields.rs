@@ -249,6 +249,8 @@ fields! {
         |d| d.expectation.as_ref().map_or(Val::Null, |e| opt(&e.new_schedule));
     TargetSchedule "target.schedule" Event "a CronJob's schedule (spec.schedule)" =>
         |d| opt(&d.target.schedule);
+    BaselineBurst "baseline.burst" Event "deploys into the scope this clock hour, when more than three times the busiest hour learnt (null otherwise)" =>
+        |d| d.expectation.as_ref().and_then(|e| e.burst).map_or(Val::Null, |n| Val::Int(n as i64));
     BaselineNewNodeTargets "baseline.new_node_targets" Event "node pins, selectors and control-plane targets the scope never used" =>
         |d| d.expectation.as_ref().map_or(Val::Null, |e| list(e.new_node_targets.iter().map(String::as_str)));
     BaselineOffSchedule "baseline.off_schedule" Event "the deploy falls in an hour of the week (±1 h, UTC) when the scope never deployed (null: too few deploys learnt or no time)" =>

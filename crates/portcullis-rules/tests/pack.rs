@@ -49,8 +49,9 @@ fn read_fixture(text: &str, name: &str) -> portcullis_sources::Batch {
     if let Ok(yaml) = std::fs::read_to_string(folder.join("baseline.yaml")) {
         let baseline = portcullis_baseline::Baseline::from_yaml(&yaml)
             .unwrap_or_else(|e| panic!("{name}: baseline.yaml: {e}"));
+        let mut cadence = portcullis_baseline::Cadence::default();
         for d in &mut batch.deployments {
-            d.expectation = baseline.expectation(d);
+            d.expectation = baseline.expectation_paced(d, &mut cadence);
         }
     }
     batch

@@ -364,6 +364,8 @@ struct Inner {
     /// deployments excepted) is learnt here and written to `baseline_learn_to` for review.
     learner: Option<Mutex<portcullis_baseline::Learner>>,
     learn_until: Option<f64>,
+    /// Deploys per scope and hour, against the baseline's cadence.
+    cadence: Mutex<portcullis_baseline::Cadence>,
     /// Fixed for the life of the process.
     config: ServeConfig,
     store: Option<store::Store>,
@@ -465,6 +467,7 @@ impl State {
                     ))
                 }),
                 learn_until,
+                cadence: Mutex::new(portcullis_baseline::Cadence::default()),
                 config,
                 store: store.clone(),
                 metrics: Metrics::new(),
@@ -520,8 +523,14 @@ impl State {
             return std::borrow::Cow::Borrowed(d);
         }
         let mut c = d.clone();
+        let compared = baseline
+            .as_deref()
+            .and_then(|b| match self.inner.cadence.lock() {
+                Ok(mut cadence) => b.expectation_paced(d, &mut cadence),
+                Err(_) => b.expectation(d),
+            });
         c.expectation = portcullis_baseline::inventory::combine(
-            baseline.as_deref().and_then(|b| b.expectation(d)),
+            compared,
             inventory.as_deref().and_then(|i| i.expectation(d)),
         );
         std::borrow::Cow::Owned(c)

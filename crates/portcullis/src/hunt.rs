@@ -11,7 +11,7 @@ use crate::timefmt;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use portcullis_baseline::inventory::{Inventory, combine};
-use portcullis_baseline::{Baseline, Learner};
+use portcullis_baseline::{Baseline, Cadence, Learner};
 use portcullis_model::Deployment;
 use portcullis_output::Alert;
 use portcullis_rules::{EvalOptions, Evaluator, Severity};
@@ -294,6 +294,8 @@ struct Judge<'e, 'w> {
     stats: Stats,
     expect: Expect,
     inventory: Option<Inventory>,
+    /// Deploys per scope and hour while judging against a baseline.
+    cadence: Cadence,
 }
 
 impl Judge<'_, '_> {
@@ -327,7 +329,7 @@ impl Judge<'_, '_> {
         self.stats.deployments += 1;
         match &mut self.expect {
             Expect::None => {}
-            Expect::Baseline(b) => d.expectation = b.expectation(&d),
+            Expect::Baseline(b) => d.expectation = b.expectation_paced(&d, &mut self.cadence),
             Expect::LearnOnly(learner) => {
                 Judge::learn(&self.evaluator, learner, &mut self.stats, &d);
                 return Ok(());
@@ -352,7 +354,7 @@ impl Judge<'_, '_> {
                     }
                 }
                 if let Some(b) = frozen {
-                    d.expectation = b.expectation(&d);
+                    d.expectation = b.expectation_paced(&d, &mut self.cadence);
                 }
             }
         }
@@ -472,6 +474,7 @@ pub fn run_with(args: HuntArgs, expect: Expect) -> Result<(ExitCode, Expect, Sta
         stats: Stats::default(),
         expect,
         inventory: args.inventory.as_deref().map(read_inventory).transpose()?,
+        cadence: Cadence::default(),
     };
     let progress = (!args.quiet
         && std::io::stderr().is_terminal()

@@ -729,7 +729,23 @@ fn pretty_printed_arrays_and_lists_give_what_their_json_lines_twin_gives() {
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).expect("fixture line is JSON"))
             .collect();
-        let (want, _, _) = hunt(&[src.to_str().expect("utf8")]);
+        // The EXP rules' fixtures come with the baseline they are judged against.
+        let baseline = src.with_file_name("baseline.yaml");
+        let mut args: Vec<String> = Vec::new();
+        if baseline.exists() {
+            args = vec!["--baseline".into(), baseline.display().to_string()];
+        }
+        let with = |file: &str| -> Vec<String> {
+            let mut a = args.clone();
+            a.push(file.to_string());
+            a
+        };
+        let run_on = |file: &str| {
+            let a = with(file);
+            let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+            hunt(&refs)
+        };
+        let (want, _, _) = run_on(src.to_str().expect("utf8"));
         let want = verdicts(&want);
         assert!(!want.is_empty(), "{}", src.display());
         let pretty: Vec<String> = values
@@ -755,7 +771,7 @@ fn pretty_printed_arrays_and_lists_give_what_their_json_lines_twin_gives() {
         for (shape, body) in shapes {
             let f = dir.path().join(format!("{shape}.json"));
             fs::write(&f, body).expect("w");
-            let (got, err, code) = hunt(&[f.to_str().expect("utf8")]);
+            let (got, err, code) = run_on(f.to_str().expect("utf8"));
             assert_ne!(code, Some(2), "{} as {shape}: {err}", src.display());
             assert_eq!(verdicts(&got), want, "{} as {shape}: {err}", src.display());
             twins += 1;
