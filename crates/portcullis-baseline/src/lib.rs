@@ -413,11 +413,10 @@ impl Baseline {
         if let (Some(scope), Some(n)) = (
             self.scopes.get(&e.scope),
             cadence.count(&e.scope, d.time.as_deref()),
-        ) {
-            if is_burst(n, scope.busiest_hour) {
-                e.burst = Some(n);
-                e.unexpected += 1;
-            }
+        ) && is_burst(n, scope.busiest_hour)
+        {
+            e.burst = Some(n);
+            e.unexpected += 1;
         }
         Some(e)
     }
