@@ -1149,13 +1149,26 @@ fn real_containerd_events_and_log_show_a_container_made_on_its_socket() {
         .stdout(fs::File::create(&events).expect("events file"))
         .spawn()
         .expect("ctr events");
-    // The subscription is live once it has seen an event of its own making.
-    assert!(c.ctr(&["namespaces", "create", "probe"]).status.success());
-    let seen = wait_for_text(&events, "/namespaces/create");
-    assert!(
-        seen.contains("/namespaces/create"),
-        "ctr events saw nothing"
-    );
+    // The subscription is live once it has seen an event of its own making: made again
+    // until one is seen, since `ctr events` may not have subscribed yet.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut probe = 0;
+    while !fs::read_to_string(&events)
+        .unwrap_or_default()
+        .contains("/namespaces/create")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ctr events saw nothing"
+        );
+        probe += 1;
+        assert!(
+            c.ctr(&["namespaces", "create", &format!("probe{probe}")])
+                .status
+                .success()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let rootfs = c.busybox_rootfs();
     let rootfs = rootfs.to_string_lossy();
     let run = c.ctr(&[
