@@ -12,7 +12,7 @@
 //! | `registries` | registries images may come from (`ghcr.io`, `registry.example.com:5000`) |
 //! | `images` | image repositories allowed besides those (`docker.io/library/nginx`, `ghcr.io/acme/*`) |
 //! | `deployers` | users or service accounts that deploy there (`system:serviceaccount:cicd:*`) |
-//! | `change_windows` | when deploys are expected, UTC: `mon-fri 09:00-18:00`, or an RFC 5545 rule `FREQ=WEEKLY;BYDAY=SA;BYHOUR=2,3` |
+//! | `change_windows` | when deploys are expected, UTC: `mon-fri 09:00-18:00`, a cron line `* 9-17 * * 1-5`, or an RFC 5545 rule `FREQ=WEEKLY;BYDAY=SA;BYHOUR=2,3` |
 //!
 //! An empty list means "not constrained". `*` at the end of a value matches any suffix.
 
@@ -49,11 +49,27 @@ const DAY_NAMES: [(&str, &str); 7] = [
 ];
 
 impl Window {
-    /// `mon-fri 09:00-18:00`, `sat 02-04`, `daily 22:00-06:00`, or
+    /// `mon-fri 09:00-18:00`, `sat 02-04`, `daily 22:00-02:00`, a cron line
+    /// (`* 9-17 * * 1-5`: its hour and day-of-week fields), or
     /// `FREQ=WEEKLY;BYDAY=MO,TU;BYHOUR=9,10` / `FREQ=DAILY;BYHOUR=2`.
     pub fn parse(text: &str) -> Result<Window, String> {
         let t = text.trim();
         let mut hours = [[false; 24]; 7];
+        let fields: Vec<&str> = t.split_whitespace().collect();
+        if fields.len() == 5 {
+            let hrs = cron_field(fields[1], 0, 23, t)?;
+            // Day of week: 0 and 7 are Sunday; Monday-first index is (n + 6) % 7.
+            let dows = cron_field(&cron_day_names(fields[4]), 0, 7, t)?;
+            for dow in dows {
+                for h in &hrs {
+                    hours[(dow + 6) % 7][*h] = true;
+                }
+            }
+            return Ok(Window {
+                text: t.to_string(),
+                hours,
+            });
+        }
         if t.to_ascii_uppercase().starts_with("FREQ=") || t.contains("BYDAY=") {
             let (mut days, mut hrs): (Vec<usize>, Vec<usize>) =
                 ((0..7).collect(), (0..24).collect());
@@ -181,6 +197,48 @@ impl Window {
         let hour = (secs.rem_euclid(86_400) / 3600) as usize;
         self.hours[day][hour]
     }
+}
+
+/// `MON`…`SUN` in a cron day-of-week field, as numbers.
+fn cron_day_names(field: &str) -> String {
+    let mut f = field.to_ascii_lowercase();
+    for (i, day) in ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+        .iter()
+        .enumerate()
+    {
+        f = f.replace(day, &i.to_string());
+    }
+    f
+}
+
+/// One cron field: `*`, `n`, `a-b`, lists of those, each with an optional `/step`.
+fn cron_field(field: &str, min: usize, max: usize, line: &str) -> Result<Vec<usize>, String> {
+    let bad = || format!("{line:?}: cron field {field:?} is not {min}-{max}");
+    let mut out = Vec::new();
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (
+                r,
+                s.parse::<usize>().ok().filter(|s| *s > 0).ok_or_else(bad)?,
+            ),
+            None => (part, 1),
+        };
+        let (a, b) = match range {
+            "*" => (min, max),
+            r => match r.split_once('-') {
+                Some((a, b)) => (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?),
+                None => {
+                    let n = r.parse().map_err(|_| bad())?;
+                    (n, if step > 1 { max } else { n })
+                }
+            },
+        };
+        if a < min || b > max || a > b {
+            return Err(bad());
+        }
+        out.extend((a..=b).step_by(step));
+    }
+    Ok(out)
 }
 
 fn matches(pattern: &str, value: &str) -> bool {
@@ -433,6 +491,12 @@ mod tests {
             night.contains(mon(23.0)) && night.contains(mon(25.0)) && !night.contains(mon(3.0))
         );
         assert!(Window::parse("someday 9-5").is_err());
+        let cron = Window::parse("* 9-17 * * 1-5").expect("cron");
+        assert!(cron.contains(mon(9.5)) && cron.contains(mon(17.5)) && !cron.contains(mon(18.5)));
+        assert!(!cron.contains(mon(5.0 * 24.0 + 10.0)), "Saturday");
+        let sunday = Window::parse("0 3 * * SUN").expect("cron names");
+        assert!(sunday.contains(mon(6.0 * 24.0 + 3.5)));
+        assert!(Window::parse("* 25 * * *").is_err());
         assert!(Window::parse("FREQ=WEEKLY;BYHOUR=25").is_err());
     }
 

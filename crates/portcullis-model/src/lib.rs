@@ -184,7 +184,7 @@ impl Actor {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     /// A manifest or compose file: what would be deployed if applied.
@@ -217,7 +217,7 @@ impl Operation {
 
 /// What became of the request. Telling these apart is the difference between an attempt,
 /// an intrusion and a blocked intrusion.
-#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     #[default]

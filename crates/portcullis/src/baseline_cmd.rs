@@ -20,6 +20,15 @@ pub enum BaselineCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Learn from serve's alert store: the deployments its alerts describe (deployer,
+    /// target, images, time), risky ones refused. The store holds only what raised an
+    /// alert at `store_min_severity`, so logs, where you have them, teach more.
+    LearnStore {
+        /// The SQLite alert store.
+        store: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// A readable summary: one line a scope.
     Show { file: PathBuf },
     /// What B has that A does not (+) and what it lost (-); exit 1 when they differ.
@@ -64,6 +73,20 @@ pub fn run(command: BaselineCommand) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        BaselineCommand::LearnStore { store, output } => {
+            let rows = portcullis_server::store::query(&store, &Default::default())
+                .map_err(anyhow::Error::msg)?;
+            let mut learner = Learner::default();
+            let (learnt, refused) = learn_from_alerts(&mut learner, &rows);
+            std::fs::write(&output, learner.baseline.to_yaml())
+                .with_context(|| format!("writing {}", output.display()))?;
+            eprintln!(
+                "portcullis: learnt {learnt} deployment(s) from {} alert(s) ({refused} refused as risky), written to {}",
+                rows.len(),
+                output.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         BaselineCommand::Show { file } => {
             for line in hunt::read_baseline(&file)?.summary() {
                 println!("{line}");
@@ -91,4 +114,84 @@ pub fn run(command: BaselineCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The deployments stored alerts describe, one per record (its alerts share a source id),
+/// learnt unless one of its alerts is high or critical.
+fn learn_from_alerts(learner: &mut Learner, rows: &[serde_json::Value]) -> (u64, u64) {
+    use portcullis_model::{Actor, Container, Deployment, ImageRef, Origin, PodSpec, Target};
+    use std::collections::BTreeMap;
+    let mut records: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
+    for a in rows {
+        let src = &a["source"];
+        let key = src["id"].as_str().map_or_else(
+            || format!("{}:{}:{}", src["file"], src["line"], src["document"]),
+            str::to_string,
+        );
+        records.entry(key).or_default().push(a);
+    }
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (mut learnt, mut refused) = (0, 0);
+    for alerts in records.values() {
+        let risky = alerts
+            .iter()
+            .any(|a| matches!(a["severity"].as_str(), Some("high" | "critical")));
+        if risky {
+            learner.refuse_risky();
+            refused += 1;
+            continue;
+        }
+        let a = alerts[0];
+        let t = &a["target"];
+        let mut images: Vec<String> = alerts.iter().flat_map(|a| list(&a["images"])).collect();
+        images.sort();
+        images.dedup();
+        let d = Deployment {
+            origin: Origin {
+                kind: a["source"]["kind"].as_str().unwrap_or("store").to_string(),
+                ..Origin::default()
+            },
+            time: text(&a["time"]),
+            actor: Actor {
+                user: text(&a["actor"]["user"]),
+                groups: list(&a["actor"]["groups"]),
+                service_account: text(&a["actor"]["service_account"]),
+                source_ips: list(&a["actor"]["source_ips"]),
+                user_agent: text(&a["actor"]["user_agent"]),
+                impersonator: None,
+            },
+            operation: serde_json::from_value(a["operation"].clone()).unwrap_or_default(),
+            outcome: serde_json::from_value(a["outcome"].clone()).unwrap_or_default(),
+            target: Target {
+                kind: t["kind"].as_str().unwrap_or("").to_string(),
+                api_version: t["api_version"].as_str().unwrap_or("").to_string(),
+                namespace: text(&t["namespace"]),
+                name: text(&t["name"]),
+                ..Target::default()
+            },
+            pod: (!images.is_empty()).then(|| PodSpec {
+                containers: images
+                    .iter()
+                    .map(|i| Container {
+                        image: ImageRef::parse(i),
+                        ..Container::default()
+                    })
+                    .collect(),
+                ..PodSpec::default()
+            }),
+            ..Deployment::default()
+        };
+        learner.learn(&d);
+        learnt += 1;
+    }
+    (learnt, refused)
 }

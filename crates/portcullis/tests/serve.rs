@@ -1295,4 +1295,29 @@ fn serve_keeps_learning_for_a_period_and_knows_its_inventory() {
     );
     assert!(yaml.contains("refused_risky: 1"), "{yaml}");
     assert!(!yaml.contains("privileged"), "{yaml}");
+    // The alert store can teach a baseline too: what its alerts describe, the risky
+    // deployment refused.
+    let from_store = dir.path().join("from-store.yaml");
+    let out = run(&[
+        "baseline",
+        "learn-store",
+        s.dir.path().join("alerts.db").to_str().expect("utf8"),
+        "-o",
+        from_store.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 refused as risky"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = std::fs::read_to_string(&from_store).expect("written");
+    assert!(
+        yaml.contains("k8s/scratch") && yaml.contains("bob@example.com"),
+        "{yaml}"
+    );
 }
