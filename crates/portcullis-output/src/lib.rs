@@ -1,6 +1,7 @@
 //! The one alert schema every command emits (documented in `docs/alert-schema.md`), and
 //! its renderers: table, JSON, JSON lines, SARIF.
 
+pub mod csv;
 mod sarif;
 mod table;
 

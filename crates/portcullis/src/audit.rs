@@ -16,6 +16,7 @@ pub enum AuditFormat {
     Json,
     Jsonl,
     Sarif,
+    Csv,
     Html,
 }
 
@@ -226,6 +227,7 @@ fn emit(
     let alerts: Vec<portcullis_output::Alert> = sorted.iter().map(|f| f.to_alert(kind)).collect();
     let text = match format {
         AuditFormat::Html => html::render(title, subject, scope, findings, grants),
+        AuditFormat::Csv => portcullis_output::csv::document(&alerts),
         AuditFormat::Json => portcullis_output::json(&alerts) + "\n",
         AuditFormat::Jsonl => alerts
             .iter()

@@ -50,7 +50,7 @@ pub fn run(command: BaselineCommand) -> Result<ExitCode> {
                 None => Baseline::default(),
             };
             hunt.quiet = true;
-            hunt.format = Some(hunt::HuntFormat::Jsonl);
+            hunt.format = Some(crate::Format::Jsonl);
             let (code, expect, stats) =
                 hunt::run_with(*hunt, Expect::LearnOnly(Learner::new(start)))?;
             let Expect::LearnOnly(learner) = expect else {

@@ -6,10 +6,11 @@
 //! controller pods (which needs order), evaluates the rules and writes alerts. Channels are
 //! bounded, so memory stays flat whatever the file size.
 
+use crate::Format as OutputFormat;
 use crate::pack;
 use crate::timefmt;
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use portcullis_baseline::inventory::{Inventory, combine};
 use portcullis_baseline::{Baseline, Cadence, Learner};
 use portcullis_model::Deployment;
@@ -25,14 +26,6 @@ use std::process::ExitCode;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Instant;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum HuntFormat {
-    Table,
-    Json,
-    Jsonl,
-    Csv,
-}
-
 #[derive(Args, Debug)]
 pub struct HuntArgs {
     /// Log files or folders (recursive; .gz read transparently), or - for stdin.
@@ -40,7 +33,7 @@ pub struct HuntArgs {
     pub paths: Vec<String>,
     /// Output format (default: table on a terminal, jsonl otherwise).
     #[arg(long, value_enum)]
-    pub format: Option<HuntFormat>,
+    pub format: Option<OutputFormat>,
     /// Force the input format instead of detecting it per file.
     #[arg(long, value_parser = Format::parse)]
     pub input_format: Option<Format>,
@@ -140,7 +133,7 @@ pub struct Stats {
 
 /// Where alerts go: streamed for json/jsonl/csv, gathered for the table.
 struct Sink<'w> {
-    format: HuntFormat,
+    format: OutputFormat,
     out: Box<dyn Write + 'w>,
     min: Severity,
     fail_on: Severity,
@@ -150,16 +143,15 @@ struct Sink<'w> {
     count: u64,
     /// Info findings a table does not list unless asked.
     hidden_info: u64,
+    /// The pack's rules, for a SARIF document's tool section.
+    rules: Vec<portcullis_output::RuleInfo>,
 }
 
 impl Sink<'_> {
     fn start(&mut self) -> std::io::Result<()> {
         match self.format {
-            HuntFormat::Json => write!(self.out, "["),
-            HuntFormat::Csv => writeln!(
-                self.out,
-                "time,severity,rule_id,rule_name,message,source_kind,file,line,record_id,target_kind,namespace,name,container,images,actor,outcome,attack"
-            ),
+            OutputFormat::Json => write!(self.out, "["),
+            OutputFormat::Csv => writeln!(self.out, "{}", portcullis_output::csv::header()),
             _ => Ok(()),
         }
     }
@@ -174,22 +166,22 @@ impl Sink<'_> {
         self.failed |= alert.severity >= self.fail_on;
         self.count += 1;
         match self.format {
-            HuntFormat::Table => self.gathered.push(alert),
-            HuntFormat::Jsonl => writeln!(self.out, "{}", portcullis_output::json_line(&alert))?,
-            HuntFormat::Json => {
+            OutputFormat::Table | OutputFormat::Sarif => self.gathered.push(alert),
+            OutputFormat::Jsonl => writeln!(self.out, "{}", portcullis_output::json_line(&alert))?,
+            OutputFormat::Json => {
                 let sep = if self.first_json { "\n" } else { ",\n" };
                 self.first_json = false;
                 write!(self.out, "{sep}{}", portcullis_output::json_line(&alert))?;
             }
-            HuntFormat::Csv => writeln!(self.out, "{}", csv_row(&alert))?,
+            OutputFormat::Csv => writeln!(self.out, "{}", portcullis_output::csv::row(&alert))?,
         }
         Ok(())
     }
 
     fn finish(&mut self, stats: &Stats, elapsed: f64, tty: bool) -> std::io::Result<()> {
         match self.format {
-            HuntFormat::Json => writeln!(self.out, "\n]")?,
-            HuntFormat::Table => {
+            OutputFormat::Json => writeln!(self.out, "\n]")?,
+            OutputFormat::Table => {
                 let width = if tty { None } else { Some(160) };
                 write!(
                     self.out,
@@ -205,6 +197,11 @@ impl Sink<'_> {
                 }
                 writeln!(self.out, "{}", summary_line(stats, elapsed))?;
             }
+            OutputFormat::Sarif => writeln!(
+                self.out,
+                "{}",
+                portcullis_output::sarif(&self.gathered, &self.rules, env!("CARGO_PKG_VERSION"))
+            )?,
             _ => {}
         }
         self.out.flush()
@@ -236,53 +233,6 @@ fn summary_line(s: &Stats, elapsed: f64) -> String {
         mb / elapsed.max(1e-9),
         s.records as f64 / elapsed.max(1e-9)
     )
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn csv_row(a: &Alert) -> String {
-    [
-        a.time.clone().unwrap_or_default(),
-        a.severity.as_str().to_string(),
-        a.rule.id.clone(),
-        a.rule.name.clone(),
-        a.message.clone(),
-        a.source.kind.clone(),
-        a.source.file.clone(),
-        a.source.line.to_string(),
-        a.source.id.clone().unwrap_or_default(),
-        a.target.kind.clone(),
-        a.target.namespace.clone().unwrap_or_default(),
-        a.target.name.clone().unwrap_or_default(),
-        a.container
-            .as_ref()
-            .map(|c| c.name.clone())
-            .unwrap_or_default(),
-        a.images.join(" "),
-        a.actor
-            .as_ref()
-            .and_then(|x| x.user.clone())
-            .unwrap_or_default(),
-        serde_json_str(&a.outcome),
-        a.attack.join(" "),
-    ]
-    .iter()
-    .map(|f| csv_field(f))
-    .collect::<Vec<_>>()
-    .join(",")
-}
-
-fn serde_json_str<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// The judging half, on the main thread: time filter, evaluation, output.
@@ -447,9 +397,9 @@ pub fn run_with(args: HuntArgs, expect: Expect) -> Result<(ExitCode, Expect, Sta
         .sum();
     let tty = std::io::stdout().is_terminal();
     let format = args.format.unwrap_or(if tty {
-        HuntFormat::Table
+        OutputFormat::Table
     } else {
-        HuntFormat::Jsonl
+        OutputFormat::Jsonl
     });
     let stdout = std::io::stdout();
     let mut judge = Judge {
@@ -459,17 +409,24 @@ pub fn run_with(args: HuntArgs, expect: Expect) -> Result<(ExitCode, Expect, Sta
         sink: Sink {
             format,
             out: Box::new(std::io::BufWriter::new(stdout.lock())),
-            min: args.min_severity.unwrap_or(if format == HuntFormat::Table {
-                Severity::Low
-            } else {
-                Severity::Info
-            }),
+            min: args
+                .min_severity
+                .unwrap_or(if format == OutputFormat::Table {
+                    Severity::Low
+                } else {
+                    Severity::Info
+                }),
             fail_on: args.fail_on,
             failed: false,
             gathered: Vec::new(),
             first_json: true,
             count: 0,
             hidden_info: 0,
+            rules: if format == OutputFormat::Sarif {
+                portcullis_output::rule_infos(&engine)
+            } else {
+                Vec::new()
+            },
         },
         stats: Stats::default(),
         expect,
@@ -647,7 +604,7 @@ pub fn run_with(args: HuntArgs, expect: Expect) -> Result<(ExitCode, Expect, Sta
     }
     let elapsed = started.elapsed().as_secs_f64();
     judge.sink.finish(&judge.stats, elapsed, tty)?;
-    if format != HuntFormat::Table {
+    if format != OutputFormat::Table {
         eprintln!("portcullis: {}", summary_line(&judge.stats, elapsed));
     }
     // Input errors are never silent: whatever was found, the run did not read everything.

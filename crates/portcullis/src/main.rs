@@ -60,13 +60,14 @@ enum Command {
     },
 }
 
-/// Output formats shared by every command.
+/// Output formats shared by every command (each renderer lives in `portcullis-output`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
     Json,
     Jsonl,
     Sarif,
+    Csv,
 }
 
 fn main() -> ExitCode {

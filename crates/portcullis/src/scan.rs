@@ -120,6 +120,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode> {
                 env!("CARGO_PKG_VERSION")
             )
         )?,
+        Format::Csv => write!(out, "{}", portcullis_output::csv::document(&alerts))?,
     }
     out.flush()?;
     Ok(if errors > 0 {

@@ -452,3 +452,43 @@ fn an_openshift_deployment_config_without_containers_is_still_judged() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn every_command_renders_csv_and_hunt_renders_sarif() {
+    // scan: a header and one row an alert, quoted where a message holds a comma.
+    let out = run_stdin(&["scan", "-", "--format", "csv"], PRIVILEGED);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = text.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap_or("")
+            .starts_with("time,severity,rule_id"),
+        "{text}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.iter().any(|r| r.contains("PRV001")), "{text}");
+    // hunt: SARIF, the same document shape scan writes.
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("audit.log");
+    std::fs::write(
+        &log,
+        r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"s1","stage":"ResponseComplete","verb":"create","user":{"username":"alice"},"objectRef":{"resource":"pods","namespace":"default","name":"p"},"responseStatus":{"code":201},"requestObject":{"kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"alpine","securityContext":{"privileged":true}}]}}}"#,
+    )
+    .expect("write");
+    let out = run(&[
+        "hunt",
+        "--format",
+        "sarif",
+        "--quiet",
+        log.to_str().unwrap_or(""),
+    ]);
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("hunt's SARIF is one JSON document");
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(results.iter().any(|r| r["ruleId"] == "PRV001"), "{sarif}");
+}
