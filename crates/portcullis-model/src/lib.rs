@@ -146,7 +146,8 @@ pub struct Origin {
 }
 
 /// The principal behind a deployment. Empty for a manifest at rest.
-#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default, PartialEq, Eq)]
+#[serde(default)]
 pub struct Actor {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,

@@ -10,12 +10,12 @@ pub use table::{table, timeline};
 
 use portcullis_model::{Actor, Deployment, Operation, Outcome};
 use portcullis_rules::{ContainerRef, Evidence, Finding, PssResult, Severity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Bump when a field changes meaning or disappears; adding fields does not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Alert {
     pub schema: u32,
     pub rule: RuleRef,
@@ -45,20 +45,20 @@ pub struct Alert {
     pub fix: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MitigationRef {
     pub id: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RuleRef {
     pub id: String,
     pub name: String,
     pub family: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SourceRef {
     pub kind: String,
     pub file: String,
@@ -68,7 +68,7 @@ pub struct SourceRef {
     pub id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TargetRef {
     pub kind: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -130,4 +130,25 @@ pub fn json(alerts: &[Alert]) -> String {
 /// One alert as a JSON line (no trailing newline).
 pub fn json_line(alert: &Alert) -> String {
     serde_json::to_string(alert).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_reads_back_as_it_was_written() {
+        let engine = portcullis_rules::Engine::builtin().expect("pack");
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: alpine, securityContext: {privileged: true}}]\n";
+        let batch = portcullis_sources::manifest::read(text, "p.yaml");
+        let ev = engine
+            .evaluator(&Default::default(), Default::default())
+            .evaluate(&batch.deployments[0]);
+        assert!(!ev.findings.is_empty());
+        for f in &ev.findings {
+            let a = Alert::new(&batch.deployments[0], f);
+            let back: Alert = serde_json::from_str(&json_line(&a)).expect("reads back");
+            assert_eq!(back, a);
+        }
+    }
 }

@@ -174,7 +174,7 @@ pub struct Engine {
 pub(crate) type Plan = [Vec<usize>; 3];
 
 /// What a finding points at: the field path, its value, and the container it belongs to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Evidence {
     pub field: String,
     pub value: serde_json::Value,
@@ -183,15 +183,15 @@ pub struct Evidence {
 }
 
 /// The container a finding is about.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ContainerRef {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: std::borrow::Cow<'static, str>,
     pub path: String,
     pub image: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct PssResult {
     pub level: pss::Level,
     pub version: String,
@@ -617,7 +617,7 @@ fn matched_text(evidence: &[Evidence]) -> String {
 fn container_ref(c: &Container) -> ContainerRef {
     ContainerRef {
         name: c.name.clone(),
-        kind: c.kind.as_str(),
+        kind: std::borrow::Cow::Borrowed(c.kind.as_str()),
         path: c.path.clone(),
         image: c.image.raw.clone(),
     }

@@ -362,6 +362,19 @@ pub fn query(path: &Path, q: &Query) -> Result<Vec<serde_json::Value>, String> {
     Ok(out)
 }
 
+/// [`query`], typed: the alerts as the schema defines them. A stored row that is not an
+/// alert of this schema is an error naming its position.
+pub fn query_alerts(path: &Path, q: &Query) -> Result<Vec<Alert>, String> {
+    query(path, q)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            serde_json::from_value(v)
+                .map_err(|e| format!("{}: alert {}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
 /// Delete alerts stored more than `days` ago.
 pub fn retain(path: &Path, days: f64) -> Result<usize, String> {
     let conn = open(path).map_err(|e| e.to_string())?;

@@ -74,7 +74,7 @@ pub fn run(command: BaselineCommand) -> Result<ExitCode> {
             })
         }
         BaselineCommand::LearnStore { store, output } => {
-            let rows = portcullis_server::store::query(&store, &Default::default())
+            let rows = portcullis_server::store::query_alerts(&store, &Default::default())
                 .map_err(anyhow::Error::msg)?;
             let mut learner = Learner::default();
             let (learnt, refused) = learn_from_alerts(&mut learner, &rows);
@@ -118,64 +118,44 @@ pub fn run(command: BaselineCommand) -> Result<ExitCode> {
 
 /// The deployments stored alerts describe, one per record (its alerts share a source id),
 /// learnt unless one of its alerts is high or critical.
-fn learn_from_alerts(learner: &mut Learner, rows: &[serde_json::Value]) -> (u64, u64) {
-    use portcullis_model::{Actor, Container, Deployment, ImageRef, Origin, PodSpec, Target};
+fn learn_from_alerts(learner: &mut Learner, alerts: &[portcullis_output::Alert]) -> (u64, u64) {
+    use portcullis_model::{Container, Deployment, ImageRef, Origin, PodSpec, Target};
+    use portcullis_rules::Severity;
     use std::collections::BTreeMap;
-    let mut records: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
-    for a in rows {
-        let src = &a["source"];
-        let key = src["id"].as_str().map_or_else(
-            || format!("{}:{}:{}", src["file"], src["line"], src["document"]),
-            str::to_string,
-        );
+    let mut records: BTreeMap<String, Vec<&portcullis_output::Alert>> = BTreeMap::new();
+    for a in alerts {
+        let src = &a.source;
+        let key = src
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}:{}", src.file, src.line, src.document));
         records.entry(key).or_default().push(a);
     }
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-    let list = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     let (mut learnt, mut refused) = (0, 0);
-    for alerts in records.values() {
-        let risky = alerts
-            .iter()
-            .any(|a| matches!(a["severity"].as_str(), Some("high" | "critical")));
-        if risky {
+    for group in records.values() {
+        if group.iter().any(|a| a.severity >= Severity::High) {
             learner.refuse_risky();
             refused += 1;
             continue;
         }
-        let a = alerts[0];
-        let t = &a["target"];
-        let mut images: Vec<String> = alerts.iter().flat_map(|a| list(&a["images"])).collect();
+        let a = group[0];
+        let mut images: Vec<&String> = group.iter().flat_map(|a| &a.images).collect();
         images.sort();
         images.dedup();
         let d = Deployment {
             origin: Origin {
-                kind: a["source"]["kind"].as_str().unwrap_or("store").to_string(),
+                kind: a.source.kind.clone(),
                 ..Origin::default()
             },
-            time: text(&a["time"]),
-            actor: Actor {
-                user: text(&a["actor"]["user"]),
-                groups: list(&a["actor"]["groups"]),
-                service_account: text(&a["actor"]["service_account"]),
-                source_ips: list(&a["actor"]["source_ips"]),
-                user_agent: text(&a["actor"]["user_agent"]),
-                impersonator: None,
-            },
-            operation: serde_json::from_value(a["operation"].clone()).unwrap_or_default(),
-            outcome: serde_json::from_value(a["outcome"].clone()).unwrap_or_default(),
+            time: a.time.clone(),
+            actor: a.actor.clone().unwrap_or_default(),
+            operation: a.operation,
+            outcome: a.outcome,
             target: Target {
-                kind: t["kind"].as_str().unwrap_or("").to_string(),
-                api_version: t["api_version"].as_str().unwrap_or("").to_string(),
-                namespace: text(&t["namespace"]),
-                name: text(&t["name"]),
+                kind: a.target.kind.clone(),
+                api_version: a.target.api_version.clone(),
+                namespace: a.target.namespace.clone(),
+                name: a.target.name.clone(),
                 ..Target::default()
             },
             pod: (!images.is_empty()).then(|| PodSpec {
