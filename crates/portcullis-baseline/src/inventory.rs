@@ -392,7 +392,7 @@ impl Inventory {
                 scope: scopes.last().cloned().unwrap_or(first),
                 scope_unknown: true,
                 deployer_known: true,
-                unexpected: 1,
+                unexpected: 1, // the unknown place: nothing else is known of it
                 ..Expectation::default()
             });
         };
@@ -429,9 +429,7 @@ impl Inventory {
         {
             e.off_schedule = Some(!asset.change_windows.iter().any(|w| w.contains(t)));
         }
-        e.unexpected = u32::from(!e.deployer_known)
-            + u32::from(!e.new_images.is_empty())
-            + u32::from(e.off_schedule == Some(true));
+        e.unexpected = e.count();
         Some(e)
     }
 }
@@ -456,15 +454,7 @@ pub fn combine(
                 (Some(x), Some(y)) => Some(x || y),
                 (x, y) => x.or(y),
             };
-            b.unexpected = u32::from(b.scope_unknown)
-                + u32::from(!b.deployer_known)
-                + u32::from(!b.new_images.is_empty())
-                + u32::from(!b.digest_changed.is_empty())
-                + u32::from(!b.new_privileges.is_empty())
-                + u32::from(!b.new_node_targets.is_empty())
-                + u32::from(b.new_schedule.is_some())
-                + u32::from(b.burst.is_some())
-                + u32::from(b.off_schedule == Some(true));
+            b.unexpected = b.count();
             Some(b)
         }
     }

@@ -146,11 +146,6 @@ pub fn workload_of(d: &Deployment) -> String {
     format!("{}/{}", d.target.kind, name)
 }
 
-/// The powers a pod uses (`PodSpec::powers`, the one list).
-pub fn privileges(pod: &PodSpec) -> BTreeSet<String> {
-    pod.powers()
-}
-
 fn node_targets(pod: &PodSpec) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     if let Some(n) = &pod.node_name {
@@ -375,7 +370,7 @@ impl Learner {
                         capped(digests, dg.clone(), MAX_VALUES, &mut dropped);
                     }
                 }
-                for p in privileges(pod) {
+                for p in pod.powers() {
                     capped(&mut w.privileges, p, MAX_VALUES, &mut dropped);
                 }
                 if let Some(sa) = &pod.service_account {
@@ -416,7 +411,7 @@ impl Baseline {
         ) && is_burst(n, scope.busiest_hour)
         {
             e.burst = Some(n);
-            e.unexpected += 1;
+            e.unexpected = e.count();
         }
         Some(e)
     }
@@ -429,8 +424,10 @@ impl Baseline {
             ..Expectation::default()
         };
         let Some(scope) = self.scopes.get(&key) else {
+            // Nothing is known of the place, so nothing of its deployers either.
             e.scope_unknown = true;
-            e.unexpected = 1;
+            e.deployer_known = true;
+            e.unexpected = e.count();
             return Some(e);
         };
         e.deployer_known = d
@@ -462,7 +459,8 @@ impl Baseline {
                 }
             }
             if let Some(w) = workload {
-                e.new_privileges = privileges(pod)
+                e.new_privileges = pod
+                    .powers()
                     .into_iter()
                     .filter(|p| !w.privileges.contains(p))
                     .collect();
@@ -483,13 +481,7 @@ impl Baseline {
         {
             e.off_schedule = Some(!neighbours(&how).iter().any(|h| scope.hours.contains(h)));
         }
-        e.unexpected = u32::from(!e.deployer_known)
-            + u32::from(!e.new_images.is_empty())
-            + u32::from(!e.digest_changed.is_empty())
-            + u32::from(!e.new_privileges.is_empty())
-            + u32::from(!e.new_node_targets.is_empty())
-            + u32::from(e.new_schedule.is_some())
-            + u32::from(e.off_schedule == Some(true));
+        e.unexpected = e.count();
         Some(e)
     }
 

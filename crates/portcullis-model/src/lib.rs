@@ -91,6 +91,22 @@ pub struct Expectation {
     pub unexpected: u32,
 }
 
+impl Expectation {
+    /// How many facts are unexpected: the one count `unexpected` holds, recomputed
+    /// whenever a fact is set.
+    pub fn count(&self) -> u32 {
+        u32::from(self.scope_unknown)
+            + u32::from(!self.deployer_known)
+            + u32::from(!self.new_images.is_empty())
+            + u32::from(!self.digest_changed.is_empty())
+            + u32::from(!self.new_privileges.is_empty())
+            + u32::from(!self.new_node_targets.is_empty())
+            + u32::from(self.new_schedule.is_some())
+            + u32::from(self.burst.is_some())
+            + u32::from(self.off_schedule == Some(true))
+    }
+}
+
 /// An exec's own powers: `docker exec --privileged` gives the exec process every
 /// capability and device of the node, whatever the container was started with.
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]

@@ -56,6 +56,31 @@ pub fn parse_time(s: &str) -> Option<f64> {
     Some(secs as f64 + frac)
 }
 
+/// A duration as people write one: `90s`, `30m`, `24h`, `14d`, in seconds.
+pub fn parse_duration(s: &str) -> Result<f64, String> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: f64 = n
+        .parse()
+        .ok()
+        .filter(|n: &f64| *n > 0.0)
+        .ok_or_else(|| format!("not a duration: {s:?} (90s, 30m, 24h, 14d)"))?;
+    let mult = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        _ => return Err(format!("unknown duration unit in {s:?} (s, m, h, d)")),
+    };
+    Ok(n * mult)
+}
+
+/// Seconds since the epoch, now.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// The civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;

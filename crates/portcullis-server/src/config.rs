@@ -3,6 +3,7 @@
 
 use crate::*;
 use decision::Modes;
+use portcullis_model::time::now;
 use portcullis_rules::pss::Profile;
 
 /// The serve configuration (YAML; every key also a flag).
@@ -146,12 +147,6 @@ pub(crate) fn load_inventory(
     portcullis_baseline::inventory::Inventory::parse(&text, path).map(Some)
 }
 
-pub(crate) fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// `baseline_learn_until` as a time; it needs `baseline_learn_to`.
 pub(crate) fn learn_until(cfg: &ServeConfig) -> Result<Option<f64>, String> {
     let s = cfg.baseline_learn_until.trim();
@@ -167,22 +162,9 @@ pub(crate) fn learn_until(cfg: &ServeConfig) -> Result<Option<f64>, String> {
     if let Some(t) = portcullis_model::time::parse_time(s) {
         return Ok(Some(t));
     }
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
-    let mult = match unit {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        _ => {
-            return Err(format!(
-                "baseline_learn_until {s:?}: a time or a duration (14d, 36h)"
-            ));
-        }
-    };
-    let n: f64 = n
-        .parse()
-        .map_err(|_| format!("baseline_learn_until {s:?}: a time or a duration (14d, 36h)"))?;
-    Ok(Some(now() + n * mult))
+    portcullis_model::time::parse_duration(s)
+        .map(|d| Some(now() + d))
+        .map_err(|_| format!("baseline_learn_until {s:?}: a time or a duration (14d, 36h)"))
 }
 
 pub(crate) fn load_baseline(path: &str) -> Result<Option<portcullis_baseline::Baseline>, String> {

@@ -26,6 +26,7 @@ pub use http::{authz_router, router};
 pub(crate) use metrics::*;
 pub use state::{ContainerIndex, Door, HostNamespaces, State, watch_store};
 
+use portcullis_model::time::now;
 use portcullis_rules::Engine;
 use std::sync::Arc;
 

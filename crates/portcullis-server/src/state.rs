@@ -3,6 +3,7 @@
 //! way to judge (`judge` for doors, `detect` for detection).
 
 use crate::*;
+use portcullis_model::time::now;
 use portcullis_model::{Deployment, Outcome};
 use portcullis_output::Alert;
 use portcullis_rules::Engine;

@@ -2,6 +2,7 @@
 //! (committed with `synchronous=FULL`) before [`Store::insert`] returns, so a front-end
 //! that waits for it never acknowledges an alert it could lose.
 
+use portcullis_model::time::now;
 use portcullis_output::Alert;
 use rusqlite::{Connection, params};
 use std::path::Path;
@@ -107,12 +108,6 @@ fn rank(s: portcullis_rules::Severity) -> i64 {
         .iter()
         .position(|x| *x == s)
         .unwrap_or(0) as i64
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl Store {

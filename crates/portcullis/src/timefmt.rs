@@ -2,44 +2,16 @@
 
 pub use portcullis_model::time::parse_time;
 
-/// A duration: `90s`, `30m`, `24h`, `14d`, in seconds.
-pub fn parse_duration(s: &str) -> Result<f64, String> {
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: f64 = n
-        .parse()
-        .ok()
-        .filter(|n: &f64| *n > 0.0)
-        .ok_or_else(|| format!("not a duration: {s:?} (90s, 30m, 24h, 14d)"))?;
-    let mult = match unit {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        _ => return Err(format!("unknown duration unit in {s:?} (s, m, h, d)")),
-    };
-    Ok(n * mult)
-}
+pub use portcullis_model::time::parse_duration;
 
 /// `--since/--until`: a time, or a duration back from now (`90s`, `30m`, `24h`, `7d`).
 pub fn parse_bound(s: &str) -> Result<f64, String> {
     if let Some(t) = parse_time(s) {
         return Ok(t);
     }
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: f64 = n
-        .parse()
+    let back = parse_duration(s)
         .map_err(|_| format!("not a time or duration: {s:?} (RFC 3339, or 90s, 30m, 24h, 7d)"))?;
-    let mult = match unit {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86_400.0,
-        _ => return Err(format!("unknown duration unit in {s:?} (s, m, h, d)")),
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    Ok(now - n * mult)
+    Ok(portcullis_model::time::now() - back)
 }
 
 #[cfg(test)]
