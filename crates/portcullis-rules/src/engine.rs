@@ -1170,7 +1170,7 @@ mod tests {
                 let batch = if name.ends_with(".yaml") {
                     portcullis_sources::manifest::read(&text, &name)
                 } else {
-                    portcullis_sources::logs::read_all(&text, &name, None)
+                    portcullis_sources::pipeline::read_all(&text, &name, None)
                 };
                 deployments.extend(batch.deployments);
             }

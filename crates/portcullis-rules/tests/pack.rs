@@ -42,7 +42,7 @@ fn read_fixture(text: &str, name: &str) -> portcullis_sources::Batch {
     let mut batch = if name.ends_with(".yaml") {
         portcullis_sources::manifest::read(text, name)
     } else {
-        portcullis_sources::logs::read_all(text, name, None)
+        portcullis_sources::pipeline::read_all(text, name, None)
     };
     let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(Path::new(name).parent().unwrap_or_else(|| Path::new("")));

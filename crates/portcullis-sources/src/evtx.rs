@@ -2,25 +2,17 @@
 //! read with the `evtx` crate and judged exactly as their XML export is — each record is
 //! rendered as its `<Event>` XML and handed to [`crate::process::xml_event`].
 
+use crate::formats::FileRead;
 use crate::{SourceError, process};
-use portcullis_model::Deployment;
 use std::io::{Read, Seek};
 
 /// The first bytes of every EVTX file.
 pub const MAGIC: &[u8] = b"ElfFile\0";
 
-/// What a file gave: deployments, located errors, and how many records it held.
-#[derive(Default)]
-pub struct EvtxRead {
-    pub deployments: Vec<Deployment>,
-    pub errors: Vec<SourceError>,
-    pub records: u64,
-}
-
 /// Read every record of an EVTX file. A damaged record is an error naming its record id;
 /// the records after it are still read. `line` in errors and origins is the record id.
-pub fn read<R: Read + Seek>(reader: R, file: &str) -> EvtxRead {
-    let mut out = EvtxRead::default();
+pub fn read<R: Read + Seek>(reader: R, file: &str) -> FileRead {
+    let mut out = FileRead::default();
     let mut parser = match evtx::EvtxParser::from_read_seek(reader) {
         Ok(p) => p,
         Err(e) => {

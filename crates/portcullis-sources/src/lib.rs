@@ -15,6 +15,7 @@ pub mod docker_events;
 pub mod docker_route;
 pub mod docker_wire;
 pub mod evtx;
+pub mod formats;
 pub mod go_json;
 pub mod journald;
 pub mod json_stream;
@@ -22,9 +23,9 @@ pub mod k8s;
 pub mod k8s_audit;
 pub mod k8s_wire;
 pub mod kubelet;
-pub mod logs;
 pub mod manifest;
 pub mod oci_spec;
+pub mod pipeline;
 pub mod process;
 mod value;
 

@@ -1,10 +1,8 @@
 //! `portcullis hunt PATH…`: sweep logs for container deployments.
 //!
-//! Pipeline per file: a reader thread cuts the (possibly gzipped) stream into blocks of
-//! whole lines; worker threads, one per core, parse the lines of a block (the expensive
-//! part); the main thread takes blocks back in order, merges audit stages and links
-//! controller pods (which needs order), evaluates the rules and writes alerts. Channels are
-//! bounded, so memory stays flat whatever the file size.
+//! Reading is [`portcullis_sources::pipeline`]'s (formats, threads, caps, stage merging);
+//! this module is the judging half, on the main thread: time filter, baselines,
+//! evaluation, output.
 
 use crate::Format as OutputFormat;
 use crate::pack;
@@ -17,13 +15,11 @@ use portcullis_model::Deployment;
 use portcullis_output::Alert;
 use portcullis_rules::{EvalOptions, Evaluator, Severity};
 use portcullis_sources::SourceError;
-use portcullis_sources::k8s_audit::Correlator;
-use portcullis_sources::logs::{self, Format, Kind, LineOutput};
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use portcullis_sources::formats::{self, LogFormat};
+use portcullis_sources::pipeline::{Consumer, DEFAULT_MAX_LINE_BYTES, Opened, Pipeline};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Instant;
 
 #[derive(Args, Debug)]
@@ -35,8 +31,8 @@ pub struct HuntArgs {
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
     /// Force the input format instead of detecting it per file.
-    #[arg(long, value_parser = Format::parse)]
-    pub input_format: Option<Format>,
+    #[arg(long, value_parser = formats::by_name)]
+    pub input_format: Option<&'static dyn LogFormat>,
     /// Only records at or after this time (RFC 3339, or a duration back from now: 24h, 7d).
     #[arg(long, value_parser = timefmt::parse_bound)]
     pub since: Option<f64>,
@@ -98,20 +94,9 @@ pub enum Expect {
     LearnOnly(Learner),
 }
 
-/// The default line cap: above the API server's 3 MiB request limit with room for a
-/// RequestResponse event's two bodies, far below what would threaten memory.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
-
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
 }
-
-/// Lines per block handed to a worker.
-const BLOCK_BYTES: usize = 1 << 20;
-/// A document-format file (`docker inspect`, an EventList, event XML) larger than this is
-/// refused: it is read whole, and peak memory must stay bounded. Logs that size come as
-/// lines.
-const MAX_DOCUMENT_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Totals for the closing summary.
 #[derive(Default, Debug)]
@@ -446,12 +431,13 @@ pub fn run_with(args: HuntArgs, expect: Expect) -> Result<(ExitCode, Expect, Sta
         );
         pb
     });
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let mut pipeline = Pipeline::new(
+        args.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    );
+    pipeline.max_line_bytes = args.max_line_bytes;
+    pipeline.format = args.input_format;
     let started = Instant::now();
-    let mut correlator = Correlator::default();
     judge.sink.start()?;
     for (input, explicit) in &inputs {
         let name = input
@@ -469,27 +455,16 @@ pub fn run_with(args: HuntArgs, expect: Expect) -> Result<(ExitCode, Expect, Sta
             },
             None => Box::new(std::io::stdin()),
         };
-        let unzipped = match maybe_gunzip(reader) {
-            Ok(r) => r,
-            Err(e) => {
-                judge.error(&SourceError::at(&name, 0, format!("cannot read: {e:#}")));
-                continue;
-            }
+        let mut feed = Feed {
+            judge: &mut judge,
+            progress: progress.as_ref(),
         };
-        let mut reader = BufReader::with_capacity(1 << 16, unzipped);
-        let head = match reader.fill_buf() {
-            Ok(h) => String::from_utf8_lossy(h).into_owned(),
-            Err(e) => {
-                // A .gz damaged in its first block, or decompressing to garbage.
-                judge.error(&SourceError::at(&name, 0, format!("cannot read: {e}")));
-                continue;
-            }
-        };
-        let Some(fmt) = args.input_format.or_else(|| logs::detect(&head)) else {
+        if let Opened::NotALog { why, empty } =
+            pipeline.read(reader, input.as_deref(), &name, &mut feed)?
+        {
             // Named on the command line: an error. Found in a folder (a README, a
             // manifest): skipped and counted.
-            let why = logs::not_a_log(&head);
-            if *explicit && !head.trim().is_empty() {
+            if *explicit && !empty {
                 judge.stats.unreadable += 1;
                 eprintln!(
                     "portcullis: input error: {name}: not a log format portcullis reads: {why} (use --input-format)"
@@ -498,107 +473,13 @@ pub fn run_with(args: HuntArgs, expect: Expect) -> Result<(ExitCode, Expect, Sta
                 judge.stats.skipped_files += 1;
                 eprintln!("portcullis: skipped {name}: {why}");
             }
-            continue;
-        };
-        let progress_ref = progress.as_ref();
-        let cap = args.max_line_bytes.max(1024);
-        // A read error (a truncated or corrupt .gz) ends this file only: what was read
-        // before the damage is judged, and the run goes on.
-        let as_records = logs::is_json(fmt)
-            && (fmt.kind() == Kind::Document
-                || portcullis_sources::json_stream::needs_records(&head));
-        let damaged = match fmt.kind() {
-            // EVTX is read by its own parser, which seeks: from the file itself.
-            Kind::Binary => match input.as_ref().map(std::fs::File::open) {
-                Some(Ok(f)) => {
-                    let r = portcullis_sources::evtx::read(std::io::BufReader::new(f), &name);
-                    judge.stats.records += r.records;
-                    judge.stats.bytes += input
-                        .as_ref()
-                        .and_then(|p| std::fs::metadata(p).ok())
-                        .map_or(0, |m| m.len());
-                    for e in &r.errors {
-                        judge.error(e);
-                    }
-                    for d in r.deployments {
-                        judge.deployment(d)?;
-                    }
-                    None
-                }
-                Some(Err(e)) => Some(SourceError::at(&name, 0, format!("cannot open: {e}"))),
-                None => Some(SourceError::at(
-                    &name,
-                    0,
-                    "EVTX is read from a file (it is seeked), not from stdin",
-                )),
-            },
-            // Pretty-printed JSON, arrays, `List`s and EventLists: record by record.
-            _ if as_records => hunt_records(
-                reader,
-                fmt,
-                &name,
-                cap,
-                &mut judge,
-                &mut correlator,
-                progress_ref,
-            )?,
-            Kind::Lines if !(fmt == Format::XmlEvents && head.contains("<Events")) => hunt_lines(
-                reader,
-                fmt,
-                &name,
-                threads,
-                cap,
-                &mut judge,
-                &mut correlator,
-                progress_ref,
-            )?,
-            Kind::OrderedLines => hunt_ordered(reader, fmt, &name, cap, &mut judge, progress_ref)?,
-            _ => {
-                let mut text = String::new();
-                let read = reader
-                    .take(MAX_DOCUMENT_BYTES + 1)
-                    .read_to_string(&mut text);
-                if let Err(e) = read {
-                    judge.error(&SourceError::at(&name, 0, format!("cannot read: {e}")));
-                    continue;
-                }
-                if text.len() as u64 > MAX_DOCUMENT_BYTES {
-                    judge.error(&SourceError::at(
-                        &name,
-                        0,
-                        format!(
-                            "document larger than {} MiB; export it as JSON lines",
-                            MAX_DOCUMENT_BYTES >> 20
-                        ),
-                    ));
-                    continue;
-                }
-                judge.stats.bytes += text.len() as u64;
-                let (outs, errors) = logs::parse_document(fmt, &text, &name);
-                for e in &errors {
-                    judge.error(e);
-                }
-                let mut ready = Vec::new();
-                for o in outs {
-                    judge.stats.records += 1;
-                    route(o, &mut correlator, &mut ready);
-                }
-                for d in ready {
-                    judge.deployment(d)?;
-                }
-                None
-            }
-        };
-        if let Some(e) = damaged {
-            judge.error(&e);
         }
     }
-    let mut rest = Vec::new();
-    correlator.finish(&mut rest);
-    for d in rest {
-        judge.deployment(d)?;
-    }
-    judge.stats.linked_replicas = correlator.linked_replicas;
+    pipeline.finish(&mut Feed {
+        judge: &mut judge,
+        progress: progress.as_ref(),
+    })?;
+    judge.stats.linked_replicas = pipeline.linked_replicas();
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
@@ -618,366 +499,33 @@ pub fn run_with(args: HuntArgs, expect: Expect) -> Result<(ExitCode, Expect, Sta
     Ok((code, judge.expect, judge.stats))
 }
 
-fn route(o: LineOutput, correlator: &mut Correlator, ready: &mut Vec<Deployment>) {
-    match o {
-        LineOutput::Audit(records) => {
-            for r in records {
-                correlator.push(r, ready);
-            }
-        }
-        LineOutput::Deployments(d) => ready.extend(d),
+/// The pipeline's consumer: the judge, and the progress bar it moves.
+struct Feed<'j, 'e, 'w> {
+    judge: &'j mut Judge<'e, 'w>,
+    progress: Option<&'j indicatif::ProgressBar>,
+}
+
+impl Consumer for Feed<'_, '_, '_> {
+    fn deployment(&mut self, d: Deployment) -> std::io::Result<()> {
+        self.judge.deployment(d)
     }
-}
 
-/// Gzip is recognised by its magic bytes, whatever the file is called.
-fn maybe_gunzip(r: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>> {
-    let mut r = BufReader::new(r);
-    let magic = r.fill_buf().context("reading input")?;
-    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(r))
-    } else {
-        Box::new(r)
-    })
-}
-
-/// A block of whole lines and the number of its first line.
-struct Block {
-    seq: usize,
-    first_line: usize,
-    data: Vec<u8>,
-    /// Lines over the cap in this block (left empty in `data`).
-    long: Vec<SourceError>,
-}
-
-/// What a worker made of a block.
-struct Parsed {
-    seq: usize,
-    lines: u64,
-    bytes: u64,
-    outputs: Vec<Result<LineOutput, SourceError>>,
-}
-
-/// One line into `buf` (newline included), never more than `cap` bytes of it: a longer
-/// line is consumed to its end without being kept, and reported as `Err(length)`.
-fn read_capped_line<R: BufRead>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-    cap: usize,
-) -> std::io::Result<Result<usize, u64>> {
-    let start = buf.len();
-    let n = reader.by_ref().take(cap as u64).read_until(b'\n', buf)?;
-    if n < cap || buf.last() == Some(&b'\n') {
-        return Ok(Ok(n));
+    fn error(&mut self, e: &SourceError) {
+        self.judge.error(e);
     }
-    // Over the cap: drop what was kept, skip the rest of the line in place.
-    buf.truncate(start);
-    let mut skipped = n as u64;
-    loop {
-        let chunk = reader.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(Err(skipped));
-        }
-        match chunk.iter().position(|b| *b == b'\n') {
-            Some(i) => {
-                reader.consume(i + 1);
-                return Ok(Err(skipped + i as u64 + 1));
-            }
-            None => {
-                let len = chunk.len();
-                reader.consume(len);
-                skipped += len as u64;
-            }
+
+    fn progress(&mut self, bytes: u64, records: u64) {
+        let stats = &mut self.judge.stats;
+        stats.bytes += bytes;
+        stats.records += records;
+        if let Some(pb) = self.progress {
+            pb.inc(bytes);
+            pb.set_message(format!(
+                "{} records, {} alerts",
+                stats.records, stats.alerts
+            ));
         }
     }
-}
-
-fn too_long(name: &str, line: usize, length: u64, cap: usize) -> SourceError {
-    SourceError::at(
-        name,
-        line,
-        format!("line of {length} bytes is longer than --max-line-bytes {cap}: skipped"),
-    )
-}
-
-/// Lines of a file, parsed on every core. `Ok(Some(error))` when reading the file failed
-/// part-way (what came before was judged); `Err` only when the output cannot be written.
-#[allow(clippy::too_many_arguments)]
-fn hunt_lines<R: Read + Send>(
-    reader: R,
-    fmt: Format,
-    name: &str,
-    threads: usize,
-    cap: usize,
-    judge: &mut Judge<'_, '_>,
-    correlator: &mut Correlator,
-    progress: Option<&indicatif::ProgressBar>,
-) -> Result<Option<SourceError>> {
-    let (block_tx, block_rx) = sync_channel::<Block>(threads * 2);
-    let block_rx = std::sync::Mutex::new(block_rx);
-    let (out_tx, out_rx) = sync_channel::<Parsed>(threads * 2);
-    let mut io_result: Result<Option<SourceError>> = Ok(None);
-    std::thread::scope(|s| {
-        // Reader: cut the stream into blocks of whole lines.
-        let reader_handle = s.spawn(move || -> Result<(), SourceError> {
-            let mut reader = BufReader::with_capacity(1 << 20, reader);
-            let (mut seq, mut line) = (0usize, 1usize);
-            loop {
-                let mut data = Vec::with_capacity(BLOCK_BYTES + 4096);
-                let mut lines = 0;
-                let mut long = Vec::new();
-                let mut failure = None;
-                while data.len() < BLOCK_BYTES {
-                    match read_capped_line(&mut reader, &mut data, cap) {
-                        Ok(Ok(0)) => break,
-                        Ok(Ok(_)) => lines += 1,
-                        Ok(Err(length)) => {
-                            // Kept as an empty line, so line numbers stay right.
-                            data.push(b'\n');
-                            long.push((line + lines, length));
-                            lines += 1;
-                        }
-                        Err(e) => {
-                            failure = Some(SourceError::at(
-                                name,
-                                line + lines,
-                                format!("cannot read further ({e}); the lines before were judged"),
-                            ));
-                            break;
-                        }
-                    }
-                }
-                if !data.is_empty() || !long.is_empty() {
-                    let sent = block_tx.send(Block {
-                        seq,
-                        first_line: line,
-                        data,
-                        long: long
-                            .into_iter()
-                            .map(|(l, n)| too_long(name, l, n, cap))
-                            .collect(),
-                    });
-                    if sent.is_err() {
-                        return Ok(());
-                    }
-                } else if failure.is_none() {
-                    return Ok(());
-                }
-                if let Some(f) = failure {
-                    return Err(f);
-                }
-                seq += 1;
-                line += lines;
-            }
-        });
-        // Workers: parse the lines of a block.
-        for _ in 0..threads {
-            let out_tx = out_tx.clone();
-            let block_rx = &block_rx;
-            s.spawn(move || {
-                loop {
-                    let block = match block_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(block) = block else { return };
-                    let parsed = parse_block(&block, fmt, name);
-                    if out_tx.send(parsed).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(out_tx);
-        io_result = collect_in_order(out_rx, judge, correlator, progress).map(|()| None);
-        if let Ok(Err(e)) = reader_handle.join()
-            && io_result.is_ok()
-        {
-            io_result = Ok(Some(e));
-        }
-    });
-    io_result
-}
-
-fn parse_block(block: &Block, fmt: Format, name: &str) -> Parsed {
-    let mut outputs: Vec<Result<LineOutput, SourceError>> =
-        block.long.iter().cloned().map(Err).collect();
-    let mut lines = 0u64;
-    // memchr finds line ends a word at a time; `split` on a byte compares one at a time
-    // and was a seventh of a one-thread run over long audit lines.
-    let mut start = 0usize;
-    let ends = memchr::memchr_iter(b'\n', &block.data).chain(std::iter::once(block.data.len()));
-    for (i, end) in ends.enumerate() {
-        let raw = &block.data[start.min(end)..end];
-        start = end + 1;
-        let line_no = block.first_line + i;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        lines += 1;
-        match std::str::from_utf8(raw) {
-            Ok(text) => match logs::parse_line(fmt, text, name, line_no) {
-                Ok(LineOutput::Audit(r)) if r.is_empty() => {}
-                Ok(LineOutput::Deployments(d)) if d.is_empty() => {}
-                other => outputs.push(other),
-            },
-            Err(_) => outputs.push(Err(SourceError::at(name, line_no, "not UTF-8 text"))),
-        }
-    }
-    Parsed {
-        seq: block.seq,
-        lines,
-        bytes: block.data.len() as u64,
-        outputs,
-    }
-}
-
-/// Take parsed blocks back in file order: merging stages and linking pods need it.
-fn collect_in_order(
-    rx: Receiver<Parsed>,
-    judge: &mut Judge<'_, '_>,
-    correlator: &mut Correlator,
-    progress: Option<&indicatif::ProgressBar>,
-) -> Result<()> {
-    let mut waiting: BTreeMap<usize, Parsed> = BTreeMap::new();
-    let mut next = 0usize;
-    let mut ready = Vec::new();
-    for parsed in rx {
-        waiting.insert(parsed.seq, parsed);
-        while let Some(p) = waiting.remove(&next) {
-            next += 1;
-            judge.stats.records += p.lines;
-            judge.stats.bytes += p.bytes;
-            if let Some(pb) = progress {
-                pb.inc(p.bytes);
-                pb.set_message(format!(
-                    "{} records, {} alerts",
-                    judge.stats.records, judge.stats.alerts
-                ));
-            }
-            for o in p.outputs {
-                match o {
-                    Ok(o) => route(o, correlator, &mut ready),
-                    Err(e) => judge.error(&e),
-                }
-            }
-            for d in ready.drain(..) {
-                judge.deployment(d)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn hunt_ordered<R: BufRead>(
-    mut reader: R,
-    fmt: Format,
-    name: &str,
-    cap: usize,
-    judge: &mut Judge<'_, '_>,
-    progress: Option<&indicatif::ProgressBar>,
-) -> Result<Option<SourceError>> {
-    let mut state = logs::Ordered::new(fmt);
-    let mut buf = Vec::new();
-    let mut line = 0usize;
-    let mut ready = Vec::new();
-    let mut damaged = None;
-    loop {
-        buf.clear();
-        let n = match read_capped_line(&mut reader, &mut buf, cap) {
-            Ok(Ok(n)) => n,
-            Ok(Err(length)) => {
-                line += 1;
-                judge.stats.bytes += length;
-                judge.error(&too_long(name, line, length, cap));
-                continue;
-            }
-            Err(e) => {
-                damaged = Some(SourceError::at(
-                    name,
-                    line + 1,
-                    format!("cannot read further ({e}); the lines before were judged"),
-                ));
-                break;
-            }
-        };
-        if n == 0 {
-            break;
-        }
-        line += 1;
-        judge.stats.bytes += n as u64;
-        judge.stats.records += 1;
-        if let Some(pb) = progress {
-            pb.inc(n as u64);
-        }
-        let text = String::from_utf8_lossy(&buf);
-        if let Err(e) = state.push(text.trim_end(), name, line, &mut ready) {
-            judge.error(&e);
-        }
-        for d in ready.drain(..) {
-            judge.deployment(d)?;
-        }
-    }
-    state.finish(name, &mut ready);
-    for d in ready {
-        judge.deployment(d)?;
-    }
-    Ok(damaged)
-}
-
-/// A JSON file that is not JSON lines, cut into records by a streaming scanner (one record
-/// in memory at a time, however large the file), each parsed like a line of its format.
-fn hunt_records<R: BufRead>(
-    reader: R,
-    fmt: Format,
-    name: &str,
-    cap: usize,
-    judge: &mut Judge<'_, '_>,
-    correlator: &mut Correlator,
-    progress: Option<&indicatif::ProgressBar>,
-) -> Result<Option<SourceError>> {
-    use portcullis_sources::json_stream::{JsonRecords, Piece};
-    let mut ready = Vec::new();
-    for piece in JsonRecords::new(reader, cap) {
-        let piece = match piece {
-            Ok(p) => p,
-            Err(e) => {
-                return Ok(Some(SourceError::at(
-                    name,
-                    0,
-                    format!("cannot read further ({e}); the records before were judged"),
-                )));
-            }
-        };
-        match piece {
-            Piece::Record { line, text } => {
-                judge.stats.records += 1;
-                judge.stats.bytes += text.len() as u64;
-                if let Some(pb) = progress {
-                    pb.inc(text.len() as u64);
-                }
-                match logs::parse_record(fmt, &text, name, line) {
-                    Ok(o) => route(o, correlator, &mut ready),
-                    Err(e) => judge.error(&e),
-                }
-            }
-            Piece::TooLarge { line, bytes } => {
-                judge.stats.bytes += bytes;
-                judge.error(&SourceError::at(
-                    name,
-                    line,
-                    format!(
-                        "record of {bytes} bytes is longer than --max-line-bytes {cap}: skipped"
-                    ),
-                ));
-            }
-            Piece::Invalid { line, message } => judge.error(&SourceError::at(name, line, message)),
-        }
-        for d in ready.drain(..) {
-            judge.deployment(d)?;
-        }
-    }
-    Ok(None)
 }
 
 /// Files to hunt, and whether each was named explicitly: folders recursively (hidden
