@@ -51,10 +51,12 @@ impl Object {
 
 /// Read every JSON/YAML file under `dir`. Unparseable files are reported, not fatal.
 pub fn load_dump(dir: &Path) -> (Vec<Object>, Vec<String>) {
-    let mut files = Vec::new();
     let mut errors = Vec::new();
-    walk(dir, &mut files);
-    files.sort();
+    let files = portcullis_sources::walk::files(dir, portcullis_sources::walk::is_manifest)
+        .unwrap_or_else(|e| {
+            errors.push(format!("cannot read the dump: {e}"));
+            Vec::new()
+        });
     let mut objects = Vec::new();
     for f in files {
         let name = f.display().to_string();
@@ -94,26 +96,6 @@ pub fn load_dump(dir: &Path) -> (Vec<Object>, Vec<String>) {
         }
     }
     (objects, errors)
-}
-
-fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if e.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p
-            .extension()
-            .is_some_and(|x| x == "json" || x == "yaml" || x == "yml")
-        {
-            out.push(p);
-        }
-    }
 }
 
 /// Objects from one parsed document: a single object, a `List` (kubectl's, whose items carry

@@ -28,6 +28,7 @@ pub mod oci_spec;
 pub mod pipeline;
 pub mod process;
 mod value;
+pub mod walk;
 
 use portcullis_model::Deployment;
 use std::fmt;

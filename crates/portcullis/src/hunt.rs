@@ -539,29 +539,12 @@ fn collect(paths: &[String]) -> Result<Vec<(Option<PathBuf>, bool)>> {
         }
         let path = PathBuf::from(p);
         if path.is_dir() {
-            let mut files = Vec::new();
-            walk(&path, &mut files).with_context(|| format!("reading folder {p}"))?;
-            files.sort();
+            let files = portcullis_sources::walk::files(&path, |_| true)
+                .with_context(|| format!("reading folder {p}"))?;
             out.extend(files.into_iter().map(|f| (Some(f), false)));
         } else {
             out.push((Some(path), true));
         }
     }
     Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let ft = entry.file_type()?;
-        if ft.is_dir() {
-            walk(&entry.path(), out)?;
-        } else if ft.is_file() {
-            out.push(entry.path());
-        }
-    }
-    Ok(())
 }

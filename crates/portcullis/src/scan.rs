@@ -8,7 +8,7 @@ use portcullis_output::Alert;
 use portcullis_rules::{Engine, EvalOptions, Selection, Severity};
 use portcullis_sources::{SourceError, manifest};
 use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -157,9 +157,9 @@ pub fn collect_inputs(paths: &[String]) -> Result<Vec<Input>> {
         }
         let path = PathBuf::from(p);
         if path.is_dir() {
-            let mut files = Vec::new();
-            walk(&path, &mut files).with_context(|| format!("reading folder {p}"))?;
-            files.sort();
+            let files =
+                portcullis_sources::walk::files(&path, portcullis_sources::walk::is_manifest)
+                    .with_context(|| format!("reading folder {p}"))?;
             out.extend(files.into_iter().map(Input::File));
         } else {
             // A missing file is reported like any other input error, in order.
@@ -167,28 +167,6 @@ pub fn collect_inputs(paths: &[String]) -> Result<Vec<Input>> {
         }
     }
     Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let ft = entry.file_type()?;
-        if ft.is_dir() {
-            walk(&path, out)?;
-        } else if ft.is_file()
-            && path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Scan every input on all cores; results come back in input order.

@@ -157,9 +157,9 @@ pub struct AlertsArgs {
     pub image: Option<String>,
     #[arg(long)]
     pub limit: Option<usize>,
-    /// table, json or jsonl (default: table on a terminal).
-    #[arg(long)]
-    pub format: Option<String>,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<crate::Format>,
     /// Delete alerts older than this many days, then exit.
     #[arg(long)]
     pub retain_days: Option<f64>,
@@ -180,46 +180,37 @@ pub fn alerts(args: AlertsArgs) -> Result<ExitCode> {
         image: args.image,
         limit: args.limit,
     };
-    let rows = portcullis_server::store::query(&args.store, &q).map_err(|e| anyhow!(e))?;
+    let alerts = portcullis_server::store::query_alerts(&args.store, &q).map_err(|e| anyhow!(e))?;
     let tty = std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
-    match args
-        .format
-        .as_deref()
-        .unwrap_or(if tty { "table" } else { "jsonl" })
-    {
-        "json" => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
-        "jsonl" => {
-            for r in &rows {
-                writeln!(out, "{r}")?;
+    // The same renderers as scan and hunt: an alert reads the same wherever it comes from.
+    match args.format.unwrap_or(if tty {
+        crate::Format::Table
+    } else {
+        crate::Format::Jsonl
+    }) {
+        crate::Format::Json => writeln!(out, "{}", portcullis_output::json(&alerts))?,
+        crate::Format::Jsonl => {
+            for a in &alerts {
+                writeln!(out, "{}", portcullis_output::json_line(a))?;
             }
         }
-        "table" => {
-            use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-            let mut t = Table::new();
-            t.load_style(UTF8_FULL_CONDENSED)
-                .set_header(["SEVERITY", "RULE", "SOURCE", "OUTCOME", "TARGET", "MESSAGE"]);
-            for r in &rows {
-                t.add_row(vec![
-                    r["severity"].as_str().unwrap_or("").to_string(),
-                    format!(
-                        "{} {}",
-                        r["rule"]["id"].as_str().unwrap_or(""),
-                        r["rule"]["name"].as_str().unwrap_or("")
-                    ),
-                    r["source"]["kind"].as_str().unwrap_or("").to_string(),
-                    r["outcome"].as_str().unwrap_or("").to_string(),
-                    format!(
-                        "{}/{}",
-                        r["target"]["kind"].as_str().unwrap_or(""),
-                        r["target"]["name"].as_str().unwrap_or("")
-                    ),
-                    r["message"].as_str().unwrap_or("").to_string(),
-                ]);
-            }
-            writeln!(out, "{t}\n{} alert(s)", rows.len())?;
+        crate::Format::Csv => write!(out, "{}", portcullis_output::csv::document(&alerts))?,
+        crate::Format::Sarif => {
+            let engine = portcullis_rules::Engine::builtin()
+                .map_err(|e| anyhow!("built-in rules: {} error(s)", e.len()))?;
+            let rules = portcullis_output::rule_infos(&engine);
+            writeln!(
+                out,
+                "{}",
+                portcullis_output::sarif(&alerts, &rules, env!("CARGO_PKG_VERSION"))
+            )?;
         }
-        other => return Err(anyhow!("unknown format {other} (table, json, jsonl)")),
+        crate::Format::Table => {
+            let width = if tty { None } else { Some(160) };
+            write!(out, "{}", portcullis_output::timeline(&alerts, width, tty))?;
+            writeln!(out, "{} alert(s)", alerts.len())?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1320,4 +1320,38 @@ fn serve_keeps_learning_for_a_period_and_knows_its_inventory() {
         yaml.contains("k8s/scratch") && yaml.contains("bob@example.com"),
         "{yaml}"
     );
+    // `portcullis alerts` renders the store with the renderers scan and hunt use.
+    let db = s.dir.path().join("alerts.db");
+    let db = db.to_str().expect("utf8");
+    let jsonl = run(&["alerts", "--store", db, "--format", "jsonl"]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&jsonl.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is an alert"))
+        .collect();
+    assert!(
+        !lines.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&jsonl.stderr)
+    );
+    let code = lines[0]["rule"]["id"]
+        .as_str()
+        .expect("rule id")
+        .to_string();
+    let csv = String::from_utf8_lossy(&run(&["alerts", "--store", db, "--format", "csv"]).stdout)
+        .to_string();
+    assert!(csv.lines().count() > lines.len(), "{csv}");
+    assert!(csv.contains(&code), "{csv}");
+    let sarif = run(&["alerts", "--store", db, "--format", "sarif"]);
+    let sarif: serde_json::Value = serde_json::from_slice(&sarif.stdout).expect("SARIF is JSON");
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().map(Vec::len),
+        Some(lines.len())
+    );
+    let table =
+        String::from_utf8_lossy(&run(&["alerts", "--store", db, "--format", "table"]).stdout)
+            .to_string();
+    assert!(
+        table.contains(&code) && table.contains(&format!("{} alert(s)", lines.len())),
+        "{table}"
+    );
 }
