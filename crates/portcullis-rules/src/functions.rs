@@ -129,7 +129,7 @@ impl Func {
         if self == Func::Pss {
             match &args[0] {
                 Node::Lit(crate::expr::Lit::Str(check))
-                    if crate::pss::CHECKS.iter().any(|(c, _)| c == check) => {}
+                    if crate::pss::definition(check).is_some() => {}
                 _ => {
                     return Err(
                         "takes a Pod Security check id in quotes, e.g. pss(\"privileged\")".into(),

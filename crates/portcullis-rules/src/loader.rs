@@ -311,7 +311,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
             }
         }
         if let Some(p) = &def.pss
-            && !crate::pss::CHECKS.iter().any(|(c, _)| *c == p.check)
+            && crate::pss::definition(&p.check).is_none()
         {
             errors.push(at(format!("pss: unknown check {:?}", p.check)));
         }
