@@ -264,6 +264,11 @@ impl State {
         }
     }
 
+    /// Resolves when new alerts are stored (sinks wait on it between batches).
+    pub(crate) fn sinks_woken(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.sinks_notify.notified()
+    }
+
     pub(crate) fn sink_delivered(&self, sink: &str, n: usize) {
         self.inner
             .metrics

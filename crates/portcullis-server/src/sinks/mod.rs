@@ -1,0 +1,218 @@
+//! Sinks: where stored alerts go next — JSON lines to a file, an HTTP webhook (generic JSON
+//! or Slack), syslog (RFC 5424 or CEF, UDP or TCP), Elasticsearch/OpenSearch `_bulk`,
+//! Splunk HEC. Each is one file implementing [`Sink`], built from its [`SinkConfig`]
+//! variant by [`build`].
+//!
+//! One loop drives them all ([`run`]): read the store after the sink's own cursor, deliver
+//! a batch, move the cursor only on success; failures back off (100 ms doubling to 30 s)
+//! and retry the same batch. The store is the spool: nothing waits in memory, an outage or
+//! a restart loses nothing, and no sink is ever on a request's path. Delivery is at least
+//! once (a batch may be repeated after a crash); every alert carries its store id for
+//! dedupe. A sink keeps what it needs between batches (an HTTP sink its client's
+//! connection pool).
+
+use crate::State;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+mod elasticsearch;
+mod file;
+mod http;
+mod splunk_hec;
+mod syslog;
+mod webhook;
+
+pub use syslog::{cef_line, rfc5424};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkConfig {
+    File {
+        name: Option<String>,
+        path: String,
+    },
+    Webhook {
+        name: Option<String>,
+        url: String,
+        /// Post `{"text": …}` as Slack's incoming webhooks expect.
+        #[serde(default)]
+        slack: bool,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        ca_file: Option<String>,
+    },
+    Elasticsearch {
+        name: Option<String>,
+        url: String,
+        #[serde(default = "default_index")]
+        index: String,
+        /// `Authorization` header value (`ApiKey …` or `Basic …`).
+        authorization: Option<String>,
+        ca_file: Option<String>,
+    },
+    SplunkHec {
+        name: Option<String>,
+        url: String,
+        token: String,
+        ca_file: Option<String>,
+    },
+    Syslog {
+        name: Option<String>,
+        /// host:port
+        address: String,
+        #[serde(default)]
+        tcp: bool,
+        #[serde(default)]
+        cef: bool,
+    },
+}
+
+fn default_index() -> String {
+    "portcullis-alerts".into()
+}
+
+impl SinkConfig {
+    pub fn name(&self) -> String {
+        match self {
+            SinkConfig::File { name, path } => {
+                name.clone().unwrap_or_else(|| format!("file:{path}"))
+            }
+            SinkConfig::Webhook { name, url, .. } => {
+                name.clone().unwrap_or_else(|| format!("webhook:{url}"))
+            }
+            SinkConfig::Elasticsearch { name, url, .. } => name
+                .clone()
+                .unwrap_or_else(|| format!("elasticsearch:{url}")),
+            SinkConfig::SplunkHec { name, url, .. } => {
+                name.clone().unwrap_or_else(|| format!("splunk:{url}"))
+            }
+            SinkConfig::Syslog { name, address, .. } => {
+                name.clone().unwrap_or_else(|| format!("syslog:{address}"))
+            }
+        }
+    }
+}
+
+/// What a delivery returns.
+pub type Delivery<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// One destination. `deliver` gets each batch once until it succeeds; the sink may keep
+/// state (connections) between calls and drop it on failure.
+pub trait Sink: Send {
+    fn deliver<'a>(&'a mut self, alerts: &'a [Value]) -> Delivery<'a>;
+}
+
+/// The sink a config entry describes.
+pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
+    Ok(match config {
+        SinkConfig::File { path, .. } => Box::new(file::FileSink::new(path)),
+        SinkConfig::Webhook {
+            url,
+            slack,
+            headers,
+            ca_file,
+            ..
+        } => Box::new(webhook::Webhook::new(
+            url,
+            *slack,
+            headers,
+            ca_file.as_deref(),
+        )?),
+        SinkConfig::Elasticsearch {
+            url,
+            index,
+            authorization,
+            ca_file,
+            ..
+        } => Box::new(elasticsearch::Bulk::new(
+            url,
+            index,
+            authorization.as_deref(),
+            ca_file.as_deref(),
+        )?),
+        SinkConfig::SplunkHec {
+            url,
+            token,
+            ca_file,
+            ..
+        } => Box::new(splunk_hec::Hec::new(url, token, ca_file.as_deref())?),
+        SinkConfig::Syslog {
+            address, tcp, cef, ..
+        } => Box::new(syslog::Syslog::new(address, *tcp, *cef)),
+    })
+}
+
+/// Run one sink until the process ends: the shared cursor-and-backoff loop.
+pub async fn run(state: State, config: SinkConfig, store_path: String) {
+    let name = config.name();
+    let mut sink = match build(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(sink = %name, error = %e, "sink not started");
+            return;
+        }
+    };
+    let cursor = match crate::store::SinkCursor::open(std::path::Path::new(&store_path), &name) {
+        Ok(c) => std::sync::Arc::new(std::sync::Mutex::new(c)),
+        Err(e) => {
+            tracing::error!(sink = %name, error = %e, "sink not started");
+            return;
+        }
+    };
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let c = cursor.clone();
+        let batch = tokio::task::spawn_blocking(move || {
+            c.lock()
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.pending(500))
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(sink = %name, error = %e, "reading the store");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            // Woken by the next insert, or by the clock.
+            let _ = tokio::time::timeout(Duration::from_millis(500), state.sinks_woken()).await;
+            continue;
+        }
+        let last = batch.last().map_or(0, |(id, _)| *id);
+        let alerts: Vec<Value> = batch
+            .iter()
+            .filter_map(|(id, text)| {
+                let mut v: Value = serde_json::from_str(text).ok()?;
+                v["store_id"] = (*id).into();
+                Some(v)
+            })
+            .collect();
+        match sink.deliver(&alerts).await {
+            Ok(()) => {
+                let c = cursor.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    c.lock()
+                        .map_err(|e| e.to_string())
+                        .and_then(|c| c.advance(last))
+                })
+                .await;
+                state.sink_delivered(&name, alerts.len());
+                backoff = Duration::from_millis(100);
+            }
+            Err(e) => {
+                state.sink_failed(&name);
+                tracing::warn!(sink = %name, error = %e, retry_in = ?backoff, "delivery failed; will retry");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
