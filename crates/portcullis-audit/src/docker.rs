@@ -270,6 +270,48 @@ fn flag_settings(argv: &[String], file: &str, line: usize, e: &mut Effective) {
 }
 
 /// Judge a host's Docker configuration.
+/// Every Docker host check after the settings are read, in report order: one function each.
+const DOCKER_CHECKS: &[fn(&Settings<'_>, &mut Vec<Finding>)] = &[
+    exposed_api,
+    rootless,
+    no_authorization_plugin,
+    no_userns_remap,
+    inter_container_traffic,
+    no_live_restore,
+    socket_writable,
+    docker_group_members,
+];
+
+/// A host and the daemon settings that take effect on it (daemon.json, then the unit's
+/// flags, then the running daemon's).
+struct Settings<'a> {
+    host: &'a DockerHost,
+    effective: Effective,
+}
+
+impl Settings<'_> {
+    /// Where the daemon is configured, when it is configured at all (the daemon-wide
+    /// checks need a configuration to judge).
+    fn configured_in(&self) -> Option<String> {
+        let host = self.host;
+        let configured =
+            host.daemon_json.is_some() || !host.units.is_empty() || host.cmdline.is_some();
+        configured.then(|| {
+            host.daemon_json
+                .as_ref()
+                .map(|d| d.path.clone())
+                .or_else(|| host.units.first().map(|u| u.path.clone()))
+                .unwrap_or_default()
+        })
+    }
+}
+
+fn truthy(s: &Option<Setting>) -> bool {
+    s.as_ref().is_some_and(|s| {
+        s.value.as_bool().unwrap_or(false) || s.value.as_str().is_some_and(|v| v == "true")
+    })
+}
+
 pub fn analyze(host: &DockerHost) -> Vec<Finding> {
     let mut out = Vec::new();
     for (path, reason) in &host.unreadable {
@@ -356,11 +398,16 @@ pub fn analyze(host: &DockerHost) -> Vec<Finding> {
             line: 0,
         });
     }
-    let truthy = |s: &Option<Setting>| {
-        s.as_ref().is_some_and(|s| {
-            s.value.as_bool().unwrap_or(false) || s.value.as_str().is_some_and(|v| v == "true")
-        })
-    };
+    let cx = Settings { host, effective: e };
+    for check in DOCKER_CHECKS {
+        check(&cx, &mut out);
+    }
+    out
+}
+
+/// DKR001, DKR002: the API on `tcp://` without TLS, or with TLS but no client verification.
+fn exposed_api(cx: &Settings<'_>, out: &mut Vec<Finding>) {
+    let e = &cx.effective;
     let verify = truthy(&e.tlsverify);
     let tls = truthy(&e.tls) || verify;
     for h in &e.hosts {
@@ -385,76 +432,105 @@ pub fn analyze(host: &DockerHost) -> Vec<Finding> {
             ));
         }
     }
+}
+/// DKR010: a rootless daemon (informational: it changes what the other findings mean).
+fn rootless(cx: &Settings<'_>, out: &mut Vec<Finding>) {
+    let e = &cx.effective;
     if let Some(r) = &e.rootless {
         out.push(
             Finding::new(&DKR010, "dockerd runs rootless", r.file.clone())
                 .evidence(&r.field, r.value.clone()),
         );
     }
-    let configured = host.daemon_json.is_some() || !host.units.is_empty() || host.cmdline.is_some();
-    if configured {
-        let where_ = host
-            .daemon_json
-            .as_ref()
-            .map(|d| d.path.clone())
-            .or_else(|| host.units.first().map(|u| u.path.clone()))
-            .unwrap_or_default();
-        if e.authz.is_empty() {
-            out.push(
-                Finding::new(
-                    &DKR003,
-                    "no authorization plugin: any API client can create privileged containers",
-                    where_.clone(),
-                )
-                .evidence("authorization-plugins", Value::Array(Vec::new())),
-            );
-        }
-        if e.rootless.is_none()
-            && e.userns
-                .as_ref()
-                .and_then(|s| s.value.as_str())
-                .is_none_or(str::is_empty)
-        {
-            out.push(
-                Finding::new(
-                    &DKR004,
-                    "userns-remap is off: container root is host root",
-                    where_.clone(),
-                )
-                .evidence("userns-remap", Value::Null),
-            );
-        }
-        if !e.icc.as_ref().is_some_and(|s| {
-            s.value == Value::Bool(false) || s.value == Value::String("false".into())
-        }) {
-            let (file, line) = e
-                .icc
-                .as_ref()
-                .map_or((where_.clone(), 0), |s| (s.file.clone(), s.line));
-            out.push(
-                Finding::new(
-                    &DKR005,
-                    "containers on the default bridge can talk to each other (icc)",
-                    file,
-                )
-                .line(line)
-                .evidence(
-                    "icc",
-                    e.icc.as_ref().map_or(Value::Null, |s| s.value.clone()),
-                ),
-            );
-        }
-        if !truthy(&e.live_restore) {
-            out.push(
-                Finding::new(&DKR006, "live-restore is off", where_).evidence(
-                    "live-restore",
-                    e.live_restore
-                        .as_ref()
-                        .map_or(Value::Null, |s| s.value.clone()),
-                ),
-            );
-        }
+}
+/// DKR003: no authorization plugin.
+fn no_authorization_plugin(cx: &Settings<'_>, out: &mut Vec<Finding>) {
+    let e = &cx.effective;
+    let Some(where_) = cx.configured_in() else {
+        return;
+    };
+    if e.authz.is_empty() {
+        out.push(
+            Finding::new(
+                &DKR003,
+                "no authorization plugin: any API client can create privileged containers",
+                where_.clone(),
+            )
+            .evidence("authorization-plugins", Value::Array(Vec::new())),
+        );
     }
+}
+/// DKR004: container root is host root.
+fn no_userns_remap(cx: &Settings<'_>, out: &mut Vec<Finding>) {
+    let e = &cx.effective;
+    let Some(where_) = cx.configured_in() else {
+        return;
+    };
+    if e.rootless.is_none()
+        && e.userns
+            .as_ref()
+            .and_then(|s| s.value.as_str())
+            .is_none_or(str::is_empty)
+    {
+        out.push(
+            Finding::new(
+                &DKR004,
+                "userns-remap is off: container root is host root",
+                where_.clone(),
+            )
+            .evidence("userns-remap", Value::Null),
+        );
+    }
+}
+/// DKR005: containers on the default bridge talk to each other.
+fn inter_container_traffic(cx: &Settings<'_>, out: &mut Vec<Finding>) {
+    let e = &cx.effective;
+    let Some(where_) = cx.configured_in() else {
+        return;
+    };
+    if !e
+        .icc
+        .as_ref()
+        .is_some_and(|s| s.value == Value::Bool(false) || s.value == Value::String("false".into()))
+    {
+        let (file, line) = e
+            .icc
+            .as_ref()
+            .map_or((where_.clone(), 0), |s| (s.file.clone(), s.line));
+        out.push(
+            Finding::new(
+                &DKR005,
+                "containers on the default bridge can talk to each other (icc)",
+                file,
+            )
+            .line(line)
+            .evidence(
+                "icc",
+                e.icc.as_ref().map_or(Value::Null, |s| s.value.clone()),
+            ),
+        );
+    }
+}
+/// DKR006: live-restore off.
+fn no_live_restore(cx: &Settings<'_>, out: &mut Vec<Finding>) {
+    let e = &cx.effective;
+    let Some(where_) = cx.configured_in() else {
+        return;
+    };
+    if !truthy(&e.live_restore) {
+        out.push(
+            Finding::new(&DKR006, "live-restore is off", where_).evidence(
+                "live-restore",
+                e.live_restore
+                    .as_ref()
+                    .map_or(Value::Null, |s| s.value.clone()),
+            ),
+        );
+    }
+}
+/// DKR007: the socket writable beyond root and the docker group.
+fn socket_writable(cx: &Settings<'_>, out: &mut Vec<Finding>) {
+    let host = cx.host;
     if let Some(s) = &host.socket {
         let group_ok = s
             .group
@@ -486,6 +562,10 @@ pub fn analyze(host: &DockerHost) -> Vec<Finding> {
             );
         }
     }
+}
+/// DKR008: members of the docker group who are not declared admins.
+fn docker_group_members(cx: &Settings<'_>, out: &mut Vec<Finding>) {
+    let (host, e) = (cx.host, &cx.effective);
     if let Some(g) = &host.group_file {
         for (i, line) in g.text.lines().enumerate() {
             let f: Vec<&str> = line.split(':').collect();
@@ -510,7 +590,6 @@ pub fn analyze(host: &DockerHost) -> Vec<Finding> {
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
