@@ -6,7 +6,7 @@
 //! resourceNames-restricted rules not counting for create.
 
 use crate::{
-    ADM001, ADM002, ADM003, ADM004, EXP001, EXP002, EXP003, EXP004, EXP005, Finding, NET001,
+    ADM001, ADM002, ADM003, ADM004, Check, EXP001, EXP002, EXP003, EXP004, EXP005, Finding, NET001,
     RBAC001, RBAC002, RBAC003, RBAC004, RBAC005, RBAC006, RBAC007,
 };
 use portcullis_sources::manifest;
@@ -311,9 +311,50 @@ const UI_SERVICE_ACCOUNTS: &[&str] = &[
     "jupyter-web-app-service-account",
 ];
 
-/// Audit a loaded cluster dump.
+/// Audit a loaded cluster dump: every grant through each grant check in turn, then the
+/// cluster-wide checks.
 pub fn analyze(objects: &[Object]) -> ClusterReport {
-    let mut rep = ClusterReport::default();
+    let mut rep = ClusterReport {
+        grants: grants(objects),
+        ..ClusterReport::default()
+    };
+    for g in &rep.grants {
+        for check in GRANT_CHECKS {
+            if check(g, &mut rep.findings) == Next::Done {
+                break;
+            }
+        }
+    }
+    for check in CLUSTER_CHECKS {
+        check(objects, &mut rep);
+    }
+    rep
+}
+
+/// What a grant check tells the next: look further, or this grant is accounted for.
+#[derive(PartialEq, Eq)]
+enum Next {
+    Continue,
+    Done,
+}
+
+/// The checks of one grant (a subject bound to a role), in order.
+const GRANT_CHECKS: &[fn(&Grant, &mut Vec<Finding>) -> Next] = &[
+    anonymous_access,
+    system_subject,
+    cluster_admin,
+    may_deploy,
+    may_exec,
+    may_escalate,
+];
+
+/// The checks over the whole cluster (admission coverage, exposure, segmentation).
+const CLUSTER_CHECKS: &[fn(&[Object], &mut ClusterReport)] = &[admission, exposure, segmentation];
+
+/// Effective RBAC as the authorizer computes it: ClusterRole aggregation resolved, one
+/// grant per subject of every binding whose role exists.
+fn grants(objects: &[Object]) -> Vec<Grant> {
+    let mut grants = Vec::new();
     fn of<'o>(objects: &'o [Object], kind: &'static str) -> impl Iterator<Item = &'o Object> {
         objects.iter().filter(move |o| o.kind == kind)
     }
@@ -404,7 +445,7 @@ pub fn analyze(objects: &[Object]) -> ClusterReport {
             } else {
                 name.to_string()
             };
-            rep.grants.push(Grant {
+            grants.push(Grant {
                 subject_kind: kind.into(),
                 subject,
                 scope: if b.kind == "ClusterRoleBinding" {
@@ -419,131 +460,160 @@ pub fn analyze(objects: &[Object]) -> ClusterReport {
             });
         }
     }
-    for g in &rep.grants {
-        let a = &g.abilities;
-        let system = is_system_subject(&g.subject_kind, &g.subject)
-            || g.role.starts_with("ClusterRole/system:")
-                && g.subject_kind != "User"
-                && g.subject_kind != "Group";
-        let f = |check, msg: String| {
-            Finding::new(check, msg, g.file.clone())
-                .target(
-                    &g.subject_kind,
-                    g.subject
-                        .split_once(':')
-                        .filter(|_| g.subject_kind == "ServiceAccount")
-                        .map(|(n, _)| n),
-                    Some(
-                        g.subject
-                            .split_once(':')
-                            .filter(|_| g.subject_kind == "ServiceAccount")
-                            .map_or(g.subject.as_str(), |(_, n)| n),
-                    ),
-                )
-                .evidence("binding", g.via.as_str())
-                .evidence("role", g.role.as_str())
-                .evidence("scope", g.scope.as_str())
-        };
-        let anonymous = (g.subject_kind == "User" && g.subject == "system:anonymous")
-            || (g.subject_kind == "Group" && g.subject == "system:unauthenticated");
-        if anonymous && a.any_resource {
-            rep.findings.push(f(
-                &RBAC001,
-                format!(
-                    "{} {} is granted {} through {}",
-                    g.subject_kind, g.subject, g.role, g.via
-                ),
-            ));
-            continue;
-        }
-        if system {
-            continue;
-        }
-        if a.wildcard && g.scope == "cluster" {
-            rep.findings.push(f(
-                &RBAC002,
-                format!(
-                    "{} {} has cluster-admin power through {} ({})",
-                    g.subject_kind, g.subject, g.via, g.role
-                ),
-            ));
-        }
-        // cluster-admin power is reported once, as such.
-        if a.wildcard && g.scope == "cluster" {
-            continue;
-        }
-        if a.can_deploy() {
-            let kinds = a.create.iter().cloned().collect::<Vec<_>>().join(", ");
-            let ui = g.subject_kind == "ServiceAccount"
-                && UI_SERVICE_ACCOUNTS
-                    .iter()
-                    .any(|u| g.subject.ends_with(&format!(":{u}")));
-            if ui {
-                rep.findings.push(f(
-                    &RBAC007,
-                    format!(
-                        "UI service account {} can create {kinds} ({})",
-                        g.subject,
-                        scope_text(&g.scope)
-                    ),
-                ));
-            } else if g.subject_kind == "ServiceAccount" && g.scope == "cluster" {
-                rep.findings.push(f(
-                    &RBAC003,
-                    format!(
-                        "service account {} can create {kinds} in every namespace",
-                        g.subject
-                    ),
-                ));
-            } else if g.subject_kind != "ServiceAccount" {
-                rep.findings.push(f(
-                    &RBAC004,
-                    format!(
-                        "{} {} can create {kinds} ({})",
-                        g.subject_kind,
-                        g.subject,
-                        scope_text(&g.scope)
-                    ),
-                ));
-            }
-        }
-        if a.exec || a.ephemeral {
-            let what = [
-                (a.exec, "exec/attach"),
-                (a.ephemeral, "ephemeral containers"),
-            ]
-            .iter()
-            .filter(|x| x.0)
-            .map(|x| x.1)
-            .collect::<Vec<_>>()
-            .join(" and ");
-            rep.findings.push(f(
-                &RBAC005,
-                format!(
-                    "{} {} can use {what} ({})",
-                    g.subject_kind,
-                    g.subject,
-                    scope_text(&g.scope)
-                ),
-            ));
-        }
-        if !a.escalate.is_empty() && !a.wildcard {
-            rep.findings.push(f(
-                &RBAC006,
-                format!(
-                    "{} {} holds {} ({})",
-                    g.subject_kind,
-                    g.subject,
-                    a.escalate.iter().cloned().collect::<Vec<_>>().join(", "),
-                    scope_text(&g.scope)
-                ),
-            ));
-        }
+    grants
+}
+
+/// A finding about a grant: the subject as target, the binding, role and scope as evidence.
+fn grant_finding(g: &Grant, check: &'static Check, msg: String) -> Finding {
+    let service_account = g
+        .subject
+        .split_once(':')
+        .filter(|_| g.subject_kind == "ServiceAccount");
+    Finding::new(check, msg, g.file.clone())
+        .target(
+            &g.subject_kind,
+            service_account.map(|(n, _)| n),
+            Some(service_account.map_or(g.subject.as_str(), |(_, n)| n)),
+        )
+        .evidence("binding", g.via.as_str())
+        .evidence("role", g.role.as_str())
+        .evidence("scope", g.scope.as_str())
+}
+
+/// RBAC001: anything granted to anonymous or unauthenticated requests (and nothing more to
+/// say of such a grant).
+fn anonymous_access(g: &Grant, out: &mut Vec<Finding>) -> Next {
+    let anonymous = (g.subject_kind == "User" && g.subject == "system:anonymous")
+        || (g.subject_kind == "Group" && g.subject == "system:unauthenticated");
+    if !(anonymous && g.abilities.any_resource) {
+        return Next::Continue;
     }
-    admission(objects, &mut rep);
-    exposure(objects, &mut rep);
-    segmentation(objects, &mut rep);
-    rep
+    out.push(grant_finding(
+        g,
+        &RBAC001,
+        format!(
+            "{} {} is granted {} through {}",
+            g.subject_kind, g.subject, g.role, g.via
+        ),
+    ));
+    Next::Done
+}
+
+/// The control plane's own subjects and roles hold what they need: not findings.
+fn system_subject(g: &Grant, _: &mut Vec<Finding>) -> Next {
+    let system = is_system_subject(&g.subject_kind, &g.subject)
+        || g.role.starts_with("ClusterRole/system:")
+            && g.subject_kind != "User"
+            && g.subject_kind != "Group";
+    if system { Next::Done } else { Next::Continue }
+}
+
+/// RBAC002: cluster-admin power, cluster-wide; reported once, as such.
+fn cluster_admin(g: &Grant, out: &mut Vec<Finding>) -> Next {
+    if !(g.abilities.wildcard && g.scope == "cluster") {
+        return Next::Continue;
+    }
+    out.push(grant_finding(
+        g,
+        &RBAC002,
+        format!(
+            "{} {} has cluster-admin power through {} ({})",
+            g.subject_kind, g.subject, g.via, g.role
+        ),
+    ));
+    Next::Done
+}
+
+/// RBAC007 (a dashboard or pipeline UI's service account), RBAC003 (a service account in
+/// every namespace), RBAC004 (a person or group): who may create workloads.
+fn may_deploy(g: &Grant, out: &mut Vec<Finding>) -> Next {
+    let a = &g.abilities;
+    if !a.can_deploy() {
+        return Next::Continue;
+    }
+    let kinds = a.create.iter().cloned().collect::<Vec<_>>().join(", ");
+    let ui = g.subject_kind == "ServiceAccount"
+        && UI_SERVICE_ACCOUNTS
+            .iter()
+            .any(|u| g.subject.ends_with(&format!(":{u}")));
+    if ui {
+        out.push(grant_finding(
+            g,
+            &RBAC007,
+            format!(
+                "UI service account {} can create {kinds} ({})",
+                g.subject,
+                scope_text(&g.scope)
+            ),
+        ));
+    } else if g.subject_kind == "ServiceAccount" && g.scope == "cluster" {
+        out.push(grant_finding(
+            g,
+            &RBAC003,
+            format!(
+                "service account {} can create {kinds} in every namespace",
+                g.subject
+            ),
+        ));
+    } else if g.subject_kind != "ServiceAccount" {
+        out.push(grant_finding(
+            g,
+            &RBAC004,
+            format!(
+                "{} {} can create {kinds} ({})",
+                g.subject_kind,
+                g.subject,
+                scope_text(&g.scope)
+            ),
+        ));
+    }
+    Next::Continue
+}
+
+/// RBAC005: exec/attach into running pods, or ephemeral containers.
+fn may_exec(g: &Grant, out: &mut Vec<Finding>) -> Next {
+    let a = &g.abilities;
+    if a.exec || a.ephemeral {
+        let what = [
+            (a.exec, "exec/attach"),
+            (a.ephemeral, "ephemeral containers"),
+        ]
+        .iter()
+        .filter(|x| x.0)
+        .map(|x| x.1)
+        .collect::<Vec<_>>()
+        .join(" and ");
+        out.push(grant_finding(
+            g,
+            &RBAC005,
+            format!(
+                "{} {} can use {what} ({})",
+                g.subject_kind,
+                g.subject,
+                scope_text(&g.scope)
+            ),
+        ));
+    }
+    Next::Continue
+}
+
+/// RBAC006: escalate, bind or impersonate (short of a wildcard, reported as RBAC002).
+fn may_escalate(g: &Grant, out: &mut Vec<Finding>) -> Next {
+    let a = &g.abilities;
+    if !a.escalate.is_empty() && !a.wildcard {
+        out.push(grant_finding(
+            g,
+            &RBAC006,
+            format!(
+                "{} {} holds {} ({})",
+                g.subject_kind,
+                g.subject,
+                a.escalate.iter().cloned().collect::<Vec<_>>().join(", "),
+                scope_text(&g.scope)
+            ),
+        ));
+    }
+    Next::Continue
 }
 
 fn scope_text(scope: &str) -> String {

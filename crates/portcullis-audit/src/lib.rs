@@ -12,6 +12,7 @@
 //! mitigation, the evidence (file and field) and the fix, and renders as the common alert.
 
 pub mod docker;
+pub mod exec_credential;
 pub mod html;
 pub mod kubernetes;
 pub mod live;

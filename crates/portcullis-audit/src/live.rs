@@ -4,8 +4,9 @@
 //! Why our own small client and not kubectl or kube-rs: an audit must run where it is
 //! pointed, with nothing else installed, and must verify the server (so
 //! `insecure-skip-tls-verify` is refused, not honoured). Authentication: client
-//! certificates and bearer tokens (inline or from files). `exec` and `auth-provider`
-//! credentials need other programs; they get a clear error naming `--dump`.
+//! certificates and bearer tokens (inline or from files) and `exec` credential plugins
+//! (`exec_credential`: EKS, GKE, AKS's kubelogin). The legacy `auth-provider` entries
+//! (removed from kubectl in 1.26) get a clear error naming `--dump`.
 
 use crate::kubernetes::{Object, flatten};
 use base64::Engine as _;
@@ -130,11 +131,16 @@ impl Cluster {
                 "cluster {cluster_name:?} sets insecure-skip-tls-verify; an audit verifies the server: add certificate-authority-data, or dump the cluster and use --dump"
             )));
         }
-        if user.get("exec").is_some() || user.get("auth-provider").is_some() {
+        if user.get("auth-provider").is_some() {
             return Err(at(format!(
-                "user of context {context:?} authenticates through an exec plugin or auth-provider, which needs other programs; dump the cluster with kubectl and use --dump"
+                "user of context {context:?} authenticates through an auth-provider, which kubectl no longer supports; use an exec plugin, or dump the cluster with kubectl and use --dump"
             )));
         }
+        // As client-go: what the kubeconfig states itself wins, the plugin fills the rest.
+        let plugin = match user.get("exec").filter(|e| !e.is_null()) {
+            Some(exec) => crate::exec_credential::run(exec, &base, cluster).map_err(at)?,
+            None => crate::exec_credential::Credential::default(),
+        };
         let host = authority
             .rsplit_once(':')
             .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
@@ -168,6 +174,10 @@ impl Cluster {
             .with_root_certificates(roots);
         let cert = bytes(&user, "client-certificate", &base, "user").map_err(at)?;
         let key = bytes(&user, "client-key", &base, "user").map_err(at)?;
+        let (cert, key) = match (cert, key, plugin.client_cert) {
+            (None, None, Some((c, k))) => (Some(c), Some(k)),
+            (c, k, _) => (c, k),
+        };
         let tls = match (cert, key) {
             (Some(c), Some(k)) => {
                 let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&c)
@@ -189,7 +199,7 @@ impl Cluster {
                     .trim()
                     .to_string(),
             ),
-            _ => None,
+            _ => plugin.token,
         };
         Ok(Cluster {
             server,

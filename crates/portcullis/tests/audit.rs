@@ -466,6 +466,41 @@ fn a_live_cluster_through_a_kubeconfig_matches_its_dump() {
     assert!(a.is_empty());
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
+    // An exec credential plugin (EKS, GKE, kubelogin): run as kubectl runs it, relative
+    // to the kubeconfig, with its env and KUBERNETES_EXEC_INFO, its token used.
+    let plugin = dir.path().join("get-token.sh");
+    fs::write(
+        &plugin,
+        "#!/bin/sh\ncase \"$KUBERNETES_EXEC_INFO\" in *'\"interactive\":false'*) ;; *) echo \"no exec info\" >&2; exit 3;; esac\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"%s\"}}' \"$PLUGIN_TOKEN\"\n",
+    )
+    .expect("plugin");
+    fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let with_plugin = |token: &str| {
+        kubeconfig("x").replace(
+            "    token: x\n",
+            &format!("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./get-token.sh\n      interactiveMode: Never\n      env:\n      - name: PLUGIN_TOKEN\n        value: {token}\n"),
+        )
+    };
+    fs::write(&kc, with_plugin("auditor-t0ken")).expect("kubeconfig");
+    let (via_plugin, out) = audit(&["kubernetes", "--kubeconfig", kc.to_str().expect("utf8")]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(codes(&via_plugin), codes(&dumped));
+    // A plugin that fails stops the audit with its command named, not an empty report.
+    fs::write(
+        &kc,
+        with_plugin("x").replace("./get-token.sh", "./no-such-plugin"),
+    )
+    .expect("kubeconfig");
+    let (a, out) = audit(&["kubernetes", "--kubeconfig", kc.to_str().expect("utf8")]);
+    assert!(a.is_empty());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-plugin"));
     // Skipping verification is refused.
     fs::write(
         &kc,

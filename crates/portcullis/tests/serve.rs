@@ -767,6 +767,141 @@ fn elasticsearch_splunk_and_syslog_sinks_deliver() {
     assert!(sys.contains("|PRV001|privileged-container|10|"), "{sys}");
 }
 
+/// An HTTPS receiver on loopback with a certificate from `ca` for 127.0.0.1: it records
+/// every request as "path body" and answers `status` (with `Location: location`).
+fn https_receiver(
+    ca: &TestCa,
+    status: u16,
+    location: String,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use http_body_util::BodyExt;
+    use rustls_pki_types::pem::PemObject;
+    let (cert, key) = ca.issue(&["127.0.0.1"]);
+    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![rustls_pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
+        rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
+    )
+    .expect("tls");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bodies = got.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, bodies, location) =
+                    (acceptor.clone(), bodies.clone(), location.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let (bodies, location) = (bodies.clone(), location.clone());
+                            async move {
+                                let path = req.uri().path().to_string();
+                                let body = req
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map_err(std::io::Error::other)?
+                                    .to_bytes();
+                                if let Ok(mut g) = bodies.lock() {
+                                    g.push(format!("{path} {}", String::from_utf8_lossy(&body)));
+                                }
+                                let resp = hyper::Response::builder()
+                                    .status(status)
+                                    .header("Location", location)
+                                    .body(http_body_util::Full::new(hyper::body::Bytes::from("ok")))
+                                    .map_err(std::io::Error::other)?;
+                                Ok::<_, std::io::Error>(resp)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+    });
+    (port, got)
+}
+
+#[test]
+fn an_https_webhook_sink_trusts_its_ca_file_and_nothing_else() {
+    let ca = TestCa::new();
+    let (trusted, trusted_got) = https_receiver(&ca, 200, String::new());
+    let (untrusted, untrusted_got) = https_receiver(&TestCa::new(), 200, String::new());
+    // It points elsewhere at a receiver that would take the alerts.
+    let (redirecting, redirecting_got) =
+        https_receiver(&ca, 307, format!("https://127.0.0.1:{trusted}/stolen"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).expect("ca");
+    let cfg = dir.path().join("serve.yaml");
+    let ca = ca_file.display();
+    std::fs::write(
+        &cfg,
+        format!(
+            "docker_host: \"\"\nsinks:\n  - {{type: webhook, name: trusted, url: \"https://127.0.0.1:{trusted}/hook\", ca_file: \"{ca}\"}}\n  - {{type: webhook, name: untrusted, url: \"https://127.0.0.1:{untrusted}/hook\", ca_file: \"{ca}\"}}\n  - {{type: webhook, name: redirecting, url: \"https://127.0.0.1:{redirecting}/hook\", ca_file: \"{ca}\"}}\n"
+        ),
+    )
+    .expect("cfg");
+    let s = Serve::start(&["--config", cfg.to_str().expect("utf8")]);
+    let (code, _) = s.post("/validate", &privileged_pod("https-sink-1", false), &[]);
+    assert_eq!(code, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let failed = |metrics: &str, sink: &str| {
+        metrics.lines().any(|l| {
+            l.starts_with(&format!(
+                "portcullis_sink_failures_total{{sink=\"{sink}\"}}"
+            )) && !l.ends_with(" 0")
+        })
+    };
+    loop {
+        let metrics = String::from_utf8_lossy(&s.curl(&["/metrics"]).stdout).to_string();
+        let delivered = trusted_got
+            .lock()
+            .expect("l")
+            .iter()
+            .any(|b| b.contains("https-sink-1") && b.contains("\"PRV001\""));
+        if delivered && failed(&metrics, "untrusted") && failed(&metrics, "redirecting") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "delivered to the trusted receiver: {delivered}\n{metrics}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // A certificate from another CA: the handshake fails before any byte of an alert.
+    assert!(untrusted_got.lock().expect("l").is_empty());
+    // A 3xx is a failed delivery, retried at the same address, never followed.
+    assert!(!redirecting_got.lock().expect("l").is_empty());
+    assert!(
+        trusted_got
+            .lock()
+            .expect("l")
+            .iter()
+            .all(|r| r.starts_with("/hook ")),
+        "a redirect was followed"
+    );
+}
+
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, the way `dockerd
 /// --tlsverify` and `DOCKER_CERT_PATH` expect them.
 fn docker_tls_material(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {

@@ -8,7 +8,9 @@ pub(super) fn client(ca_file: Option<&str>) -> Result<reqwest::Client, String> {
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(10));
+        .timeout(Duration::from_secs(10))
+        // Alerts and their bearer token go where the config says, nowhere a 3xx points.
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).map_err(|e| format!("ca_file {path}: {e}"))?;
         for cert in reqwest::Certificate::from_pem_bundle(&pem)
