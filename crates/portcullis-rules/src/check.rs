@@ -1,7 +1,7 @@
 //! Conditions compiled for the judging pass.
 //!
 //! Every rule is judged against every container and nearly always found false; only the
-//! rules that fire are evaluated again by the tree interpreter (`engine::eval`), which
+//! rules that fire are evaluated again by the tree interpreter (`engine::interpreter::eval`), which
 //! records their evidence. Judging therefore gets a form of its own: the shapes the pack is
 //! made of (`field == "text"`, `field in list`, `field startswith list`, `field matches`,
 //! `field exists`, `not`, `and`, `or`) read the field and compare in place — no value is built for the
@@ -116,7 +116,7 @@ impl Scalar {
         })
     }
 
-    /// `engine::scalar_eq(value, literal)`.
+    /// `engine::interpreter::scalar_eq(value, literal)`.
     pub(crate) fn equals(&self, v: &Val<'_>) -> bool {
         match (v, self) {
             (Val::Bool(x), Scalar::Bool(y)) => x == y,

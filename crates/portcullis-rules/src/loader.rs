@@ -123,123 +123,175 @@ pub fn builtin_sources() -> Vec<RuleSource> {
         .collect()
 }
 
-/// Load and compile `sources` in order.
+/// Load and compile `sources` in order: read each file, merge overrides, validate and
+/// compile each rule, link the pack-wide exceptions. Every problem is reported, located;
+/// then nothing runs.
 pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
     let mut errors = Vec::new();
-    let mut lists: HashMap<String, Vec<String>> = HashMap::new();
-    let mut macros: HashMap<String, String> = HashMap::new();
-    let mut rules: Vec<Located<RuleDef>> = Vec::new();
-    let mut overrides: Vec<Located<OverrideDef>> = Vec::new();
-    let mut global: Vec<Located<ExceptionDef>> = Vec::new();
-    let mut pss: Option<Profile> = None;
-
+    let mut input = Read::default();
     for src in sources {
-        let at = |line: usize, message: String| LoadError {
-            file: src.name.clone(),
-            line,
-            message,
-        };
-        let raw: RawFile = match serde_saphyr::from_str(&src.text) {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.location().map_or(0, |l| l.line() as usize);
-                errors.push(at(
-                    line,
-                    format!("invalid YAML: {}", portcullis_reason(&e.to_string())),
-                ));
-                continue;
-            }
-        };
-        for (name, def) in raw.lists {
-            let line = def.referenced.line() as usize;
-            let (append, items) = match &def.value {
-                Value::Array(items) => (false, items.clone()),
-                Value::Object(m)
-                    if m.len() == 1 && m.get("append").is_some_and(Value::is_array) =>
-                {
-                    (true, m["append"].as_array().cloned().unwrap_or_default())
-                }
-                _ => {
-                    errors.push(at(
-                        line,
-                        format!("list {name}: expected a list, or {{append: [...]}}"),
-                    ));
-                    continue;
-                }
-            };
-            let items: Vec<String> = items
-                .iter()
-                .filter_map(|v| match v {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    Value::Bool(b) => Some(b.to_string()),
-                    _ => None,
-                })
-                .collect();
-            if append {
-                if !lists.contains_key(&name) {
-                    errors.push(at(
-                        line,
-                        format!("list {name}: append to a list that does not exist"),
-                    ));
-                    continue;
-                }
-                lists.entry(name).or_default().extend(items);
-            } else {
-                lists.insert(name, items);
-            }
-        }
-        for (name, body) in raw.macros {
-            if Field::by_name(&name).is_some() {
-                errors.push(at(
-                    body.referenced.line() as usize,
-                    format!("macro {name} shadows a field"),
-                ));
-                continue;
-            }
-            macros.insert(name, body.value);
-        }
-        for r in raw.rules {
-            let line = r.referenced.line() as usize;
-            match serde_json::from_value::<RuleDef>(r.value) {
-                Ok(def) => rules.push(Located {
-                    file: src.name.clone(),
-                    line,
-                    item: def,
-                }),
-                Err(e) => errors.push(at(line, format!("rule: {e}"))),
-            }
-        }
-        for o in raw.overrides {
-            let line = o.referenced.line() as usize;
-            match serde_json::from_value::<OverrideDef>(o.value) {
-                Ok(def) => overrides.push(Located {
-                    file: src.name.clone(),
-                    line,
-                    item: def,
-                }),
-                Err(e) => errors.push(at(line, format!("override: {e}"))),
-            }
-        }
-        for x in raw.exceptions {
-            let line = x.referenced.line() as usize;
-            match serde_json::from_value::<ExceptionDef>(x.value) {
-                Ok(def) => global.push(Located {
-                    file: src.name.clone(),
-                    line,
-                    item: def,
-                }),
-                Err(e) => errors.push(at(line, format!("exception: {e}"))),
-            }
-        }
-        if let Some(p) = raw.pss {
-            match Profile::parse(&p.value) {
-                Ok(profile) => pss = Some(profile),
-                Err(e) => errors.push(at(p.referenced.line() as usize, e)),
-            }
+        read(src, &mut input, &mut errors);
+    }
+    merge(&mut input, &mut errors);
+    let names = Names {
+        lists: &input.lists,
+        macros: &input.macros,
+    };
+    let mut compiled = Vec::new();
+    let mut seen_names: HashMap<String, String> = HashMap::new();
+    for r in &input.rules {
+        let before = errors.len();
+        validate(r, &mut seen_names, &mut errors);
+        let rule = compile(r, &names, &mut errors);
+        if errors.len() == before
+            && let Some(rule) = rule
+        {
+            compiled.push(rule);
         }
     }
+    let global_exceptions = link(
+        std::mem::take(&mut input.global),
+        &mut compiled,
+        &mut errors,
+    );
+    if errors.is_empty() {
+        let mut engine = Engine {
+            rules: compiled,
+            global_exceptions,
+            lists: input.lists,
+            config_pss: input.pss,
+            default_plans: Default::default(),
+        };
+        let default = crate::Selection::default();
+        engine.default_plans = [engine.plan(&default, false), engine.plan(&default, true)];
+        Ok(engine)
+    } else {
+        Err(errors)
+    }
+}
 
+/// What the files say, in order, before anything is checked against anything else.
+#[derive(Default)]
+struct Read {
+    lists: HashMap<String, Vec<String>>,
+    macros: HashMap<String, String>,
+    rules: Vec<Located<RuleDef>>,
+    overrides: Vec<Located<OverrideDef>>,
+    global: Vec<Located<ExceptionDef>>,
+    pss: Option<Profile>,
+}
+
+/// Stage 1, read: one file's lists (replaced or appended, in file order), macros, rules,
+/// overrides, exceptions and profile, each typed and located.
+fn read(src: &RuleSource, read: &mut Read, errors: &mut Vec<LoadError>) {
+    let at = |line: usize, message: String| LoadError {
+        file: src.name.clone(),
+        line,
+        message,
+    };
+    let raw: RawFile = match serde_saphyr::from_str(&src.text) {
+        Ok(r) => r,
+        Err(e) => {
+            let line = e.location().map_or(0, |l| l.line() as usize);
+            errors.push(at(
+                line,
+                format!("invalid YAML: {}", portcullis_reason(&e.to_string())),
+            ));
+            return;
+        }
+    };
+    for (name, def) in raw.lists {
+        let line = def.referenced.line() as usize;
+        let (append, items) = match &def.value {
+            Value::Array(items) => (false, items.clone()),
+            Value::Object(m) if m.len() == 1 && m.get("append").is_some_and(Value::is_array) => {
+                (true, m["append"].as_array().cloned().unwrap_or_default())
+            }
+            _ => {
+                errors.push(at(
+                    line,
+                    format!("list {name}: expected a list, or {{append: [...]}}"),
+                ));
+                continue;
+            }
+        };
+        let items: Vec<String> = items
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            })
+            .collect();
+        if append {
+            if !read.lists.contains_key(&name) {
+                errors.push(at(
+                    line,
+                    format!("list {name}: append to a list that does not exist"),
+                ));
+                continue;
+            }
+            read.lists.entry(name).or_default().extend(items);
+        } else {
+            read.lists.insert(name, items);
+        }
+    }
+    for (name, body) in raw.macros {
+        if Field::by_name(&name).is_some() {
+            errors.push(at(
+                body.referenced.line() as usize,
+                format!("macro {name} shadows a field"),
+            ));
+            continue;
+        }
+        read.macros.insert(name, body.value);
+    }
+    for r in raw.rules {
+        let line = r.referenced.line() as usize;
+        match serde_json::from_value::<RuleDef>(r.value) {
+            Ok(def) => read.rules.push(Located {
+                file: src.name.clone(),
+                line,
+                item: def,
+            }),
+            Err(e) => errors.push(at(line, format!("rule: {e}"))),
+        }
+    }
+    for o in raw.overrides {
+        let line = o.referenced.line() as usize;
+        match serde_json::from_value::<OverrideDef>(o.value) {
+            Ok(def) => read.overrides.push(Located {
+                file: src.name.clone(),
+                line,
+                item: def,
+            }),
+            Err(e) => errors.push(at(line, format!("override: {e}"))),
+        }
+    }
+    for x in raw.exceptions {
+        let line = x.referenced.line() as usize;
+        match serde_json::from_value::<ExceptionDef>(x.value) {
+            Ok(def) => read.global.push(Located {
+                file: src.name.clone(),
+                line,
+                item: def,
+            }),
+            Err(e) => errors.push(at(line, format!("exception: {e}"))),
+        }
+    }
+    if let Some(p) = raw.pss {
+        match Profile::parse(&p.value) {
+            Ok(profile) => read.pss = Some(profile),
+            Err(e) => errors.push(at(p.referenced.line() as usize, e)),
+        }
+    }
+}
+
+/// Stage 2, merge: codes are unique across files, and overrides apply to the rule they
+/// name.
+fn merge(read: &mut Read, errors: &mut Vec<LoadError>) {
+    let rules = &mut read.rules;
     // Codes are unique; later files override, never redefine.
     let mut by_code: HashMap<String, usize> = HashMap::new();
     for (i, r) in rules.iter().enumerate() {
@@ -257,7 +309,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
             by_code.insert(r.item.code.clone(), i);
         }
     }
-    for o in overrides {
+    for o in std::mem::take(&mut read.overrides) {
         let Some(i) = by_code.get(&o.item.code) else {
             errors.push(LoadError {
                 file: o.file,
@@ -275,84 +327,110 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
         }
         rule.exceptions.extend(o.item.exceptions);
     }
+}
 
-    let names = Names {
-        lists: &lists,
-        macros: &macros,
+/// Stage 3, validate: what a rule must be whatever its condition says — a code, a
+/// kebab-case name used once, ATT&CK techniques, a known Pod Security check.
+fn validate(
+    r: &Located<RuleDef>,
+    seen_names: &mut HashMap<String, String>,
+    errors: &mut Vec<LoadError>,
+) {
+    let def = &r.item;
+    let at = |message: String| LoadError {
+        file: r.file.clone(),
+        line: r.line,
+        message: format!("rule {}: {message}", def.code),
     };
-    let mut compiled = Vec::new();
-    let mut seen_names: HashMap<String, String> = HashMap::new();
-    for r in rules {
-        let def = &r.item;
-        let at = |message: String| LoadError {
-            file: r.file.clone(),
-            line: r.line,
-            message: format!("rule {}: {message}", def.code),
-        };
-        let before = errors.len();
-        if !matches(&CODE_RE, &def.code) {
-            errors.push(at(
-                "code must be three capitals and three digits (PRV001)".into()
-            ));
-        }
-        if !matches(&NAME_RE, &def.name) {
-            errors.push(at(format!("name {:?} must be kebab-case", def.name)));
-        } else if let Some(other) = seen_names.insert(def.name.clone(), def.code.clone()) {
-            errors.push(at(format!("name {} is already used by {other}", def.name)));
-        }
-        if def.attack.is_empty() {
-            errors.push(at("attack: name at least one ATT&CK technique".into()));
-        }
-        for t in &def.attack {
-            if !matches(&ATTACK_RE, t) {
-                errors.push(at(format!(
-                    "attack: {t:?} is not a technique id (T1610, T1053.007)"
-                )));
-            }
-        }
-        if let Some(p) = &def.pss
-            && crate::pss::definition(&p.check).is_none()
-        {
-            errors.push(at(format!("pss: unknown check {:?}", p.check)));
-        }
-        let cond = match expr::compile(&def.condition, def.scope, &names) {
-            Ok(n) => Some(n),
-            Err(e) => {
-                errors.push(at(format!("condition: {e}")));
-                None
-            }
-        };
-        let message = match compile_template(&def.message, def.scope) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                errors.push(at(format!("message: {e}")));
-                None
-            }
-        };
-        let mut exceptions = Vec::new();
-        for x in &def.exceptions {
-            match compile_exception(x) {
-                Ok(c) => exceptions.push(c),
-                Err(e) => errors.push(at(format!("exception {}: {e}", x.name))),
-            }
-        }
-        if errors.len() == before
-            && let (Some(cond), Some(message)) = (cond, message)
-        {
-            compiled.push(CompiledRule {
-                def: r.item.clone(),
-                file: r.file.clone(),
-                line: r.line,
-                guards: crate::engine::guards_of(&cond),
-                exception_gate: None,
-                check: crate::check::Check::compile(&cond),
-                cond,
-                message,
-                exceptions,
-                global_exceptions: Vec::new(),
-            });
+    if !matches(&CODE_RE, &def.code) {
+        errors.push(at(
+            "code must be three capitals and three digits (PRV001)".into()
+        ));
+    }
+    if !matches(&NAME_RE, &def.name) {
+        errors.push(at(format!("name {:?} must be kebab-case", def.name)));
+    } else if let Some(other) = seen_names.insert(def.name.clone(), def.code.clone()) {
+        errors.push(at(format!("name {} is already used by {other}", def.name)));
+    }
+    if def.attack.is_empty() {
+        errors.push(at("attack: name at least one ATT&CK technique".into()));
+    }
+    for t in &def.attack {
+        if !matches(&ATTACK_RE, t) {
+            errors.push(at(format!(
+                "attack: {t:?} is not a technique id (T1610, T1053.007)"
+            )));
         }
     }
+    if let Some(p) = &def.pss
+        && crate::pss::definition(&p.check).is_none()
+    {
+        errors.push(at(format!("pss: unknown check {:?}", p.check)));
+    }
+}
+
+/// Stage 4, compile: the condition against the fields, lists and macros, the message
+/// template, the rule's exceptions, its guards and judging form. `None` when any of it
+/// failed (the errors say why).
+fn compile(
+    r: &Located<RuleDef>,
+    names: &Names<'_>,
+    errors: &mut Vec<LoadError>,
+) -> Option<CompiledRule> {
+    let def = &r.item;
+    let at = |message: String| LoadError {
+        file: r.file.clone(),
+        line: r.line,
+        message: format!("rule {}: {message}", def.code),
+    };
+    let before = errors.len();
+    let cond = match expr::compile(&def.condition, def.scope, names) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            errors.push(at(format!("condition: {e}")));
+            None
+        }
+    };
+    let message = match compile_template(&def.message, def.scope) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            errors.push(at(format!("message: {e}")));
+            None
+        }
+    };
+    let mut exceptions = Vec::new();
+    for x in &def.exceptions {
+        match compile_exception(x) {
+            Ok(c) => exceptions.push(c),
+            Err(e) => errors.push(at(format!("exception {}: {e}", x.name))),
+        }
+    }
+    if errors.len() != before {
+        return None;
+    }
+    let (cond, message) = (cond?, message?);
+    Some(CompiledRule {
+        def: r.item.clone(),
+        file: r.file.clone(),
+        line: r.line,
+        guards: crate::engine::guards_of(&cond),
+        exception_gate: None,
+        check: crate::check::Check::compile(&cond),
+        cond,
+        message,
+        exceptions,
+        global_exceptions: Vec::new(),
+    })
+}
+
+/// Stage 5, link: the pack-wide exceptions (each must name rules that exist), and which
+/// of them can excuse each rule with its exception gate — decided once here rather than for
+/// every finding.
+fn link(
+    global: Vec<Located<ExceptionDef>>,
+    compiled: &mut [CompiledRule],
+    errors: &mut Vec<LoadError>,
+) -> Vec<CompiledException> {
     let mut global_exceptions = Vec::new();
     for x in global {
         for code in &x.item.rules {
@@ -376,9 +454,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
             }),
         }
     }
-    // Which pack-wide exceptions can excuse each rule, decided once here rather than for
-    // every finding.
-    for r in &mut compiled {
+    for r in compiled.iter_mut() {
         r.global_exceptions = global_exceptions
             .iter()
             .enumerate()
@@ -393,20 +469,7 @@ pub fn load(sources: &[RuleSource]) -> Result<Engine, Vec<LoadError>> {
             ),
         );
     }
-    if errors.is_empty() {
-        let mut engine = Engine {
-            rules: compiled,
-            global_exceptions,
-            lists,
-            config_pss: pss,
-            default_plans: Default::default(),
-        };
-        let default = crate::Selection::default();
-        engine.default_plans = [engine.plan(&default, false), engine.plan(&default, true)];
-        Ok(engine)
-    } else {
-        Err(errors)
-    }
+    global_exceptions
 }
 
 fn portcullis_reason(msg: &str) -> String {
@@ -434,7 +497,7 @@ pub(crate) fn compile_exception(x: &ExceptionDef) -> Result<CompiledException, S
     let mut fields = Vec::new();
     for f in &x.fields {
         // Container fields are allowed at any scope: in a finding about the whole pod they
-        // must hold for every container (see engine::exception_matches).
+        // must hold for every container (see engine::exceptions::exception_matches).
         fields.push(Field::by_name(f).ok_or_else(|| format!("unknown field {f}"))?);
     }
     // An exception keyed only on image or command fields is one an attacker meets by
