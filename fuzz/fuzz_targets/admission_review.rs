@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(deployments) = portcullis_server::admission::review_deployments(data) {
+    if let Ok(deployments) = portcullis_sources::admission_review::review_deployments(data) {
         portcullis_fuzz::judge(&deployments);
     }
 });

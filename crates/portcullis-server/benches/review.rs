@@ -60,6 +60,7 @@ fn main() {
         ..ServeConfig::default()
     };
     let state = State::new(engine, config).expect("state");
+    let gate = state.gate(portcullis_server::Door::Admission);
     println!("| review | bytes | parse floor (ns) | review (ns) | ratio |");
     println!("|---|---|---|---|---|");
     for (key, name, body) in [
@@ -141,7 +142,7 @@ fn main() {
         }
         eprintln!("{name}: Value parse {value:.0} ns, model {model:.0} ns, rules {rules:.0} ns");
         let review = per_op(iterations, || {
-            black_box(portcullis_server::admission::review(&state, black_box(body)).ok());
+            black_box(portcullis_server::admission::review(&gate, black_box(body)).ok());
         });
         println!(
             "| {name} | {} | {floor:.0} | {review:.0} | {:.1}× |",

@@ -6,7 +6,7 @@
 //! adds what the watcher knows of joined containers, judges under the Docker door's
 //! modes, and answers. Refusals are counted in `door_refusals`.
 
-use crate::{Door, HostNamespaces, State};
+use crate::{Gate, HostNamespaces};
 use portcullis_model::Deployment;
 use portcullis_output::Alert;
 use portcullis_sources::docker_authz::{self, AuthzRead};
@@ -27,11 +27,11 @@ fn deny(msg: String) -> Value {
 }
 
 /// Judge an `AuthZReq`. Returns the answer and the alerts to keep.
-pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
+pub fn request(gate: &Gate<'_>, req: &Value) -> (Value, Vec<Alert>) {
     match docker_authz::read(req) {
         AuthzRead::Allow => (allow(), Vec::new()),
         AuthzRead::Refuse { reason, message } => {
-            state.refused("docker_authz", reason);
+            gate.refused(reason);
             tracing::warn!(reason, "{message}");
             (deny(format!("portcullis: {message}")), Vec::new())
         }
@@ -41,9 +41,9 @@ pub fn request(state: &State, req: &Value) -> (Value, Vec<Alert>) {
             path,
         } => {
             if let Some(pod) = deployment.pod.as_mut() {
-                state.resolve_joins(pod);
+                gate.resolve_joins(pod);
             }
-            let (verdict, alerts) = state.judge(&deployment, Door::Docker);
+            let (verdict, alerts) = gate.judge(&deployment);
             let answer = if verdict.allowed {
                 allow()
             } else {
@@ -91,7 +91,10 @@ mod tests {
         let (_rt, st) = state();
         let allowed = |v: &Value| v["Allow"].as_bool().unwrap_or(false);
         // CVE-2024-41110: a create with no body (Content-Length: 0) must not be waved through.
-        let (v, _) = request(&st, &req("/v1.47/containers/create", None, Some(0)));
+        let (v, _) = request(
+            &st.gate(crate::Door::Docker),
+            &req("/v1.47/containers/create", None, Some(0)),
+        );
         assert!(
             !allowed(&v) && v["Msg"].as_str().unwrap_or("").contains("CVE-2024-41110"),
             "{v}"
@@ -99,7 +102,7 @@ mod tests {
         // The body the plugin saw is not the body dockerd will use.
         let body = r#"{"Image":"alpine"}"#;
         let (v, _) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req("/containers/create", Some(body), Some(body.len() + 900)),
         );
         assert!(
@@ -110,14 +113,20 @@ mod tests {
             r#"{{"Image":"alpine","Labels":{{"x":"{}"}}}}"#,
             "a".repeat(MAX_BODY)
         );
-        let (v, _) = request(&st, &req("/containers/create", Some(&big), None));
+        let (v, _) = request(
+            &st.gate(crate::Door::Docker),
+            &req("/containers/create", Some(&big), None),
+        );
         assert!(!allowed(&v), "oversized body");
         // Chunked or non-JSON: the engine reads a body the plugin never got.
-        let (v, _) = request(&st, &req("/v1.47/containers/abc/exec", None, None));
+        let (v, _) = request(
+            &st.gate(crate::Door::Docker),
+            &req("/v1.47/containers/abc/exec", None, None),
+        );
         assert!(!allowed(&v), "exec without a body: {v}");
         // Ordinary traffic passes.
         let (v, _) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req(
                 "/v1.47/containers/create?name=ok",
                 Some(body),
@@ -127,11 +136,11 @@ mod tests {
         assert!(allowed(&v), "{v}");
         let mut get = req("/v1.47/containers/json", None, None);
         get["RequestMethod"] = "GET".into();
-        assert!(allowed(&request(&st, &get).0));
+        assert!(allowed(&request(&st.gate(crate::Door::Docker), &get).0));
         // Privileged swarm services are judged like containers.
         let svc = r#"{"Name":"x","TaskTemplate":{"ContainerSpec":{"Image":"alpine","Mounts":[{"Type":"bind","Source":"/","Target":"/host"}]}},"Mode":{"Global":{}}}"#;
         let (v, alerts) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req("/v1.47/services/create", Some(svc), Some(svc.len())),
         );
         assert!(
@@ -186,7 +195,10 @@ mod tests {
                 "/v1.41/containers%2Fcreate",
                 "/containers/create",
             ] {
-                let (v, _) = request(&st, &req(uri, Some(body), Some(body.len())));
+                let (v, _) = request(
+                    &st.gate(crate::Door::Docker),
+                    &req(uri, Some(body), Some(body.len())),
+                );
                 assert!(!allowed(&v), "{uri} {body}: {v}");
             }
         }
@@ -198,7 +210,7 @@ mod tests {
             "not json",
         ] {
             let (v, _) = request(
-                &st,
+                &st.gate(crate::Door::Docker),
                 &req("/containers/create", Some(body), Some(body.len())),
             );
             assert!(!allowed(&v), "{body}: {v}");
@@ -227,7 +239,10 @@ mod tests {
             ),
         ];
         for (uri, body, code) in cases {
-            let (v, _) = request(&st, &req(uri, Some(body), Some(body.len())));
+            let (v, _) = request(
+                &st.gate(crate::Door::Docker),
+                &req(uri, Some(body), Some(body.len())),
+            );
             let msg = v["Msg"].as_str().unwrap_or("");
             assert!(!allowed(&v) && msg.contains(code), "{uri}: {v}");
         }
@@ -241,12 +256,18 @@ mod tests {
         ] {
             let mut r = req(uri, Some("{}"), Some(2));
             r["RequestMethod"] = method.into();
-            assert!(!allowed(&request(&st, &r).0), "{method} {uri}");
+            assert!(
+                !allowed(&request(&st.gate(crate::Door::Docker), &r).0),
+                "{method} {uri}"
+            );
         }
         let mut r = req("/v1.41/containers/json?all=1", None, None);
         r["RequestMethod"] = "GET".into();
-        assert!(allowed(&request(&st, &r).0));
-        let (v, _) = request(&st, &req("/v1.41/containers/abc/kill", None, None));
+        assert!(allowed(&request(&st.gate(crate::Door::Docker), &r).0));
+        let (v, _) = request(
+            &st.gate(crate::Door::Docker),
+            &req("/v1.41/containers/abc/kill", None, None),
+        );
         assert!(allowed(&v), "{v}");
         let metrics = st.metrics_text().unwrap_or_default();
         assert!(
@@ -270,7 +291,10 @@ mod tests {
                 r#"{"Name":"data","Driver":"local"}"#,
             ),
         ] {
-            let (v, _) = request(&st, &req(uri, Some(body), Some(body.len())));
+            let (v, _) = request(
+                &st.gate(crate::Door::Docker),
+                &req(uri, Some(body), Some(body.len())),
+            );
             assert!(allowed(&v), "{uri}: {v}");
         }
     }
@@ -292,20 +316,20 @@ mod tests {
         let body =
             r#"{"Image":"alpine","HostConfig":{"PidMode":"container:agent","UsernsMode":"host"}}"#;
         let (v, alerts) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req("/containers/create", Some(body), Some(body.len())),
         );
         assert!(!v["Allow"].as_bool().unwrap_or(true), "{v}");
         assert!(alerts.iter().any(|a| a.rule.id == "PRV002"));
         let body = r#"{"Image":"alpine","HostConfig":{"PidMode":"container:0123456789ab"}}"#;
         let (_, alerts) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req("/containers/create", Some(body), Some(body.len())),
         );
         assert!(alerts.iter().any(|a| a.rule.id == "PRV002"), "id prefix");
         let body = r#"{"Image":"alpine","HostConfig":{"PidMode":"container:unknown"}}"#;
         let (v, alerts) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req("/containers/create", Some(body), Some(body.len())),
         );
         assert!(v["Allow"].as_bool().unwrap_or(false));
@@ -320,7 +344,7 @@ mod tests {
         // for the host root, host networking and CAP_SYS_ADMIN.
         let grants = r#"[{"Name":"network","Description":"permissions to access a network","Value":["host"]},{"Name":"mount","Description":"host path to mount","Value":["/"]},{"Name":"capabilities","Description":"list of additional capabilities required","Value":["CAP_SYS_ADMIN"]}]"#;
         let (v, alerts) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req(
                 "/v1.47/plugins/pull?remote=evil%2Frootplug%3Alatest&name=rootplug",
                 Some(grants),
@@ -339,13 +363,13 @@ mod tests {
         ));
         // The same install with its privileges stripped from what the plugin saw.
         let (v, _) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req("/v1.47/plugins/pull?remote=evil/rootplug", None, Some(0)),
         );
         assert!(!allowed(&v), "{v}");
         // A plugin that asks for nothing installs.
         let (v, alerts) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req(
                 "/v1.47/plugins/pull?remote=vieux%2Fsshfs%3Av1.2@sha256:0000000000000000000000000000000000000000000000000000000000000000&name=sshfs",
                 Some("[]"),
@@ -360,7 +384,7 @@ mod tests {
         let (_rt, st) = state();
         let allowed = |v: &Value| v["Allow"].as_bool().unwrap_or(false);
         let (v, alerts) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req("/v1.47/build?t=miner%3A1&networkmode=host&rm=1", None, None),
         );
         assert!(allowed(&v), "host-network builds warn by default: {v}");
@@ -372,11 +396,14 @@ mod tests {
         assert_eq!(a.target.name.as_deref(), Some("miner:1"));
         // dockerd reads the first of a repeated key; so must we.
         let (_, alerts) = request(
-            &st,
+            &st.gate(crate::Door::Docker),
             &req("/build?networkmode=host&networkmode=bridge", None, None),
         );
         assert!(alerts.iter().any(|a| a.rule.id == "PRV004"));
-        let (v, alerts) = request(&st, &req("/v1.47/build?t=web%3A2&rm=1", None, None));
+        let (v, alerts) = request(
+            &st.gate(crate::Door::Docker),
+            &req("/v1.47/build?t=web%3A2&rm=1", None, None),
+        );
         assert!(allowed(&v) && alerts.is_empty(), "{v}");
     }
 }

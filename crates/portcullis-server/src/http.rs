@@ -26,7 +26,7 @@ pub(crate) async fn validate(AxState(state): AxState<State>, body: Bytes) -> Res
         state.observe("validate", 413, started);
         return (StatusCode::PAYLOAD_TOO_LARGE, Json(serde_json::json!({"error": format!("review larger than {} bytes", state.config().max_body)}))).into_response();
     }
-    match admission::review(&state, &body) {
+    match admission::review(&state.gate(Door::Admission), &body) {
         Ok((doc, alerts, verdict)) => {
             let series = &state.inner.metrics.admitted;
             match (verdict.allowed, verdict.warnings.is_empty()) {
@@ -196,7 +196,7 @@ pub(crate) async fn authz_activate() -> Json<Value> {
 pub(crate) async fn authz_req(AxState(state): AxState<State>, body: Bytes) -> Json<Value> {
     let started = Instant::now();
     let req: Value = serde_json::from_slice(&body).unwrap_or_default();
-    let (answer, alerts) = authz::request(&state, &req);
+    let (answer, alerts) = authz::request(&state.gate(Door::Docker), &req);
     let allowed = answer
         .get("Allow")
         .and_then(Value::as_bool)

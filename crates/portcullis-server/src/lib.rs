@@ -24,7 +24,7 @@ pub use config::ServeConfig;
 pub(crate) use config::*;
 pub use http::{authz_router, router};
 pub(crate) use metrics::*;
-pub use state::{ContainerIndex, Door, HostNamespaces, State, watch_store};
+pub use state::{ContainerIndex, Door, Gate, HostNamespaces, State, watch_store};
 
 use portcullis_model::time::now;
 use portcullis_rules::Engine;

@@ -51,6 +51,48 @@ pub enum Door {
     Docker,
 }
 
+impl Door {
+    /// Its name in metrics (`portcullis_refusals_total{door=…}`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Door::Admission => "admission",
+            Door::Docker => "docker_authz",
+        }
+    }
+}
+
+/// What a prevention door may do with the server: judge a deployment at this door (the
+/// verdict now, the alerts for the store), count a request refused unjudged, ask whether
+/// a namespace is exempt, and see what the live sources learnt of containers. The
+/// admission and AuthZ front-ends get this, not the state.
+pub struct Gate<'s> {
+    state: &'s State,
+    door: Door,
+}
+
+impl Gate<'_> {
+    pub fn judge(&self, d: &Deployment) -> (decision::Verdict, Vec<Alert>) {
+        self.state.judge(d, self.door)
+    }
+
+    pub fn refused(&self, reason: &'static str) {
+        self.state.refused(self.door.name(), reason);
+    }
+
+    pub fn exempt(&self, namespace: &str) -> bool {
+        self.state
+            .config()
+            .exempt_namespaces
+            .iter()
+            .any(|n| n == namespace)
+    }
+
+    /// Set host flags for namespaces a pod joins from containers seen before.
+    pub fn resolve_joins(&self, pod: &mut portcullis_model::PodSpec) {
+        self.state.resolve_joins(pod);
+    }
+}
+
 /// Host namespaces of the containers the watcher inspected, by id and name; bounded.
 #[derive(Default)]
 pub struct ContainerIndex {
@@ -153,6 +195,11 @@ impl State {
     }
 
     /// The rule pack in force; a request keeps the one it started with across a reload.
+    /// The handle a prevention door judges through.
+    pub fn gate(&self, door: Door) -> Gate<'_> {
+        Gate { state: self, door }
+    }
+
     pub fn engine(&self) -> arc_swap::Guard<Arc<Engine>> {
         self.inner.engine.load()
     }

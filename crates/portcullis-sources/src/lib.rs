@@ -6,6 +6,7 @@
 //! to [`k8s`] (Kubernetes objects, known workload kinds and CRDs found by shape) or
 //! [`compose`] (Docker Compose files).
 
+pub mod admission_review;
 pub mod cmdline;
 pub mod compose;
 pub mod containerd;
