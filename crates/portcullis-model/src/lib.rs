@@ -276,17 +276,31 @@ pub struct Target {
     /// A CronJob's schedule (`spec.schedule`), as written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// What an exec or attach into the target runs, when the record says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<Exec>,
 }
 
-/// Where an exec or attach request's command is kept: an annotation of the target, so it
-/// reaches rules (`exec.command`) and alerts like any other.
-pub const EXEC_COMMAND_ANNOTATION: &str = "portcullis.dev/exec-command";
+/// An exec or attach request: the command (argv joined by spaces; rules read it as
+/// `exec.command`) and the container it enters. A field of the model, not an annotation,
+/// so nothing a workload's author writes can pose as one.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Exec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
 
 impl Target {
     /// Record the command an exec or attach runs.
     pub fn set_exec_command(&mut self, command: String) {
-        self.annotations
-            .push((EXEC_COMMAND_ANNOTATION.to_string(), command));
+        self.exec.get_or_insert_with(Exec::default).command = Some(command);
+    }
+
+    /// Record the container an exec or attach enters.
+    pub fn set_exec_container(&mut self, container: String) {
+        self.exec.get_or_insert_with(Exec::default).container = Some(container);
     }
 
     pub fn annotation(&self, key: &str) -> Option<&str> {

@@ -215,7 +215,7 @@ fields! {
     ActorIsController "actor.is_controller" Event "the actor is a Kubernetes control-plane identity: a kube-system *-controller service account, the controller manager, the scheduler or a kubelet (system:node:*)" =>
         |d| Val::Bool(d.actor.user.as_deref().is_some_and(is_controller));
     ExecCommand "exec.command" Event "command of an exec/attach (pods/exec query, docker exec_create)" =>
-        |d| d.target.annotation(portcullis_model::EXEC_COMMAND_ANNOTATION).map_or(Val::Null, s);
+        |d| d.target.exec.as_ref().and_then(|e| e.command.as_deref()).map_or(Val::Null, s);
     ChangePresent "change.present" Event "the previous spec of the changed workload is known (admission oldObject, or an earlier version in the log)" =>
         |d| Val::Bool(d.previous.is_some() && d.pod.is_some());
     ChangeNewImageRepos "change.new_image_repos" Event "image repositories the change brings that the previous spec did not run (kubectl set image to another repository)" =>

@@ -521,10 +521,7 @@ fn map_event(ev: &Event<'_>, file: &str, line: usize) -> Option<Record> {
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("container="))
             {
-                target.annotations.push((
-                    "portcullis.dev/exec-container".into(),
-                    crate::value::percent_decode(c),
-                ));
+                target.set_exec_container(crate::value::percent_decode(c));
             }
         }
     }

@@ -467,6 +467,7 @@ impl ObjectMeta<'_> {
             labels: self.labels.0,
             annotations: self.annotations.0,
             schedule: None,
+            exec: None,
         }
     }
 }
