@@ -5,13 +5,6 @@ use crate::kubernetes::Grant;
 use crate::{CHECKS, Check, Finding, Mitigation};
 use portcullis_rules::Severity;
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 fn sev_class(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "critical",
@@ -57,6 +50,69 @@ pub fn score(
     ))
 }
 
+/// The report's page (`templates/report.html`): askama escapes every value for HTML, so a
+/// subject, namespace or message from the audited cluster cannot become markup.
+#[derive(askama::Template)]
+#[template(path = "report.html")]
+struct Report<'a> {
+    title: &'a str,
+    subject: &'a str,
+    css: &'static str,
+    cards: Vec<Card>,
+    pills: Vec<Pill>,
+    verdict: &'static str,
+    /// The who-can-deploy table (Kubernetes audits).
+    deployers: Option<Vec<DeployerRow<'a>>>,
+    sections: Vec<Section<'a>>,
+    check_count: usize,
+}
+
+/// A mitigation's score card.
+struct Card {
+    grade: &'static str,
+    id: &'static str,
+    name: &'static str,
+    pct: u32,
+    passed: usize,
+    total: usize,
+}
+
+/// A severity and how many findings have it.
+struct Pill {
+    class: &'static str,
+    count: usize,
+    label: &'static str,
+}
+
+struct DeployerRow<'a> {
+    subject: &'a str,
+    kind: &'a str,
+    scope: &'a str,
+    create: String,
+    exec: &'static str,
+    escalation: String,
+    via: &'a str,
+    role: &'a str,
+}
+
+/// A mitigation and its findings, worst first.
+struct Section<'a> {
+    id: &'static str,
+    name: &'static str,
+    rows: Vec<FindingRow<'a>>,
+}
+
+struct FindingRow<'a> {
+    class: &'static str,
+    severity: &'static str,
+    code: &'static str,
+    name: &'static str,
+    message: &'a str,
+    location: String,
+    evidence: Vec<(&'a str, String)>,
+    fix: &'static str,
+}
+
 /// Render the report. `scope` is the checks this audit ran (Docker or Kubernetes ones).
 pub fn render(
     title: &str,
@@ -64,148 +120,138 @@ pub fn render(
     scope: &[&Check],
     findings: &[Finding],
     grants: &[Grant],
-) -> String {
-    let mut h = String::new();
-    h.push_str(&format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{}</style></head><body>",
-        esc(title),
-        CSS
-    ));
-    h.push_str(&format!(
-        "<header><h1>{}</h1><p class=\"subject\">{}</p></header>",
-        esc(title),
-        esc(subject)
-    ));
-    let worst = findings.iter().map(|f| f.check.severity).max();
-    let counts = |s: Severity| findings.iter().filter(|f| f.check.severity == s).count();
-    h.push_str("<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">");
-    for m in Mitigation::ALL {
-        let Some((pct, passed, total)) = score(m, scope, findings) else {
-            continue;
-        };
-        let grade = match pct {
-            90..=100 => "good",
-            60..=89 => "fair",
-            _ => "poor",
-        };
-        h.push_str(&format!(
-            "<div class=\"card {grade}\"><div class=\"mid\">{}</div><div class=\"mname\">{}</div><div class=\"score\">{pct}</div><div class=\"checks\">{passed} of {total} checks pass</div></div>",
-            m.id(),
-            esc(m.name())
-        ));
-    }
-    h.push_str("</div><p class=\"totals\">");
-    for s in [
+) -> Result<String, String> {
+    let cards = Mitigation::ALL
+        .into_iter()
+        .filter_map(|m| {
+            let (pct, passed, total) = score(m, scope, findings)?;
+            let grade = match pct {
+                90..=100 => "good",
+                60..=89 => "fair",
+                _ => "poor",
+            };
+            Some(Card {
+                grade,
+                id: m.id(),
+                name: m.name(),
+                pct,
+                passed,
+                total,
+            })
+        })
+        .collect();
+    let pills = [
         Severity::Critical,
         Severity::High,
         Severity::Medium,
         Severity::Low,
         Severity::Info,
-    ] {
-        h.push_str(&format!(
-            "<span class=\"pill {}\">{} {}</span> ",
-            sev_class(s),
-            counts(s),
-            s.as_str()
-        ));
-    }
-    h.push_str(&format!(
-        "</p><p class=\"verdict\">{}</p></section>",
-        match worst {
-            Some(Severity::Critical) =>
-                "Critical exposure: an attacker can deploy containers here today.",
-            Some(Severity::High) => "High risk: deployment is easier than it should be.",
-            Some(Severity::Medium) => "Gaps remain: tighten the medium findings.",
-            _ => "No high or critical gaps found.",
+    ]
+    .into_iter()
+    .map(|s| Pill {
+        class: sev_class(s),
+        count: findings.iter().filter(|f| f.check.severity == s).count(),
+        label: s.as_str(),
+    })
+    .collect();
+    let verdict = match findings.iter().map(|f| f.check.severity).max() {
+        Some(Severity::Critical) => {
+            "Critical exposure: an attacker can deploy containers here today."
         }
-    ));
-    if !grants.is_empty() {
-        let deployers: Vec<&Grant> = grants
+        Some(Severity::High) => "High risk: deployment is easier than it should be.",
+        Some(Severity::Medium) => "Gaps remain: tighten the medium findings.",
+        _ => "No high or critical gaps found.",
+    };
+    let deployers = (!grants.is_empty()).then(|| {
+        grants
             .iter()
             .filter(|g| g.abilities.can_deploy() || g.abilities.wildcard)
-            .collect();
-        h.push_str(&format!("<section id=\"who-can-deploy\"><h2>Who can deploy containers</h2><p>{} grant(s) let a subject create pods or workloads.</p><table><thead><tr><th>Subject</th><th>Kind</th><th>Scope</th><th>Can create</th><th>Exec</th><th>Escalation</th><th>Via</th></tr></thead><tbody>", deployers.len()));
-        for g in deployers {
-            let a = &g.abilities;
-            let create = if a.wildcard {
-                "everything".to_string()
-            } else {
-                a.create.iter().cloned().collect::<Vec<_>>().join(", ")
-            };
-            h.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}<br><small>{}</small></td></tr>",
-                esc(&g.subject),
-                esc(&g.subject_kind),
-                esc(&g.scope),
-                esc(&create),
-                if a.exec || a.ephemeral || a.wildcard { "yes" } else { "" },
-                esc(&if a.wildcard { "all".to_string() } else { a.escalate.iter().cloned().collect::<Vec<_>>().join(", ") }),
-                esc(&g.via),
-                esc(&g.role)
-            ));
-        }
-        h.push_str("</tbody></table></section>");
-    }
-    for m in Mitigation::ALL {
-        let mine: Vec<&Finding> = findings
-            .iter()
-            .filter(|f| f.check.mitigation == m)
-            .collect();
-        if mine.is_empty() && score(m, scope, findings).is_none() {
-            continue;
-        }
-        h.push_str(&format!(
-            "<section class=\"mitigation\" id=\"{}\"><h2>{} {}</h2>",
-            m.id(),
-            m.id(),
-            esc(m.name())
-        ));
-        if mine.is_empty() {
-            h.push_str("<p class=\"ok\">Every check passes.</p></section>");
-            continue;
-        }
-        h.push_str("<table><thead><tr><th>Severity</th><th>Check</th><th>Finding</th><th>Evidence</th><th>Fix</th></tr></thead><tbody>");
-        let mut sorted = mine;
-        sorted.sort_by(|a, b| {
-            b.check
-                .severity
-                .cmp(&a.check.severity)
-                .then(a.check.code.cmp(b.check.code))
-        });
-        for f in sorted {
-            let ev = f
-                .evidence
+            .map(|g| {
+                let a = &g.abilities;
+                let joined = |set: &std::collections::BTreeSet<String>| {
+                    set.iter().cloned().collect::<Vec<_>>().join(", ")
+                };
+                DeployerRow {
+                    subject: &g.subject,
+                    kind: &g.subject_kind,
+                    scope: &g.scope,
+                    create: if a.wildcard {
+                        "everything".into()
+                    } else {
+                        joined(&a.create)
+                    },
+                    exec: if a.exec || a.ephemeral || a.wildcard {
+                        "yes"
+                    } else {
+                        ""
+                    },
+                    escalation: if a.wildcard {
+                        "all".into()
+                    } else {
+                        joined(&a.escalate)
+                    },
+                    via: &g.via,
+                    role: &g.role,
+                }
+            })
+            .collect()
+    });
+    let sections = Mitigation::ALL
+        .into_iter()
+        .filter_map(|m| {
+            let mut mine: Vec<&Finding> = findings
                 .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "<code>{}</code> = <code>{}</code>",
-                        esc(k),
-                        esc(&v.to_string())
-                    )
+                .filter(|f| f.check.mitigation == m)
+                .collect();
+            if mine.is_empty() && score(m, scope, findings).is_none() {
+                return None;
+            }
+            mine.sort_by(|a, b| {
+                b.check
+                    .severity
+                    .cmp(&a.check.severity)
+                    .then(a.check.code.cmp(b.check.code))
+            });
+            let rows = mine
+                .into_iter()
+                .map(|f| FindingRow {
+                    class: sev_class(f.check.severity),
+                    severity: f.check.severity.as_str(),
+                    code: f.check.code,
+                    name: f.check.name,
+                    message: &f.message,
+                    location: if f.line > 0 {
+                        format!("{}:{}", f.file, f.line)
+                    } else {
+                        f.file.clone()
+                    },
+                    evidence: f
+                        .evidence
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.to_string()))
+                        .collect(),
+                    fix: f.check.fix,
                 })
-                .collect::<Vec<_>>()
-                .join("<br>");
-            let loc = if f.line > 0 {
-                format!("{}:{}", f.file, f.line)
-            } else {
-                f.file.clone()
-            };
-            h.push_str(&format!(
-                "<tr><td><span class=\"pill {}\">{}</span></td><td>{}<br><small>{}</small></td><td>{}</td><td><small>{}</small><br>{}</td><td>{}</td></tr>",
-                sev_class(f.check.severity),
-                f.check.severity.as_str(),
-                f.check.code,
-                esc(f.check.name),
-                esc(&f.message),
-                esc(&loc),
-                ev,
-                esc(f.check.fix)
-            ));
-        }
-        h.push_str("</tbody></table></section>");
-    }
-    h.push_str(&format!("<footer>portcullis audit · {} checks · MITRE ATT&amp;CK T1610 mitigations</footer></body></html>", CHECKS.len()));
-    h
+                .collect();
+            Some(Section {
+                id: m.id(),
+                name: m.name(),
+                rows,
+            })
+        })
+        .collect();
+    let report = Report {
+        title,
+        subject,
+        css: CSS,
+        cards,
+        pills,
+        verdict,
+        deployers,
+        sections,
+        check_count: CHECKS.len(),
+    };
+    askama::Template::render(&report).map_err(|e| format!("HTML report: {e}"))
 }
 
 const CSS: &str = "body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
@@ -220,3 +266,28 @@ h2{margin-top:0;font-size:19px}.cards{display:flex;gap:16px;flex-wrap:wrap}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:7px 9px;border-bottom:1px solid #e6e8ec;vertical-align:top}
 th{background:#f0f2f5}code{font-size:12px;background:#f0f2f5;padding:1px 4px;border-radius:3px}.ok{color:#1f8a4c;font-weight:600}
 footer{color:#7f8c8d;font-size:12px;margin:10px 40px 30px}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names and messages come from the audited cluster: whoever wrote a RoleBinding picks
+    /// them, so none may become markup in the report.
+    #[test]
+    fn what_the_cluster_wrote_is_text_not_markup() {
+        let hostile = "<img src=x onerror=alert(1)>";
+        let finding = Finding::new(
+            &crate::RBAC004,
+            format!("User {hostile} can create pods"),
+            "rb.yaml",
+        )
+        .evidence("binding", hostile);
+        let page = render(hostile, hostile, &[&crate::RBAC004], &[finding], &[]).expect("renders");
+        assert!(!page.contains("<img"), "{page}");
+        assert!(
+            page.contains("onerror=alert(1)"),
+            "the text is kept, escaped"
+        );
+        assert!(page.contains("id=\"M1018\"") && page.contains("RBAC004"));
+    }
+}

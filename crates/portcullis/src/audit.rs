@@ -226,7 +226,9 @@ fn emit(
     });
     let alerts: Vec<portcullis_output::Alert> = sorted.iter().map(|f| f.to_alert(kind)).collect();
     let text = match format {
-        AuditFormat::Html => html::render(title, subject, scope, findings, grants),
+        AuditFormat::Html => {
+            html::render(title, subject, scope, findings, grants).map_err(anyhow::Error::msg)?
+        }
         AuditFormat::Csv => portcullis_output::csv::document(&alerts),
         AuditFormat::Json => portcullis_output::json(&alerts) + "\n",
         AuditFormat::Jsonl => alerts
