@@ -71,7 +71,8 @@ pub struct SourceRef {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TargetRef {
     pub kind: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    // Left out when empty, so read back as empty: a Docker container or an exec has none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub api_version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -149,6 +150,22 @@ mod tests {
             let a = Alert::new(&batch.deployments[0], f);
             let back: Alert = serde_json::from_str(&json_line(&a)).expect("reads back");
             assert_eq!(back, a);
+            // Every field left out when empty reads back empty: a Docker create or an exec
+            // has no apiVersion, a pod-level finding no container, a hunt record no time.
+            let mut bare = a.clone();
+            bare.target.api_version.clear();
+            bare.target.namespace = None;
+            bare.target.name = None;
+            bare.container = None;
+            bare.time = None;
+            bare.actor = None;
+            bare.source.id = None;
+            bare.pss = None;
+            bare.evidence.clear();
+            bare.images.clear();
+            bare.attack.clear();
+            let back: Alert = serde_json::from_str(&json_line(&bare)).expect("reads back");
+            assert_eq!(back, bare);
         }
     }
 }

@@ -357,17 +357,18 @@ pub fn query(path: &Path, q: &Query) -> Result<Vec<serde_json::Value>, String> {
     Ok(out)
 }
 
-/// [`query`], typed: the alerts as the schema defines them. A stored row that is not an
-/// alert of this schema is an error naming its position.
-pub fn query_alerts(path: &Path, q: &Query) -> Result<Vec<Alert>, String> {
-    query(path, q)?
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| {
-            serde_json::from_value(v)
-                .map_err(|e| format!("{}: alert {}: {e}", path.display(), i + 1))
-        })
-        .collect()
+/// [`query`], typed: the alerts as the schema defines them, and an error naming the
+/// position of each stored row that is not an alert of this schema (the rest still read).
+pub fn query_alerts(path: &Path, q: &Query) -> Result<(Vec<Alert>, Vec<String>), String> {
+    let mut alerts = Vec::new();
+    let mut unreadable = Vec::new();
+    for (i, v) in query(path, q)?.into_iter().enumerate() {
+        match serde_json::from_value(v) {
+            Ok(a) => alerts.push(a),
+            Err(e) => unreadable.push(format!("{}: alert {}: {e}", path.display(), i + 1)),
+        }
+    }
+    Ok((alerts, unreadable))
 }
 
 /// Delete alerts stored more than `days` ago.

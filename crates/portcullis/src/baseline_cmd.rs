@@ -74,8 +74,12 @@ pub fn run(command: BaselineCommand) -> Result<ExitCode> {
             })
         }
         BaselineCommand::LearnStore { store, output } => {
-            let rows = portcullis_server::store::query_alerts(&store, &Default::default())
-                .map_err(anyhow::Error::msg)?;
+            let (rows, unreadable) =
+                portcullis_server::store::query_alerts(&store, &Default::default())
+                    .map_err(anyhow::Error::msg)?;
+            for e in &unreadable {
+                eprintln!("portcullis: input error: {e} (not learnt)");
+            }
             let mut learner = Learner::default();
             let (learnt, refused) = learn_from_alerts(&mut learner, &rows);
             std::fs::write(&output, learner.baseline.to_yaml())

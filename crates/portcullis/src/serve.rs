@@ -180,7 +180,11 @@ pub fn alerts(args: AlertsArgs) -> Result<ExitCode> {
         image: args.image,
         limit: args.limit,
     };
-    let alerts = portcullis_server::store::query_alerts(&args.store, &q).map_err(|e| anyhow!(e))?;
+    let (alerts, unreadable) =
+        portcullis_server::store::query_alerts(&args.store, &q).map_err(|e| anyhow!(e))?;
+    for e in &unreadable {
+        eprintln!("portcullis: input error: {e}");
+    }
     let tty = std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
     // The same renderers as scan and hunt: an alert reads the same wherever it comes from.
@@ -212,5 +216,10 @@ pub fn alerts(args: AlertsArgs) -> Result<ExitCode> {
             writeln!(out, "{} alert(s)", alerts.len())?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    // As scan and hunt: what could not be read makes the exit status 2.
+    Ok(if unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

@@ -197,7 +197,7 @@ fn admission_judges_every_workload_kind_over_https() {
     let p = a
         .iter()
         .find(|x| x["rule"]["id"] == "PRV001" && x["target"]["kind"] == "CronJob")
-        .expect("stored");
+        .unwrap_or_else(|| panic!("stored: {a:?}"));
     assert_eq!(p["outcome"], "denied");
     assert_eq!(p["actor"]["user"], "alice@example.com");
     assert_eq!(p["source"]["kind"], "admission");
