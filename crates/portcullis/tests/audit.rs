@@ -370,21 +370,8 @@ fn api_answer(dir: &str, path: &str) -> Option<String> {
 
 /// An HTTPS API server on loopback that serves a fixture set to holders of `token`.
 fn fake_api_server(dir: &'static str, token: &'static str) -> (u16, String) {
-    use rustls_pki_types::pem::PemObject;
     let ca = TestCa::new();
-    let (cert, key) = ca.issue(&["127.0.0.1"]);
-    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![rustls_pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
-        rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
-    )
-    .expect("tls");
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let acceptor = loopback_tls(&ca);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let port = listener.local_addr().expect("addr").port();

@@ -380,6 +380,24 @@ impl TestCa {
     }
 }
 
+/// A TLS acceptor for a loopback server, with a certificate from `ca` for 127.0.0.1.
+pub fn loopback_tls(ca: &TestCa) -> tokio_rustls::TlsAcceptor {
+    use rustls_pki_types::pem::PemObject;
+    let (cert, key) = ca.issue(&["127.0.0.1"]);
+    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![rustls_pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
+        rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
+    )
+    .expect("tls");
+    tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls))
+}
+
 /// One HTTP/1.0 exchange on the daemon's socket (no chunking, the server closes).
 pub fn http(socket: &std::path::Path, method: &str, target: &str, body: &[u8]) -> (u16, Vec<u8>) {
     let mut s = std::os::unix::net::UnixStream::connect(socket).expect("connect");
