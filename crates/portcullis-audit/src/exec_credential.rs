@@ -142,6 +142,10 @@ pub fn run(exec: &Value, base: &Path, cluster: &Value) -> Result<Credential, Str
             if let Some(pipe) = child.stdout.take() {
                 pipe.take(MAX_OUTPUT + 1).read_to_end(&mut out).await?;
             }
+            // Past the cap nobody reads its pipe any more: stop it rather than wait for it.
+            if out.len() as u64 > MAX_OUTPUT {
+                let _ = child.start_kill();
+            }
             child.wait().await
         })
         .await;
@@ -246,5 +250,14 @@ mod tests {
             let e = run(&exec, base, &Value::Null).expect_err("refused");
             assert!(e.contains(why), "{exec}: {e}");
         }
+    }
+
+    #[test]
+    fn a_plugin_that_never_stops_writing_is_stopped_at_the_cap() {
+        let exec = json!({"apiVersion": V1, "command": "/bin/sh", "args": ["-c", "yes"], "interactiveMode": "Never"});
+        let started = std::time::Instant::now();
+        let e = run(&exec, Path::new("/"), &Value::Null).expect_err("refused");
+        assert!(e.contains("wrote more than"), "{e}");
+        assert!(started.elapsed() < TIMEOUT / 2, "stopped, not waited for");
     }
 }
