@@ -13,8 +13,7 @@ use base64::Engine as _;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::ServerName;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -154,43 +153,28 @@ impl Cluster {
                 .unwrap_or(host),
         )
         .map_err(|e| at(e.to_string()))?;
-        let mut roots = rustls::RootCertStore::empty();
         let ca = bytes(cluster, "certificate-authority", &base, "cluster").map_err(at)?;
         let ca = ca.ok_or_else(|| {
             at(format!(
                 "cluster {cluster_name:?} names no certificate-authority(-data)"
             ))
         })?;
-        for c in CertificateDer::pem_slice_iter(&ca) {
-            let c = c.map_err(|e| at(format!("certificate-authority: {e}")))?;
-            roots
-                .add(c)
-                .map_err(|e| at(format!("certificate-authority: {e}")))?;
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots);
+        let cas = portcullis_tls::certificates(&ca, "certificate-authority").map_err(at)?;
         let cert = bytes(&user, "client-certificate", &base, "user").map_err(at)?;
         let key = bytes(&user, "client-key", &base, "user").map_err(at)?;
         let (cert, key) = match (cert, key, plugin.client_cert) {
             (None, None, Some((c, k))) => (Some(c), Some(k)),
             (c, k, _) => (c, k),
         };
-        let tls = match (cert, key) {
-            (Some(c), Some(k)) => {
-                let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&c)
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| at(format!("client-certificate: {e}")))?;
-                let key = PrivateKeyDer::from_pem_slice(&k)
-                    .map_err(|e| at(format!("client-key: {e}")))?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| at(format!("client certificate: {e}")))?
-            }
-            _ => builder.with_no_client_auth(),
+        let identity = match (cert, key) {
+            (Some(c), Some(k)) => Some(
+                portcullis_tls::Identity::from_pem(&c, "client-certificate", &k, "client-key")
+                    .map_err(at)?,
+            ),
+            _ => None,
         };
+        let tls = portcullis_tls::client_config(portcullis_tls::Trust::Only(cas), identity)
+            .map_err(at)?;
         let token = match (field(&user, "token"), field(&user, "tokenFile")) {
             (Some(t), _) => Some(t.to_string()),
             (None, Some(f)) => Some(
@@ -205,7 +189,7 @@ impl Cluster {
             server,
             context,
             authority,
-            tls: Arc::new(tls),
+            tls,
             name,
             token,
         })

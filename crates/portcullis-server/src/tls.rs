@@ -1,9 +1,8 @@
 //! TLS for the webhook: rustls with aws-lc-rs only. Certificate and key from PEM files, or
 //! a self-signed pair made on first start (for local use; the Deployment mounts a real one).
+//! Outbound TLS (sinks, the Docker watcher) is `portcullis-tls`'s.
 
 use rustls::ServerConfig;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -30,11 +29,10 @@ pub fn server_config(
         }
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .map_err(|e| format!("{cert_path}: {e}"))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{cert_path}: {e}"))?;
-    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| format!("{key_path}: {e}"))?;
+    let certs =
+        portcullis_tls::certificates(&portcullis_tls::read(&cert_path, "--tls-cert")?, &cert_path)?;
+    let key =
+        portcullis_tls::private_key(&portcullis_tls::read(&key_path, "--tls-key")?, &key_path)?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut cfg = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -69,23 +67,12 @@ pub fn docker_client_config(cert_dir: &str) -> Result<Arc<rustls::ClientConfig>,
     let d = Path::new(cert_dir);
     let file = |name: &str| d.join(name).display().to_string();
     let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(&ca).map_err(|e| format!("{ca}: {e}"))? {
-        roots
-            .add(c.map_err(|e| format!("{ca}: {e}"))?)
-            .map_err(|e| format!("{ca}: {e}"))?;
-    }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
-        .map_err(|e| format!("{cert}: {e}"))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{cert}: {e}"))?;
-    let key = PrivateKeyDer::from_pem_file(&key).map_err(|e| format!("{key}: {e}"))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| format!("{cert}: {e}"))?;
-    Ok(Arc::new(cfg))
+    let cas = portcullis_tls::certificates(&portcullis_tls::read(&ca, "docker CA")?, &ca)?;
+    let identity = portcullis_tls::Identity::from_pem(
+        &portcullis_tls::read(&cert, "docker client certificate")?,
+        &cert,
+        &portcullis_tls::read(&key, "docker client key")?,
+        &key,
+    )?;
+    portcullis_tls::client_config(portcullis_tls::Trust::Only(cas), Some(identity))
 }

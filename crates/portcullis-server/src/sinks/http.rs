@@ -1,24 +1,27 @@
-//! The HTTP client every HTTP sink shares: reqwest over rustls (aws-lc-rs), the platform's
-//! certificate roots plus an optional CA file, bounded time for every exchange.
+//! The HTTP client every HTTP sink shares: reqwest over the TLS every outbound connection
+//! uses (`portcullis-tls`: the platform's certificate roots plus an optional CA file),
+//! bounded time for every exchange.
 
 use std::time::Duration;
 
 /// A client for one sink (its connections are reused between batches).
 pub(super) fn client(ca_file: Option<&str>) -> Result<reqwest::Client, String> {
-    let mut b = reqwest::Client::builder()
+    let b = reqwest::Client::builder()
         .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(10))
         // Alerts and their bearer token go where the config says, nowhere a 3xx points.
         .redirect(reqwest::redirect::Policy::none());
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("ca_file {path}: {e}"))?;
-        for cert in reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("ca_file {path}: {e}"))?
-        {
-            b = b.add_root_certificate(cert);
-        }
-    }
+    // Platform roots plus the sink's CA file, set up where every outbound TLS is.
+    let extra = match ca_file {
+        Some(path) => portcullis_tls::certificates(
+            &portcullis_tls::read(path, "ca_file")?,
+            &format!("ca_file {path}"),
+        )?,
+        None => Vec::new(),
+    };
+    let tls = portcullis_tls::client_config(portcullis_tls::Trust::Platform { extra }, None)?;
+    let b = b.tls_backend_preconfigured(rustls::ClientConfig::clone(&tls));
     b.build().map_err(|e| e.to_string())
 }
 
