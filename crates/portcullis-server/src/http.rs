@@ -83,50 +83,47 @@ pub(crate) async fn audit_webhook(
             return bad_request("body is not UTF-8".into());
         }
     };
-    let records = match portcullis_sources::k8s_audit::parse_line_keeping(text, "audit-webhook", 0)
-    {
-        Ok(r) => r,
-        Err(e) => {
-            state.observe("audit", 400, started);
-            return bad_request(e.to_string());
-        }
-    };
-    let mut ready = Vec::new();
-    let ids: Vec<String> = records.iter().filter_map(|r| r.audit_id.clone()).collect();
+    let mut ids = Vec::new();
     let mut commit = store::AuditCommit::default();
     let mut finished = Vec::new();
-    if let (Ok(mut c), Ok(mut w)) = (
-        state.inner.correlator.lock(),
-        state.inner.audit_waiting.lock(),
-    ) {
-        for r in records {
-            let id = r.audit_id.clone();
-            let event = r.event.clone();
-            c.push(r, &mut ready);
-            let Some(id) = id else { continue };
-            if c.is_pending(&id) {
-                if let Some(event) = event {
-                    let since = w.get(&id).map_or_else(Instant::now, |(t, _)| *t);
-                    w.insert(id.clone(), (since, event.clone()));
-                    commit.waiting.push((id, event));
-                }
-            } else if let Some(was) = w.remove(&id) {
-                commit.done.push(id.clone());
-                finished.push((id, was));
+    let ready = {
+        let (Ok(mut p), Ok(mut w)) = (state.inner.audit.lock(), state.inner.audit_waiting.lock())
+        else {
+            state.observe("audit", 500, started);
+            return (StatusCode::INTERNAL_SERVER_ERROR, "audit state poisoned").into_response();
+        };
+        let received = match p.receive(state.inner.audit_format, text, "audit-webhook") {
+            Ok(r) => r,
+            Err(e) => {
+                state.observe("audit", 400, started);
+                return bad_request(e.to_string());
             }
+        };
+        for (id, event) in received.held {
+            let since = w.get(&id).map_or_else(Instant::now, |(t, _)| *t);
+            w.insert(id.clone(), (since, event.clone()));
+            ids.push(id.clone());
+            commit.waiting.push((id, event));
         }
-    }
+        for id in received.settled {
+            if let Some(was) = w.remove(&id) {
+                commit.done.push(id.clone());
+                finished.push((id.clone(), was));
+            }
+            ids.push(id);
+        }
+        received.ready
+    };
     let alerts = state.detect(&ready);
     commit.alerts = alerts.clone();
     // Durable before the 200: the API server retries what we do not acknowledge.
     if let Some(store) = &state.inner.store {
         if let Err(e) = store.commit_audit(commit).await {
             // Not stored, so not seen: the retry is judged again.
-            if let (Ok(mut c), Ok(mut w)) = (
-                state.inner.correlator.lock(),
-                state.inner.audit_waiting.lock(),
-            ) {
-                c.forget(&ids);
+            if let (Ok(mut p), Ok(mut w)) =
+                (state.inner.audit.lock(), state.inner.audit_waiting.lock())
+            {
+                p.forget(&ids);
                 w.extend(finished);
             }
             state.observe("audit", 503, started);

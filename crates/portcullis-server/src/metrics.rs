@@ -63,6 +63,7 @@ pub(crate) struct Metrics {
     /// Live sources: connected now (1/0), records judged, connections lost.
     pub(crate) live_up: Family<SourceLabels, Gauge>,
     pub(crate) live_records: Family<SourceLabels, Counter>,
+    pub(crate) live_unreadable: Family<SourceLabels, Counter>,
     pub(crate) live_reconnects: Family<SourceLabels, Counter>,
     /// The series every admission answer touches, looked up once: a family lookup takes a
     /// lock and hashes its labels, three times a review.
@@ -131,6 +132,7 @@ impl Metrics {
         let live_up = Family::<SourceLabels, Gauge>::default();
         let live_records = Family::<SourceLabels, Counter>::default();
         let live_reconnects = Family::<SourceLabels, Counter>::default();
+        let live_unreadable = Family::<SourceLabels, Counter>::default();
         registry.register(
             "live_source_up",
             "1 while a live source is connected to what it follows, by source",
@@ -140,6 +142,11 @@ impl Metrics {
             "live_source_records",
             "Deployments a live source handed to the pack, by source",
             live_records.clone(),
+        );
+        registry.register(
+            "live_source_unreadable",
+            "Records a live source fetched that its format could not read, by source",
+            live_unreadable.clone(),
         );
         registry.register(
             "live_source_reconnects",
@@ -183,6 +190,7 @@ impl Metrics {
             refusals,
             live_up,
             live_records,
+            live_unreadable,
             live_reconnects,
         }
     }

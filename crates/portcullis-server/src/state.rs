@@ -1,5 +1,5 @@
 //! What every front-end shares: the pack and the baseline (swapped on SIGHUP), the store
-//! queue, the audit correlator, the containers the live sources have seen; and the one
+//! queue, the audit receiver's pipeline, the containers the live sources have seen; and the one
 //! way to judge (`judge` for doors, `detect` for detection).
 
 use crate::*;
@@ -32,9 +32,13 @@ pub(crate) struct Inner {
     pub(crate) config: ServeConfig,
     pub(crate) store: Option<store::Store>,
     pub(crate) metrics: Metrics,
-    pub(crate) correlator: Mutex<portcullis_sources::k8s_audit::Correlator>,
+    /// The `/audit` receiver's reading: the same pipeline `hunt` reads an audit log with
+    /// (the `k8s-audit` format, stages merged by request, pods linked to controllers),
+    /// fed one POST at a time.
+    pub(crate) audit: Mutex<portcullis_sources::pipeline::Pipeline>,
+    pub(crate) audit_format: &'static dyn portcullis_sources::formats::LogFormat,
     /// Audit requests waiting for their final stage: since when, and the event as received
-    /// (also kept in the store). Locked after `correlator`.
+    /// (also kept in the store). Locked after `audit`.
     pub(crate) audit_waiting: Mutex<std::collections::HashMap<String, (Instant, String)>>,
     pub(crate) ready: AtomicBool,
     pub(crate) queue: tokio::sync::mpsc::Sender<Vec<Alert>>,
@@ -175,7 +179,8 @@ impl State {
                 config,
                 store: store.clone(),
                 metrics: Metrics::new(),
-                correlator: Mutex::new(portcullis_sources::k8s_audit::Correlator::default()),
+                audit: Mutex::new(portcullis_sources::pipeline::Pipeline::new(1)),
+                audit_format: portcullis_sources::formats::by_name("k8s-audit")?,
                 audit_waiting: Mutex::new(std::collections::HashMap::new()),
                 ready: AtomicBool::new(true),
                 queue: tx,
@@ -324,7 +329,7 @@ impl State {
             .inc_by(n as u64);
     }
 
-    /// Put the audit requests the store says are still waiting back in the correlator (a
+    /// Put the audit requests the store says are still waiting back in the pipeline (a
     /// restart must not forget a request whose last stage had not come).
     pub(crate) fn reload_waiting(&self) {
         let cfg = self.config();
@@ -338,21 +343,13 @@ impl State {
                 return;
             }
         };
-        let (Ok(mut c), Ok(mut w)) = (
-            self.inner.correlator.lock(),
-            self.inner.audit_waiting.lock(),
-        ) else {
+        let (Ok(mut p), Ok(mut w)) = (self.inner.audit.lock(), self.inner.audit_waiting.lock())
+        else {
             return;
         };
-        let mut ready = Vec::new();
         for (id, waited, event) in rows {
-            if let Ok(records) =
-                portcullis_sources::k8s_audit::parse_line_keeping(&event, "audit-webhook", 0)
-            {
-                for r in records {
-                    c.push(r, &mut ready);
-                }
-            }
+            // Held again, as when it arrived; nothing is ready from a stage that waits.
+            let _ = p.receive(self.inner.audit_format, &event, "audit-webhook");
             let since = Instant::now()
                 .checked_sub(std::time::Duration::from_secs_f64(waited.max(0.0)))
                 .unwrap_or_else(Instant::now);
@@ -371,10 +368,8 @@ impl State {
     pub async fn flush_waiting(&self, max_age: std::time::Duration) -> Result<usize, String> {
         let mut ready = Vec::new();
         let stale: Vec<(String, String)> = {
-            let (Ok(mut c), Ok(w)) = (
-                self.inner.correlator.lock(),
-                self.inner.audit_waiting.lock(),
-            ) else {
+            let (Ok(mut p), Ok(w)) = (self.inner.audit.lock(), self.inner.audit_waiting.lock())
+            else {
                 return Err("audit state poisoned".into());
             };
             let stale: Vec<(String, String)> = w
@@ -383,7 +378,7 @@ impl State {
                 .map(|(id, (_, ev))| (id.clone(), ev.clone()))
                 .collect();
             for (id, _) in &stale {
-                c.release(id, &mut ready);
+                ready.extend(p.release(id));
             }
             stale
         };
@@ -410,10 +405,8 @@ impl State {
                 Ok(())
             }
         };
-        let (Ok(mut c), Ok(mut w)) = (
-            self.inner.correlator.lock(),
-            self.inner.audit_waiting.lock(),
-        ) else {
+        let (Ok(mut p), Ok(mut w)) = (self.inner.audit.lock(), self.inner.audit_waiting.lock())
+        else {
             return Err("audit state poisoned".into());
         };
         match stored {
@@ -425,16 +418,9 @@ impl State {
             }
             Err(e) => {
                 // Back to waiting: judged again on the next attempt.
-                c.forget(&ids);
-                let mut none = Vec::new();
+                p.forget(&ids);
                 for (_, event) in &stale {
-                    if let Ok(records) =
-                        portcullis_sources::k8s_audit::parse_line_keeping(event, "audit-webhook", 0)
-                    {
-                        for r in records {
-                            c.push(r, &mut none);
-                        }
-                    }
+                    let _ = p.receive(self.inner.audit_format, event, "audit-webhook");
                 }
                 Err(e)
             }

@@ -41,6 +41,19 @@ pub trait Consumer {
     fn progress(&mut self, _bytes: u64, _records: u64) {}
 }
 
+/// What one record a service received did ([`Pipeline::receive`]).
+#[derive(Default, Debug)]
+pub struct Received {
+    /// Ready to judge.
+    pub ready: Vec<Deployment>,
+    /// Held back by the ordered stage until a later record (an audit request's final
+    /// stage): its key and the record's text, for the service to store while it waits.
+    pub held: Vec<(String, String)>,
+    /// Keys of records that are no longer held: if the service stored one as waiting,
+    /// it is done now.
+    pub settled: Vec<String>,
+}
+
 /// What became of one input.
 #[derive(Debug)]
 pub enum Opened {
@@ -162,6 +175,50 @@ impl Pipeline {
             out.deployment(d)?;
         }
         Ok(())
+    }
+
+    /// One record as a service receives it — the audit webhook's body, a live source's
+    /// event or inspect answer — read by `format` exactly as the same record in a file,
+    /// through the same ordered stage (audit stages merged by request, pods linked to
+    /// their controller). `name` is where it came from, in errors and alerts.
+    pub fn receive(
+        &mut self,
+        format: &dyn LogFormat,
+        text: &str,
+        name: &str,
+    ) -> Result<Received, SourceError> {
+        let mut r = Received::default();
+        match format.parse_received(text, name)? {
+            LineOutput::Audit(records) => {
+                for rec in records {
+                    let key = rec.audit_id.clone();
+                    let text = rec.event.clone();
+                    self.correlator.push(rec, &mut r.ready);
+                    let Some(key) = key else { continue };
+                    if !self.correlator.is_pending(&key) {
+                        r.settled.push(key);
+                    } else if let Some(text) = text {
+                        r.held.push((key, text));
+                    }
+                }
+            }
+            LineOutput::Deployments(d) => r.ready = d,
+        }
+        Ok(r)
+    }
+
+    /// Let go of what the ordered stage holds for `key`, judged on what it has (a request
+    /// whose final stage never came).
+    pub fn release(&mut self, key: &str) -> Vec<Deployment> {
+        let mut out = Vec::new();
+        self.correlator.release(key, &mut out);
+        out
+    }
+
+    /// Forget that these keys were ever completed: a service that could not store what
+    /// they produced receives them again, and they must be judged again.
+    pub fn forget(&mut self, keys: &[String]) {
+        self.correlator.forget(keys);
     }
 
     /// Pods linked to the controller that made them, so far.

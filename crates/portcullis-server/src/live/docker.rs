@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use portcullis_model::Operation;
+use portcullis_sources::formats::{self, LogFormat};
 use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
 
@@ -103,19 +104,45 @@ async fn get(ep: &Endpoint, path: &str) -> Result<hyper::Response<hyper::body::I
     }
 }
 
-async fn inspect(ep: &Endpoint, id: &str) -> Result<Value, String> {
-    get_json(ep, &format!("/containers/{id}/json")).await
+/// A container's inspect answer, as text (read by the `docker-inspect` format). A
+/// container that is gone answers 404: an error.
+async fn inspect(ep: &Endpoint, id: &str) -> Result<String, String> {
+    get_text(ep, &format!("/containers/{id}/json")).await
 }
 
-async fn get_json(ep: &Endpoint, path: &str) -> Result<Value, String> {
+async fn get_text(ep: &Endpoint, path: &str) -> Result<String, String> {
     let resp = get(ep, path).await?;
+    let status = resp.status();
     let body = resp
         .into_body()
         .collect()
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    serde_json::from_slice(&body).map_err(|e| e.to_string())
+    if !status.is_success() {
+        return Err(format!("{path}: HTTP {status}"));
+    }
+    String::from_utf8(body.to_vec()).map_err(|e| format!("{path}: {e}"))
+}
+
+async fn get_json(ep: &Endpoint, path: &str) -> Result<Value, String> {
+    let text = get_text(ep, path).await?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// How what the engine answers is read: as `hunt` reads the same records in a file.
+struct Formats {
+    events: &'static dyn LogFormat,
+    inspect: &'static dyn LogFormat,
+}
+
+impl Formats {
+    fn new() -> Result<Formats, String> {
+        Ok(Formats {
+            events: formats::by_name("docker-events")?,
+            inspect: formats::by_name("docker-inspect")?,
+        })
+    }
 }
 
 /// A Docker Engine API's event stream, and where in it the last connection stopped.
@@ -127,6 +154,7 @@ pub struct DockerEvents {
     since: Option<String>,
     seen: HashSet<String>,
     order: VecDeque<String>,
+    formats: Formats,
 }
 
 /// `docker_host` (default: the local socket when there is one; "" turns it off).
@@ -143,20 +171,21 @@ pub fn from_config(cfg: &ServeConfig) -> Result<Option<DockerEvents>, String> {
     }
     let ep = endpoint(&host, cfg.docker_cert_path.as_deref())
         .map_err(|e| format!("docker watcher: {e}"))?;
-    Ok(Some(DockerEvents::new("docker", host, ep)))
+    Ok(Some(DockerEvents::new("docker", host, ep)?))
 }
 
 impl DockerEvents {
     /// Follow the engine at `ep`; its alerts carry `source.kind` `<name>_watch`.
-    pub fn new(name: &'static str, host: String, ep: Endpoint) -> DockerEvents {
-        DockerEvents {
+    pub fn new(name: &'static str, host: String, ep: Endpoint) -> Result<DockerEvents, String> {
+        Ok(DockerEvents {
             name,
             host,
             ep,
             since: None,
             seen: HashSet::new(),
             order: VecDeque::new(),
-        }
+            formats: Formats::new()?,
+        })
     }
 }
 
@@ -224,22 +253,22 @@ impl DockerEvents {
                         nano % 1_000_000_000
                     ));
                 }
-                handle(judging, self.name, &self.ep, &ev, &action, &id).await;
+                handle(judging, self, &ev, &action, &id).await;
             }
         }
         Ok(())
     }
 }
 
-async fn handle(judging: &Judging, name: &str, ep: &Endpoint, ev: &Value, action: &str, id: &str) {
+async fn handle(judging: &Judging, source: &DockerEvents, ev: &Value, action: &str, id: &str) {
+    let (name, ep, formats) = (source.name, &source.ep, &source.formats);
     let verb = action.split(':').next().unwrap_or("").trim();
     if !matches!(verb, "create" | "start" | "exec_create") {
         return;
     }
     let line = serde_json::to_string(ev).unwrap_or_default();
     let mut deployments = if verb == "exec_create" {
-        let mut ds = portcullis_sources::docker_events::event_json(&line, "docker-events", 0)
-            .unwrap_or_default();
+        let mut ds = judging.read(formats.events, &line, "docker-events");
         // The event names the command, not the exec's powers: its inspect does.
         let exec_id = ev
             .pointer("/Actor/Attributes/execID")
@@ -263,26 +292,24 @@ async fn handle(judging: &Judging, name: &str, ep: &Endpoint, ev: &Value, action
         ds
     } else {
         match inspect(ep, id).await {
-            Ok(c) => {
-                let ds = portcullis_sources::docker_events::inspect(&c, "docker-watch", 0);
-                // Remembered so that a later `--pid container:NAME` is judged with NAME's
-                // namespaces.
-                let mut ds = ds;
+            Ok(text) => {
+                let mut ds = judging.read(formats.inspect, &text, "docker-watch");
                 for d in &mut ds {
                     // Joined namespaces of a container the watcher has seen.
                     if let Some(pod) = d.pod.as_mut() {
                         judging.resolve_joins(pod);
                     }
                 }
+                // Remembered so that a later `--pid container:NAME` is judged with NAME's
+                // namespaces.
                 if let Some(d) = ds.first() {
-                    let name = c.get("Name").and_then(Value::as_str).unwrap_or("");
-                    judging.remember_container(&[id, name], d);
+                    let name = d.target.name.clone().unwrap_or_default();
+                    judging.remember_container(&[id, &name], d);
                 }
                 ds
             }
             // Gone already (a --rm container): judge what the event says.
-            Err(_) => portcullis_sources::docker_events::event_json(&line, "docker-events", 0)
-                .unwrap_or_default(),
+            Err(_) => judging.read(formats.events, &line, "docker-events"),
         }
     };
     for d in &mut deployments {

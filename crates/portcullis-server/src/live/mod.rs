@@ -29,14 +29,47 @@ pub trait LiveSource: Send + 'static {
     fn follow<'a>(&'a mut self, judging: &'a Judging) -> Follow<'a>;
 }
 
-/// What a live source may do with the server: judge deployments (stored before the call
-/// returns), say it is connected, and share what it learnt of containers' namespaces.
+/// What a live source may do with the server: read what it fetched through the pipeline,
+/// judge deployments (stored before the call returns), say it is connected, and share what
+/// it learnt of containers' namespaces.
 pub struct Judging {
     state: State,
     source: &'static str,
+    pipeline: std::sync::Mutex<portcullis_sources::pipeline::Pipeline>,
 }
 
 impl Judging {
+    /// Read one record the source fetched (an event, an inspect answer) with the log
+    /// format `hunt` reads the same record with in a file, through the same pipeline: one
+    /// reading of each wire format, however it arrives. A record that cannot be read is
+    /// logged with its reason and counted, and gives nothing.
+    pub fn read(
+        &self,
+        format: &'static dyn portcullis_sources::formats::LogFormat,
+        text: &str,
+        name: &str,
+    ) -> Vec<Deployment> {
+        let received = match self.pipeline.lock() {
+            Ok(mut p) => p.receive(format, text, name),
+            Err(_) => return Vec::new(),
+        };
+        match received {
+            Ok(r) => r.ready,
+            Err(e) => {
+                tracing::warn!(source = self.source, error = %e, "live record not readable");
+                self.state
+                    .inner
+                    .metrics
+                    .live_unreadable
+                    .get_or_create(&SourceLabels {
+                        source: self.source,
+                    })
+                    .inc();
+                Vec::new()
+            }
+        }
+    }
+
     /// Judge with the pack and store the alerts: a live source is on nobody's request
     /// path, so it waits for the store before reading on.
     pub async fn judge(&self, deployments: Vec<Deployment>) {
@@ -104,6 +137,7 @@ pub async fn supervise(state: State, mut source: Box<dyn LiveSource>) {
     let judging = Judging {
         state: state.clone(),
         source: name,
+        pipeline: std::sync::Mutex::new(portcullis_sources::pipeline::Pipeline::new(1)),
     };
     let mut backoff = Duration::from_millis(100);
     loop {

@@ -19,5 +19,5 @@ pub fn from_config(cfg: &ServeConfig) -> Result<Option<DockerEvents>, String> {
         return Ok(None);
     }
     let ep = endpoint(&host, None).map_err(|e| format!("podman source: {e}"))?;
-    Ok(Some(DockerEvents::new("podman", host, ep)))
+    Ok(Some(DockerEvents::new("podman", host, ep)?))
 }

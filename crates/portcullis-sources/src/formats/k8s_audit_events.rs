@@ -37,4 +37,8 @@ impl LogFormat for K8sAudit {
     fn parse_line(&self, text: &str, file: &str, line: usize) -> Result<LineOutput, SourceError> {
         k8s_audit::parse_line(text, file, line).map(LineOutput::Audit)
     }
+
+    fn parse_received(&self, text: &str, file: &str) -> Result<LineOutput, SourceError> {
+        k8s_audit::parse_line_keeping(text, file, 0).map(LineOutput::Audit)
+    }
 }

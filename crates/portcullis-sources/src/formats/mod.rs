@@ -192,6 +192,14 @@ pub trait LogFormat: Sync {
         self.parse_line(text, file, line)
     }
 
+    /// One record as a service receives it ([`crate::pipeline::Pipeline::receive`]: a
+    /// webhook's body, a live source's event): parsed like a record of a file, and keeping
+    /// whatever an ordered stage may hold back, so the service can store it while it
+    /// waits (an audit event before its final stage keeps its text).
+    fn parse_received(&self, text: &str, file: &str) -> Result<LineOutput, SourceError> {
+        self.parse_record(text, file, 0)
+    }
+
     /// The reader of a [`Mode::Ordered`] format, new for each file.
     fn ordered(&self) -> Option<Box<dyn OrderedReader>> {
         None
