@@ -349,6 +349,70 @@ pub(crate) mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sink_gets_typed_alerts_and_a_damaged_row_is_reported_not_sent() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let state = audit_state(dir.path());
+        for id in ["s-1", "s-2", "s-3"] {
+            let r = audit_webhook(AxState(state.clone()), bearer(), batch(id)).await;
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        let db = dir.path().join("alerts.db");
+        let ids: Vec<i64> = {
+            let conn = rusqlite::Connection::open(&db).expect("open");
+            let mut q = conn
+                .prepare("SELECT id FROM alerts ORDER BY id")
+                .expect("q");
+            let ids: Vec<i64> = q
+                .query_map([], |r| r.get(0))
+                .expect("rows")
+                .filter_map(Result::ok)
+                .collect();
+            // One row damaged after the fact: what a reader must not send as something else.
+            conn.execute(
+                "UPDATE alerts SET alert = '{\"schema\": 1' WHERE id = ?1",
+                [ids[1]],
+            )
+            .expect("damage");
+            ids
+        };
+        assert!(ids.len() >= 3, "{ids:?}");
+        let out = dir.path().join("sink.jsonl");
+        let sink = sinks::SinkConfig::File {
+            name: Some("file".into()),
+            path: out.display().to_string(),
+        };
+        let task = tokio::spawn(sinks::run(state.clone(), sink, db.display().to_string()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let lines = loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            let lines: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("a sink line is JSON"))
+                .collect();
+            if lines.len() + 1 >= ids.len() || std::time::Instant::now() > deadline {
+                break lines;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        task.abort();
+        let sent: Vec<i64> = lines
+            .iter()
+            .filter_map(|l| l["store_id"].as_i64())
+            .collect();
+        let expected: Vec<i64> = ids.iter().copied().filter(|i| *i != ids[1]).collect();
+        assert_eq!(sent, expected, "every readable row, in order, none twice");
+        for l in &lines {
+            assert_eq!(l["rule"]["id"].as_str().map(|s| s.len()), Some(6), "{l}");
+            assert_eq!(l["actor"]["user"], "mallory", "{l}");
+        }
+        let metrics = state.metrics_text().unwrap_or_default();
+        assert!(
+            metrics.contains("portcullis_sink_skipped_total{sink=\"file\"} 1"),
+            "{metrics}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_refused_on_a_full_disk_is_judged_again_on_retry() {
         let dir = tempfile::tempdir().expect("tmp");
         let state = audit_state(dir.path());

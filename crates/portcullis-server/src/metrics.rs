@@ -58,6 +58,8 @@ pub(crate) struct Metrics {
     pub(crate) queue: Gauge,
     pub(crate) delivered: Family<SinkLabels, Counter>,
     pub(crate) sink_failures: Family<SinkLabels, Counter>,
+    /// Stored alerts a sink could not read back (not delivered, logged).
+    pub(crate) sink_skipped: Family<SinkLabels, Counter>,
     /// Requests a door refused without judging (unknown endpoint, unreadable body…).
     pub(crate) refusals: Family<RefusalLabels, Counter>,
     /// Live sources: connected now (1/0), records judged, connections lost.
@@ -113,6 +115,12 @@ impl Metrics {
         );
         let delivered = Family::<SinkLabels, Counter>::default();
         let sink_failures = Family::<SinkLabels, Counter>::default();
+        let sink_skipped = Family::<SinkLabels, Counter>::default();
+        registry.register(
+            "sink_skipped",
+            "Stored alerts a sink could not read back and so did not deliver, by sink",
+            sink_skipped.clone(),
+        );
         registry.register(
             "sink_delivered",
             "Alerts delivered, by sink",
@@ -187,6 +195,7 @@ impl Metrics {
             queue,
             delivered,
             sink_failures,
+            sink_skipped,
             refusals,
             live_up,
             live_records,

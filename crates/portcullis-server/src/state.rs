@@ -475,6 +475,15 @@ impl State {
         }
     }
 
+    /// A stored alert a sink could not read back, so did not deliver.
+    pub(crate) fn sink_skipped(&self, sink: &str) {
+        self.inner
+            .metrics
+            .sink_skipped
+            .get_or_create(&SinkLabels { sink: sink.into() })
+            .inc();
+    }
+
     pub(crate) fn sink_failed(&self, sink: &str) {
         self.inner
             .metrics

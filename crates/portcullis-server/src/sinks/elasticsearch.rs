@@ -1,7 +1,7 @@
 //! Elasticsearch / OpenSearch `_bulk`: an index action and the alert per line. A 200 whose
 //! answer reports item errors is a failure, so the batch is retried.
 
-use super::{Delivery, Sink, http};
+use super::{Delivery, Sink, StoredAlert, http};
 use serde_json::Value;
 
 pub(super) struct Bulk {
@@ -31,14 +31,14 @@ impl Bulk {
 }
 
 impl Sink for Bulk {
-    fn deliver<'a>(&'a mut self, alerts: &'a [Value]) -> Delivery<'a> {
+    fn deliver<'a>(&'a mut self, alerts: &'a [StoredAlert]) -> Delivery<'a> {
         Box::pin(async move {
             let action = serde_json::json!({"index": {"_index": self.index}}).to_string();
             let mut body = String::new();
             for a in alerts {
                 body.push_str(&action);
                 body.push('\n');
-                body.push_str(&a.to_string());
+                body.push_str(&serde_json::to_string(a).map_err(|e| e.to_string())?);
                 body.push('\n');
             }
             let resp = http::post(

@@ -1,7 +1,6 @@
 //! JSON lines appended to a file, synced before the batch counts as delivered.
 
-use super::{Delivery, Sink};
-use serde_json::Value;
+use super::{Delivery, Sink, StoredAlert};
 use tokio::io::AsyncWriteExt;
 
 pub(super) struct FileSink {
@@ -15,11 +14,11 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
-    fn deliver<'a>(&'a mut self, alerts: &'a [Value]) -> Delivery<'a> {
+    fn deliver<'a>(&'a mut self, alerts: &'a [StoredAlert]) -> Delivery<'a> {
         Box::pin(async move {
             let mut text = String::new();
             for a in alerts {
-                text.push_str(&a.to_string());
+                text.push_str(&serde_json::to_string(a).map_err(|e| e.to_string())?);
                 text.push('\n');
             }
             let path = &self.path;

@@ -1,7 +1,6 @@
 //! Splunk's HTTP Event Collector: one event object per alert, concatenated.
 
-use super::{Delivery, Sink, http};
-use serde_json::Value;
+use super::{Delivery, Sink, StoredAlert, http};
 
 pub(super) struct Hec {
     client: reqwest::Client,
@@ -20,7 +19,7 @@ impl Hec {
 }
 
 impl Sink for Hec {
-    fn deliver<'a>(&'a mut self, alerts: &'a [Value]) -> Delivery<'a> {
+    fn deliver<'a>(&'a mut self, alerts: &'a [StoredAlert]) -> Delivery<'a> {
         Box::pin(async move {
             let mut body = String::new();
             for a in alerts {

@@ -5,9 +5,8 @@
 //! delivered and lost; a fresh connection fails at connect instead, and the batch is
 //! retried.
 
-use super::{Delivery, Sink};
+use super::{Delivery, Sink, StoredAlert};
 use portcullis_rules::Severity;
-use serde_json::Value;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -48,7 +47,7 @@ impl Syslog {
 }
 
 impl Sink for Syslog {
-    fn deliver<'a>(&'a mut self, alerts: &'a [Value]) -> Delivery<'a> {
+    fn deliver<'a>(&'a mut self, alerts: &'a [StoredAlert]) -> Delivery<'a> {
         Box::pin(async move {
             let lines: Vec<String> = alerts
                 .iter()
@@ -82,31 +81,22 @@ pub(super) fn hostname() -> String {
         .unwrap_or_else(|_| "-".into())
 }
 
-fn sev_of(a: &Value) -> Severity {
-    a["severity"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(Severity::Info)
-}
-
 /// `<PRI>1 TIMESTAMP HOST portcullis - RULE - JSON` (facility local0).
-pub fn rfc5424(a: &Value, host: &str) -> String {
-    let sev = match sev_of(a) {
+pub fn rfc5424(stored: &StoredAlert, host: &str) -> String {
+    let a = &stored.alert;
+    let sev = match a.severity {
         Severity::Critical => 2,
         Severity::High => 3,
         Severity::Medium => 4,
         Severity::Low => 5,
         Severity::Info => 6,
     };
-    let ts = a["time"]
-        .as_str()
-        .filter(|t| t.contains('T'))
-        .unwrap_or("-");
+    let ts = a.time.as_deref().filter(|t| t.contains('T')).unwrap_or("-");
     format!(
         "<{}>1 {ts} {host} portcullis - {} - {}",
         16 * 8 + sev,
-        a["rule"]["id"].as_str().unwrap_or("-"),
-        a
+        a.rule.id,
+        serde_json::to_string(stored).unwrap_or_default()
     )
 }
 
@@ -120,8 +110,9 @@ fn cef_escape(s: &str, header: bool) -> String {
 }
 
 /// ArcSight CEF: `CEF:0|Portcullis|portcullis|VERSION|RULE|NAME|SEVERITY|extensions`.
-pub fn cef_line(a: &Value, host: &str) -> String {
-    let sev = match sev_of(a) {
+pub fn cef_line(stored: &StoredAlert, host: &str) -> String {
+    let a = &stored.alert;
+    let sev = match a.severity {
         Severity::Critical => 10,
         Severity::High => 8,
         Severity::Medium => 5,
@@ -131,21 +122,27 @@ pub fn cef_line(a: &Value, host: &str) -> String {
     format!(
         "CEF:0|Portcullis|portcullis|{}|{}|{}|{sev}|dvchost={} msg={} cs1Label=namespace cs1={} cs2Label=target cs2={} suser={} outcome={}",
         env!("CARGO_PKG_VERSION"),
-        cef_escape(a["rule"]["id"].as_str().unwrap_or(""), true),
-        cef_escape(a["rule"]["name"].as_str().unwrap_or(""), true),
+        cef_escape(&a.rule.id, true),
+        cef_escape(&a.rule.name, true),
         cef_escape(host, false),
-        cef_escape(a["message"].as_str().unwrap_or(""), false),
-        cef_escape(a["target"]["namespace"].as_str().unwrap_or(""), false),
+        cef_escape(&a.message, false),
+        cef_escape(a.target.namespace.as_deref().unwrap_or(""), false),
         cef_escape(
             &format!(
                 "{}/{}",
-                a["target"]["kind"].as_str().unwrap_or(""),
-                a["target"]["name"].as_str().unwrap_or("")
+                a.target.kind,
+                a.target.name.as_deref().unwrap_or("")
             ),
             false
         ),
-        cef_escape(a["actor"]["user"].as_str().unwrap_or(""), false),
-        cef_escape(a["outcome"].as_str().unwrap_or(""), false),
+        cef_escape(
+            a.actor
+                .as_ref()
+                .and_then(|u| u.user.as_deref())
+                .unwrap_or(""),
+            false
+        ),
+        cef_escape(a.outcome.as_str(), false),
     )
 }
 
@@ -155,7 +152,11 @@ mod tests {
 
     #[test]
     fn syslog_lines() {
-        let a = serde_json::json!({"severity": "critical", "rule": {"id": "PRV001", "name": "privileged-container"}, "message": "x=y | z", "time": "2026-11-20T10:00:00Z", "target": {"kind": "Pod", "name": "p", "namespace": "ns"}, "outcome": "denied"});
+        let alert = serde_json::json!({"schema": 1, "severity": "critical", "rule": {"id": "PRV001", "name": "privileged-container", "family": "privilege"}, "attack": ["T1610"], "message": "x=y | z", "source": {"kind": "admission", "file": "admission", "line": 0, "document": 0}, "time": "2026-11-20T10:00:00Z", "target": {"kind": "Pod", "name": "p", "namespace": "ns"}, "images": [], "operation": "create", "outcome": "denied", "evidence": []});
+        let a = StoredAlert {
+            alert: serde_json::from_value(alert).expect("an alert"),
+            store_id: 7,
+        };
         let l = rfc5424(&a, "node-1");
         assert!(
             l.starts_with("<130>1 2026-11-20T10:00:00Z node-1 portcullis - PRV001 - {"),
@@ -168,5 +169,10 @@ mod tests {
                 && c.contains("msg=x\\=y | z"),
             "{c}"
         );
+        assert!(
+            c.contains("outcome=denied") && c.contains("cs2=Pod/p"),
+            "{c}"
+        );
+        assert!(l.ends_with(r#""store_id":7}"#), "{l}");
     }
 }

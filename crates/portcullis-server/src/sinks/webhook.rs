@@ -1,7 +1,6 @@
 //! An HTTP webhook: the batch as a JSON array, or one Slack message (`{"text": …}`).
 
-use super::{Delivery, Sink, http};
-use serde_json::Value;
+use super::{Delivery, Sink, StoredAlert, http};
 use std::collections::BTreeMap;
 
 pub(super) struct Webhook {
@@ -31,24 +30,24 @@ impl Webhook {
 }
 
 impl Sink for Webhook {
-    fn deliver<'a>(&'a mut self, alerts: &'a [Value]) -> Delivery<'a> {
+    fn deliver<'a>(&'a mut self, alerts: &'a [StoredAlert]) -> Delivery<'a> {
         Box::pin(async move {
             let body = if self.slack {
                 let lines: Vec<String> = alerts
                     .iter()
-                    .map(|a| {
+                    .map(|StoredAlert { alert: a, .. }| {
                         format!(
                             "*{}* `{}` {}: {}",
-                            a["severity"].as_str().unwrap_or(""),
-                            a["rule"]["id"].as_str().unwrap_or(""),
-                            a["rule"]["name"].as_str().unwrap_or(""),
-                            a["message"].as_str().unwrap_or("")
+                            a.severity.as_str(),
+                            a.rule.id,
+                            a.rule.name,
+                            a.message
                         )
                     })
                     .collect();
                 serde_json::json!({"text": lines.join("\n")}).to_string()
             } else {
-                Value::Array(alerts.to_vec()).to_string()
+                serde_json::to_string(alerts).map_err(|e| e.to_string())?
             };
             http::post(
                 &self.client,
