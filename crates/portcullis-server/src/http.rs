@@ -174,6 +174,17 @@ pub fn router(state: State) -> Router {
             "/noop",
             post(|body: Bytes| async move { Json(admission::allow_unjudged(&body)) }),
         )
+        // The load bench's middle stage: the review read into the model (the same
+        // reader /validate uses), nothing judged, answered like /noop. With /noop and
+        // /validate it splits a request's server CPU into transport, reading, judging.
+        .route(
+            "/read",
+            post(|body: Bytes| async move {
+                let read = portcullis_sources::admission_review::read(&body);
+                std::hint::black_box(read.map(|r| r.deployments.len()).ok());
+                Json(admission::allow_unjudged(&body))
+            }),
+        )
     } else {
         r
     };

@@ -7,7 +7,11 @@
 //!    round): on a shared 2-core machine the speed drifts by ±10% over a minute, and two
 //!    back-to-back runs of ten seconds each measured the drift as much as the handlers.
 //!    The ratio is of the totals; each round's ratio is printed too;
-//! 2. paced at about 2,000 requests/s (wrk's per-request `delay()`) — latency percentiles.
+//! 2. paced at about 2,000 requests/s (wrk's per-request `delay()`) — latency percentiles;
+//! 3. where the server's CPU goes: a third endpoint, /read, reads the review into the model
+//!    as /validate does and judges nothing. The server's user+system CPU per request
+//!    (from `/proc/<pid>/stat` around each turn) of /noop, /read and /validate splits a
+//!    request into transport, reading and judging, measured under the same load.
 //!
 //! Targets on this 2-core machine: p99 < 2 ms at 2,000 requests/s; /validate ≥ 80% of /noop.
 
@@ -27,6 +31,28 @@ struct Wrk {
     p99: f64,
     avg: f64,
     errors: bool,
+    /// The server's user+system CPU seconds during the run.
+    cpu: f64,
+}
+
+/// A process's user+system CPU seconds so far (`/proc/<pid>/stat`, clock ticks of 1/100 s
+/// on Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15; 12 and 13 after the name and state.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn ms(s: &str) -> f64 {
@@ -42,7 +68,8 @@ fn ms(s: &str) -> f64 {
     }
 }
 
-fn wrk(url: &str, script: &str, conns: u32, secs: u64) -> Wrk {
+fn wrk(server: u32, url: &str, script: &str, conns: u32, secs: u64) -> Wrk {
+    let cpu_before = cpu_seconds(server);
     let out = Command::new("wrk")
         .args([
             "-t1",
@@ -55,6 +82,7 @@ fn wrk(url: &str, script: &str, conns: u32, secs: u64) -> Wrk {
         ])
         .output()
         .expect("wrk runs (scripts/test installs it)");
+    let cpu = cpu_seconds(server) - cpu_before;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let field = |prefix: &str| {
         text.lines()
@@ -89,6 +117,7 @@ fn wrk(url: &str, script: &str, conns: u32, secs: u64) -> Wrk {
         p99: ms(&field("99%")),
         avg: ms(&field("Latency")),
         errors: text.contains("Non-2xx") || text.contains("Socket errors"),
+        cpu,
     }
 }
 
@@ -136,19 +165,24 @@ fn main() {
     .expect("lua");
     let url = |p: &str| format!("https://127.0.0.1:{port}{p}");
     let post = post.to_str().unwrap_or("");
-    let _warm = wrk(&url("/validate"), post, 8, 2);
-    let mut turns: Vec<(Wrk, Wrk)> = Vec::new();
+    let server = child.id();
+    let _warm = wrk(server, &url("/validate"), post, 8, 2);
+    // (no-op, /validate, /read) a round; the order flips each round.
+    let mut turns: Vec<(Wrk, Wrk, Wrk)> = Vec::new();
     for round in 0..rounds {
-        let (n, v) = if round % 2 == 0 {
-            let n = wrk(&url("/noop"), post, 16, slice);
-            (n, wrk(&url("/validate"), post, 16, slice))
+        let run = |path: &str| wrk(server, &url(path), post, 16, slice);
+        let turn = if round % 2 == 0 {
+            let n = run("/noop");
+            let r = run("/read");
+            (n, run("/validate"), r)
         } else {
-            let v = wrk(&url("/validate"), post, 16, slice);
-            (wrk(&url("/noop"), post, 16, slice), v)
+            let v = run("/validate");
+            let r = run("/read");
+            (run("/noop"), v, r)
         };
-        turns.push((n, v));
+        turns.push(turn);
     }
-    let total = |pick: fn(&(Wrk, Wrk)) -> &Wrk| -> Wrk {
+    let total = |pick: fn(&(Wrk, Wrk, Wrk)) -> &Wrk| -> Wrk {
         let (requests, seconds) = turns
             .iter()
             .map(pick)
@@ -165,14 +199,21 @@ fn main() {
             p99: worst,
             avg: mean(|w| w.avg),
             errors: turns.iter().map(pick).any(|w| w.errors),
+            cpu: turns.iter().map(pick).map(|w| w.cpu).sum(),
         }
     };
-    let (noop, validate) = (total(|t| &t.0), total(|t| &t.1));
-    let paced_noop = wrk(&url("/noop"), paced.to_str().unwrap_or(""), 8, secs);
-    let paced_val = wrk(&url("/validate"), paced.to_str().unwrap_or(""), 8, secs);
+    let (noop, validate, read) = (total(|t| &t.0), total(|t| &t.1), total(|t| &t.2));
+    let paced_noop = wrk(server, &url("/noop"), paced.to_str().unwrap_or(""), 8, secs);
+    let paced_val = wrk(
+        server,
+        &url("/validate"),
+        paced.to_str().unwrap_or(""),
+        8,
+        secs,
+    );
     let per_round: Vec<String> = turns
         .iter()
-        .map(|(n, v)| format!("{:.1}%", 100.0 * v.rps / n.rps.max(1.0)))
+        .map(|(n, v, _)| format!("{:.1}%", 100.0 * v.rps / n.rps.max(1.0)))
         .collect();
     let _ = child.kill();
     let _ = child.wait();
@@ -200,6 +241,30 @@ fn main() {
             if w.errors { " (errors)" } else { "" }
         );
     }
+    // Server CPU per request, by stage: what /noop costs is transport (TLS, HTTP, the
+    // answer); /read adds reading the review into the model; /validate adds judging.
+    let per_request = |w: &Wrk| 1e6 * w.cpu / w.requests.max(1.0);
+    let (cpu_noop, cpu_read, cpu_validate) = (
+        per_request(&noop),
+        per_request(&read),
+        per_request(&validate),
+    );
+    println!("\n| server CPU per request (user+system) | µs | requests/s |");
+    println!("|---|---|---|");
+    println!(
+        "| /noop: transport (TLS, HTTP, answer) | {cpu_noop:.1} | {:.0} |",
+        noop.rps
+    );
+    println!(
+        "| /read: + the review read into the model | {cpu_read:.1} (+{:.1}) | {:.0} |",
+        cpu_read - cpu_noop,
+        read.rps
+    );
+    println!(
+        "| /validate: + judging (pack, decision, alerts) | {cpu_validate:.1} (+{:.1}) | {:.0} |",
+        cpu_validate - cpu_read,
+        validate.rps
+    );
     let ratio = validate.rps / noop.rps.max(1.0);
     println!(
         "\n/validate throughput = {:.1}% of the no-op handler's (target ≥ 80%; {rounds} rounds of {slice} s each: {})",
