@@ -86,19 +86,26 @@ pub(crate) async fn audit_webhook(
     let mut ids = Vec::new();
     let mut commit = store::AuditCommit::default();
     let mut finished = Vec::new();
+    // Parsed before taking the lock (batches from several API servers parse at once);
+    // only the stage merging is in order.
+    let parsed = match state
+        .inner
+        .audit_format
+        .parse_received(text, "audit-webhook")
+    {
+        Ok(p) => p,
+        Err(e) => {
+            state.observe("audit", 400, started);
+            return bad_request(e.to_string());
+        }
+    };
     let ready = {
         let (Ok(mut p), Ok(mut w)) = (state.inner.audit.lock(), state.inner.audit_waiting.lock())
         else {
             state.observe("audit", 500, started);
             return (StatusCode::INTERNAL_SERVER_ERROR, "audit state poisoned").into_response();
         };
-        let received = match p.receive(state.inner.audit_format, text, "audit-webhook") {
-            Ok(r) => r,
-            Err(e) => {
-                state.observe("audit", 400, started);
-                return bad_request(e.to_string());
-            }
-        };
+        let received = p.stage(parsed);
         for (id, event) in received.held {
             let since = w.get(&id).map_or_else(Instant::now, |(t, _)| *t);
             w.insert(id.clone(), (since, event.clone()));

@@ -187,8 +187,15 @@ impl Pipeline {
         text: &str,
         name: &str,
     ) -> Result<Received, SourceError> {
+        Ok(self.stage(format.parse_received(text, name)?))
+    }
+
+    /// The ordered half of [`Pipeline::receive`], for a service that parses outside its
+    /// lock on the pipeline (`format.parse_received`, the expensive part, runs on every
+    /// core; only the stage is in order).
+    pub fn stage(&mut self, parsed: LineOutput) -> Received {
         let mut r = Received::default();
-        match format.parse_received(text, name)? {
+        match parsed {
             LineOutput::Audit(records) => {
                 for rec in records {
                     let key = rec.audit_id.clone();
@@ -204,7 +211,7 @@ impl Pipeline {
             }
             LineOutput::Deployments(d) => r.ready = d,
         }
-        Ok(r)
+        r
     }
 
     /// Let go of what the ordered stage holds for `key`, judged on what it has (a request
