@@ -41,6 +41,12 @@ pub async fn run(
     use tokio::signal::unix::{SignalKind, signal};
 
     let cfg = state.config();
+    // Configuration mistakes refuse the start before anything listens.
+    if !cfg.sinks.is_empty() && cfg.store.is_empty() {
+        return Err("sinks read from the alert store: set store".into());
+    }
+    let sinks = sinks::build_all(&cfg.sinks)?;
+    let live_sources = live::from_config(cfg)?;
     let names = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
@@ -161,15 +167,12 @@ pub async fn run(
             }
         });
     }
-    for source in live::from_config(cfg)? {
+    for source in live_sources {
         tokio::spawn(live::supervise(state.clone(), source));
     }
-    if !cfg.sinks.is_empty() && cfg.store.is_empty() {
-        return Err("sinks read from the alert store: set store".into());
-    }
-    for sink in cfg.sinks.clone() {
-        tracing::info!(sink = %sink.name(), "sink started");
-        tokio::spawn(sinks::run(state.clone(), sink, cfg.store.clone()));
+    for (name, sink) in sinks {
+        tracing::info!(sink = %name, "sink started");
+        tokio::spawn(sinks::run(state.clone(), name, sink, cfg.store.clone()));
     }
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -381,7 +384,13 @@ pub(crate) mod tests {
             name: Some("file".into()),
             path: out.display().to_string(),
         };
-        let task = tokio::spawn(sinks::run(state.clone(), sink, db.display().to_string()));
+        let sink = sinks::build(&sink).expect("a file sink");
+        let task = tokio::spawn(sinks::run(
+            state.clone(),
+            "file".into(),
+            sink,
+            db.display().to_string(),
+        ));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let lines = loop {
             let text = std::fs::read_to_string(&out).unwrap_or_default();

@@ -774,8 +774,18 @@ fn https_receiver(
     status: u16,
     location: String,
 ) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    https_receiver_for(ca, None, status, location)
+}
+
+/// [`https_receiver`] behind mutual TLS when `clients` is given.
+fn https_receiver_for(
+    ca: &TestCa,
+    clients: Option<&TestCa>,
+    status: u16,
+    location: String,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use http_body_util::BodyExt;
-    let acceptor = loopback_tls(ca);
+    let acceptor = loopback_tls_for(ca, clients);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("nonblocking");
     let port = listener.local_addr().expect("addr").port();
@@ -887,6 +897,92 @@ fn an_https_webhook_sink_trusts_its_ca_file_and_nothing_else() {
             .all(|r| r.starts_with("/hook ")),
         "a redirect was followed"
     );
+}
+
+#[test]
+fn an_https_sink_presents_its_client_certificate_and_bad_tls_config_refuses_the_start() {
+    let ca = TestCa::new();
+    let clients = TestCa::new();
+    let (mtls, mtls_got) = https_receiver_for(&ca, Some(&clients), 200, String::new());
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    };
+    let ca_file = file("ca.pem", &ca.pem);
+    let (cert, key) = clients.issue(&[]);
+    let (cert, key) = (file("client.pem", &cert), file("client-key.pem", &key));
+    let cfg = file(
+        "serve.yaml",
+        &format!(
+            "docker_host: \"\"\nsinks:\n  - {{type: webhook, name: with-cert, url: \"https://127.0.0.1:{mtls}/hook\", ca_file: \"{ca_file}\", client_cert: \"{cert}\", client_key: \"{key}\"}}\n  - {{type: elasticsearch, name: without-cert, url: \"https://127.0.0.1:{mtls}\", ca_file: \"{ca_file}\"}}\n"
+        ),
+    );
+    let s = Serve::start(&["--config", &cfg]);
+    let (code, _) = s.post("/validate", &privileged_pod("mtls-sink-1", false), &[]);
+    assert_eq!(code, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let metrics = String::from_utf8_lossy(&s.curl(&["/metrics"]).stdout).to_string();
+        let delivered = mtls_got.lock().expect("l").iter().any(|b| {
+            b.starts_with("/hook ") && b.contains("mtls-sink-1") && b.contains("\"PRV001\"")
+        });
+        let refused = metrics.lines().any(|l| {
+            l.starts_with("portcullis_sink_failures_total{sink=\"without-cert\"}")
+                && !l.ends_with(" 0")
+        });
+        if delivered && refused {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "delivered with the certificate: {delivered}\n{metrics}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The receiver never saw the sink that had no certificate to show.
+    assert!(
+        mtls_got
+            .lock()
+            .expect("l")
+            .iter()
+            .all(|b| b.starts_with("/hook "))
+    );
+    drop(s);
+    // A key without its certificate, a CA file that is not there: serve does not start,
+    // and says which sink and which file.
+    for (sink, why) in [
+        (
+            format!(
+                "{{type: webhook, name: half, url: \"https://127.0.0.1:{mtls}/\", client_key: \"{key}\"}}"
+            ),
+            "sink half: client_cert and client_key go together",
+        ),
+        (
+            format!(
+                "{{type: splunk_hec, name: no-ca, url: \"https://127.0.0.1:{mtls}\", token: t, ca_file: /nonexistent/ca.pem}}"
+            ),
+            "sink no-ca: ca_file /nonexistent/ca.pem:",
+        ),
+    ] {
+        let cfg = file(
+            "bad.yaml",
+            &format!("docker_host: \"\"\nsinks:\n  - {sink}\n"),
+        );
+        let out = bin()
+            .args(["serve", "--config", &cfg, "--listen", "127.0.0.1:0"])
+            .arg("--store")
+            .arg(dir.path().join("bad.db"))
+            .arg("--tls-dir")
+            .arg(dir.path().join("tls"))
+            .args(["--containerd-address", "", "--podman-host", ""])
+            .output()
+            .expect("serve runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(why), "{why}: {stderr}");
+    }
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, the way `dockerd

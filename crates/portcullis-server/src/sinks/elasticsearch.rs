@@ -16,17 +16,17 @@ impl Bulk {
         url: &str,
         index: &str,
         authorization: Option<&str>,
-        ca_file: Option<&str>,
-    ) -> Result<Bulk, String> {
-        Ok(Bulk {
-            client: http::client(ca_file)?,
+        client: reqwest::Client,
+    ) -> Bulk {
+        Bulk {
+            client,
             url: format!("{}/_bulk", url.trim_end_matches('/')),
             index: index.into(),
             headers: authorization
                 .iter()
                 .map(|a| ("Authorization".to_string(), a.to_string()))
                 .collect(),
-        })
+        }
     }
 }
 

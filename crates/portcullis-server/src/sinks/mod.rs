@@ -43,6 +43,8 @@ pub enum SinkConfig {
         #[serde(default)]
         headers: BTreeMap<String, String>,
         ca_file: Option<String>,
+        client_cert: Option<String>,
+        client_key: Option<String>,
     },
     Elasticsearch {
         name: Option<String>,
@@ -52,12 +54,16 @@ pub enum SinkConfig {
         /// `Authorization` header value (`ApiKey …` or `Basic …`).
         authorization: Option<String>,
         ca_file: Option<String>,
+        client_cert: Option<String>,
+        client_key: Option<String>,
     },
     SplunkHec {
         name: Option<String>,
         url: String,
         token: String,
         ca_file: Option<String>,
+        client_cert: Option<String>,
+        client_key: Option<String>,
     },
     Syslog {
         name: Option<String>,
@@ -115,56 +121,76 @@ pub trait Sink: Send {
     fn deliver<'a>(&'a mut self, alerts: &'a [StoredAlert]) -> Delivery<'a>;
 }
 
-/// The sink a config entry describes.
+/// The sink a config entry describes. Errors are configuration mistakes (a CA file that is
+/// not there, a key without its certificate), reported before serve starts.
 pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
-    Ok(match config {
+    let sink: Box<dyn Sink> = match config {
         SinkConfig::File { path, .. } => Box::new(file::FileSink::new(path)),
         SinkConfig::Webhook {
             url,
             slack,
             headers,
             ca_file,
+            client_cert,
+            client_key,
             ..
         } => Box::new(webhook::Webhook::new(
             url,
             *slack,
             headers,
-            ca_file.as_deref(),
-        )?),
+            http::client(&http::Tls::of(ca_file, client_cert, client_key))?,
+        )),
         SinkConfig::Elasticsearch {
             url,
             index,
             authorization,
             ca_file,
+            client_cert,
+            client_key,
             ..
         } => Box::new(elasticsearch::Bulk::new(
             url,
             index,
             authorization.as_deref(),
-            ca_file.as_deref(),
-        )?),
+            http::client(&http::Tls::of(ca_file, client_cert, client_key))?,
+        )),
         SinkConfig::SplunkHec {
             url,
             token,
             ca_file,
+            client_cert,
+            client_key,
             ..
-        } => Box::new(splunk_hec::Hec::new(url, token, ca_file.as_deref())?),
+        } => Box::new(splunk_hec::Hec::new(
+            url,
+            token,
+            http::client(&http::Tls::of(ca_file, client_cert, client_key))?,
+        )),
         SinkConfig::Syslog {
             address, tcp, cef, ..
         } => Box::new(syslog::Syslog::new(address, *tcp, *cef)),
-    })
+    };
+    Ok(sink)
+}
+
+/// A built sink and its name (in logs, metrics and its cursor in the store).
+pub type Named = (String, Box<dyn Sink>);
+
+/// Every configured sink, built: the first mistake refuses the start, naming its sink.
+pub fn build_all(configs: &[SinkConfig]) -> Result<Vec<Named>, String> {
+    configs
+        .iter()
+        .map(|c| {
+            let name = c.name();
+            build(c)
+                .map(|s| (name.clone(), s))
+                .map_err(|e| format!("sink {name}: {e}"))
+        })
+        .collect()
 }
 
 /// Run one sink until the process ends: the shared cursor-and-backoff loop.
-pub async fn run(state: State, config: SinkConfig, store_path: String) {
-    let name = config.name();
-    let mut sink = match build(&config) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(sink = %name, error = %e, "sink not started");
-            return;
-        }
-    };
+pub async fn run(state: State, name: String, mut sink: Box<dyn Sink>, store_path: String) {
     let cursor = match crate::store::SinkCursor::open(std::path::Path::new(&store_path), &name) {
         Ok(c) => std::sync::Arc::new(std::sync::Mutex::new(c)),
         Err(e) => {

@@ -9,12 +9,12 @@ pub(super) struct Hec {
 }
 
 impl Hec {
-    pub(super) fn new(url: &str, token: &str, ca_file: Option<&str>) -> Result<Hec, String> {
-        Ok(Hec {
-            client: http::client(ca_file)?,
+    pub(super) fn new(url: &str, token: &str, client: reqwest::Client) -> Hec {
+        Hec {
+            client,
             url: format!("{}/services/collector/event", url.trim_end_matches('/')),
             headers: vec![("Authorization".to_string(), format!("Splunk {token}"))],
-        })
+        }
     }
 }
 

@@ -15,17 +15,17 @@ impl Webhook {
         url: &str,
         slack: bool,
         headers: &BTreeMap<String, String>,
-        ca_file: Option<&str>,
-    ) -> Result<Webhook, String> {
-        Ok(Webhook {
-            client: http::client(ca_file)?,
+        client: reqwest::Client,
+    ) -> Webhook {
+        Webhook {
+            client,
             url: url.into(),
             slack,
             headers: headers
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-        })
+        }
     }
 }
 

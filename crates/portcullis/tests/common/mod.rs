@@ -382,19 +382,43 @@ impl TestCa {
 
 /// A TLS acceptor for a loopback server, with a certificate from `ca` for 127.0.0.1.
 pub fn loopback_tls(ca: &TestCa) -> tokio_rustls::TlsAcceptor {
+    loopback_tls_for(ca, None)
+}
+
+/// [`loopback_tls`] that, given `clients`, asks every client for a certificate from that
+/// CA and refuses the handshake without one (a receiver behind mutual TLS).
+pub fn loopback_tls_for(ca: &TestCa, clients: Option<&TestCa>) -> tokio_rustls::TlsAcceptor {
     use rustls_pki_types::pem::PemObject;
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let (cert, key) = ca.issue(&["127.0.0.1"]);
-    let tls = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![rustls_pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
-        rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
-    )
-    .expect("tls");
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions");
+    let builder = match clients {
+        None => builder.with_no_client_auth(),
+        Some(clients) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots
+                .add(
+                    rustls_pki_types::CertificateDer::from_pem_slice(clients.pem.as_bytes())
+                        .expect("ca"),
+                )
+                .expect("root");
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                std::sync::Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let tls = builder
+        .with_single_cert(
+            vec![rustls_pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).expect("cert")],
+            rustls_pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
+        )
+        .expect("tls");
     tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls))
 }
 
