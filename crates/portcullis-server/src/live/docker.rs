@@ -110,14 +110,18 @@ async fn inspect(ep: &Endpoint, id: &str) -> Result<String, String> {
     get_text(ep, &format!("/containers/{id}/json")).await
 }
 
+/// The most an engine's answer (an inspect, an exec inspect) or one event may be: far above
+/// what dockerd writes (tens of kilobytes), far below what would threaten memory when an
+/// endpoint misbehaves.
+const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
 async fn get_text(ep: &Endpoint, path: &str) -> Result<String, String> {
     let resp = get(ep, path).await?;
     let status = resp.status();
-    let body = resp
-        .into_body()
+    let body = http_body_util::Limited::new(resp.into_body(), MAX_ANSWER_BYTES)
         .collect()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{path}: {e}"))?
         .to_bytes();
     if !status.is_success() {
         return Err(format!("{path}: HTTP {status}"));
@@ -255,6 +259,13 @@ impl DockerEvents {
                 }
                 handle(judging, self, &ev, &action, &id).await;
             }
+            // What is left holds no line end: a part of the next event, or an endpoint
+            // that never ends a line.
+            if buf.len() > MAX_ANSWER_BYTES {
+                return Err(format!(
+                    "an event longer than {MAX_ANSWER_BYTES} bytes: not an engine's event stream"
+                ));
+            }
         }
         Ok(())
     }
@@ -337,4 +348,56 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An endpoint that answers `/events` with bytes that never end a line must not grow
+    /// the watcher's buffer without bound: the stream is dropped (and reconnected).
+    #[test]
+    fn an_endless_event_is_cut_off_not_buffered() {
+        let (rt, state) = crate::tests::memory_state();
+        let dir = tempfile::tempdir().expect("tmp");
+        let socket = dir.path().join("engine.sock");
+        rt.block_on(async {
+            let listener = tokio::net::UnixListener::bind(&socket).expect("bind");
+            tokio::spawn(async move {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut head = [0u8; 1024];
+                let _ = conn.read(&mut head).await;
+                let _ = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .await;
+                let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "x".repeat(64 * 1024));
+                // Up to twice the cap, then stop: a watcher that buffers it all would
+                // simply wait for more.
+                for _ in 0..(2 * MAX_ANSWER_BYTES / (64 * 1024)) {
+                    if conn.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = conn.write_all(b"0\r\n\r\n").await;
+            });
+            let mut source = DockerEvents::new(
+                "docker",
+                "unix://test".into(),
+                Endpoint::Unix(socket.display().to_string()),
+            )
+            .expect("source");
+            let judging = crate::live::Judging::for_test(state.clone(), "docker");
+            let result = tokio::time::timeout(
+                std::time::Duration::from_secs(20),
+                source.follow_once(&judging),
+            )
+            .await
+            .expect("the watcher gives up on the stream, it does not wait forever");
+            let err = result.expect_err("an endless line is an error");
+            assert!(err.contains("longer than"), "{err}");
+        });
+    }
 }

@@ -85,6 +85,15 @@ impl Judging {
         self.state.persist(alerts, stdout).await;
     }
 
+    #[cfg(test)]
+    pub(crate) fn for_test(state: State, source: &'static str) -> Judging {
+        Judging {
+            state,
+            source,
+            pipeline: std::sync::Mutex::new(portcullis_sources::pipeline::Pipeline::new(1)),
+        }
+    }
+
     /// The stream is open.
     pub fn connected(&self) {
         tracing::info!(source = self.source, "live source connected");
