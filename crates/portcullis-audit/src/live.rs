@@ -21,6 +21,19 @@ use std::time::Duration;
 
 /// The collections a dump holds, as API paths. Optional ones (404 on older clusters) are
 /// skipped quietly.
+/// Objects asked for per page (`?limit=`): the API server answers a large collection in
+/// pages of at most this many, linked by `metadata.continue`, so a cluster of any size is
+/// read in bounded memory, as `kubectl get` reads it.
+const PAGE_LIMIT: usize = 500;
+
+/// The most one page may be: 500 objects are a few megabytes; a larger answer is not an
+/// API server's.
+const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Pages of one collection at the most (5 million objects): an API server that hands back
+/// continue tokens forever is not followed forever.
+const MAX_PAGES: usize = 10_000;
+
 const COLLECTIONS: &[(&str, bool)] = &[
     ("/apis/rbac.authorization.k8s.io/v1/clusterroles", true),
     (
@@ -224,11 +237,10 @@ impl Cluster {
         let req = req.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
         let resp = tx.send_request(req).await.map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
-        let body = resp
-            .into_body()
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_PAGE_BYTES)
             .collect()
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{}{path}: {e}", self.server))?
             .to_bytes();
         Ok((status, body))
     }
@@ -242,20 +254,65 @@ impl Cluster {
         };
         for (path, required) in COLLECTIONS {
             let source = format!("{}{path}", self.server);
-            match fetch(path.to_string()).await {
-                Ok((200, body)) => match serde_json::from_slice::<Value>(&body) {
-                    Ok(v) => flatten(v, &source, objects),
-                    Err(e) => errors.push(format!("{source}: not JSON: {e}")),
-                },
-                Ok((404, _)) if !required => {}
-                Ok((status, body)) => errors.push(format!(
-                    "{source}: HTTP {status}: {}",
-                    String::from_utf8_lossy(&body)
-                        .chars()
-                        .take(200)
-                        .collect::<String>()
-                )),
-                Err(e) => errors.push(e),
+            let mut next: Option<String> = None;
+            for page in 0.. {
+                if page == MAX_PAGES {
+                    errors.push(format!(
+                        "{source}: more than {MAX_PAGES} pages; read no further"
+                    ));
+                    break;
+                }
+                let query = match &next {
+                    None => format!("{path}?limit={PAGE_LIMIT}"),
+                    Some(token) => format!(
+                        "{path}?limit={PAGE_LIMIT}&continue={}",
+                        percent_encoding::utf8_percent_encode(
+                            token,
+                            percent_encoding::NON_ALPHANUMERIC
+                        )
+                    ),
+                };
+                match fetch(query).await {
+                    Ok((200, body)) => match serde_json::from_slice::<Value>(&body) {
+                        Ok(v) => {
+                            next = v
+                                .pointer("/metadata/continue")
+                                .and_then(Value::as_str)
+                                .filter(|t| !t.is_empty())
+                                .map(str::to_string);
+                            flatten(v, &source, objects);
+                            if next.is_none() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            errors.push(format!("{source}: not JSON: {e}"));
+                            break;
+                        }
+                    },
+                    Ok((404, _)) if !required => break,
+                    Ok((status, body)) => {
+                        // 410 Gone: the continue token expired (the list changed too much
+                        // while it was read); what was read so far is kept, and said.
+                        errors.push(format!(
+                            "{source}: HTTP {status}{}: {}",
+                            if page > 0 {
+                                format!(" on page {}", page + 1)
+                            } else {
+                                String::new()
+                            },
+                            String::from_utf8_lossy(&body)
+                                .chars()
+                                .take(200)
+                                .collect::<String>()
+                        ));
+                        break;
+                    }
+                    Err(e) => {
+                        errors.push(e);
+                        break;
+                    }
+                }
             }
         }
         // Each node's kubelet configuration, through the API server's node proxy.

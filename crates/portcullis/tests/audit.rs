@@ -368,6 +368,40 @@ fn api_answer(dir: &str, path: &str) -> Option<String> {
     Some(v.to_string())
 }
 
+/// A list as the API server answers `?limit=N&continue=T`: at most N items — and at most
+/// two here, which a server may do, so that every collection of the fixtures takes
+/// several pages — with `metadata.continue` pointing at the rest. No `limit`: everything.
+fn page_of(list: &str, query: &str) -> String {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    let Some(limit) = param("limit").and_then(|l| l.parse::<usize>().ok()) else {
+        return list.to_string();
+    };
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(list) else {
+        return list.to_string();
+    };
+    let from: usize = param("continue")
+        .and_then(|c| c.strip_prefix("offset%3A").map(str::to_string))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let Some(items) = v.get_mut("items").and_then(|i| i.as_array_mut()) else {
+        return list.to_string();
+    };
+    let take = limit.min(2);
+    let total = items.len();
+    let page: Vec<serde_json::Value> = items.drain(..).skip(from).take(take).collect();
+    *items = page;
+    if from + take < total {
+        // Opaque to the client, as a real token is; it must come back percent-encoded.
+        v["metadata"]["continue"] = format!("offset:{}", from + take).into();
+    }
+    v.to_string()
+}
+
 /// An HTTPS API server on loopback that serves a fixture set to holders of `token`.
 fn fake_api_server(dir: &'static str, token: &'static str) -> (u16, String) {
     let ca = TestCa::new();
@@ -398,7 +432,9 @@ fn fake_api_server(dir: &'static str, token: &'static str) -> (u16, String) {
                             let (status, body) = if !authorized {
                                 (401, r#"{"kind":"Status","code":401}"#.to_string())
                             } else {
-                                match api_answer(dir, req.uri().path()) {
+                                match api_answer(dir, req.uri().path())
+                                    .map(|b| page_of(&b, req.uri().query().unwrap_or("")))
+                                {
                                     Some(b) => (200, b),
                                     None => (404, r#"{"kind":"Status","code":404}"#.to_string()),
                                 }
