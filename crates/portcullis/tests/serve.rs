@@ -900,7 +900,7 @@ fn an_https_webhook_sink_trusts_its_ca_file_and_nothing_else() {
 }
 
 #[test]
-fn an_https_sink_presents_its_client_certificate_and_bad_tls_config_refuses_the_start() {
+fn an_https_sink_presents_its_client_certificate_and_a_bad_sink_config_refuses_the_start() {
     let ca = TestCa::new();
     let clients = TestCa::new();
     let (mtls, mtls_got) = https_receiver_for(&ca, Some(&clients), 200, String::new());
@@ -964,6 +964,14 @@ fn an_https_sink_presents_its_client_certificate_and_bad_tls_config_refuses_the_
                 "{{type: splunk_hec, name: no-ca, url: \"https://127.0.0.1:{mtls}\", token: t, ca_file: /nonexistent/ca.pem}}"
             ),
             "sink no-ca: ca_file /nonexistent/ca.pem:",
+        ),
+        (
+            "{type: webhook, name: bare, url: hooks.example/portcullis}".to_string(),
+            "sink bare: url \"hooks.example/portcullis\"",
+        ),
+        (
+            "{type: syslog, name: no-port, address: siem.example}".to_string(),
+            "sink no-port: address \"siem.example\" is not host:port",
         ),
     ] {
         let cfg = file(

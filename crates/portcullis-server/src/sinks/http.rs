@@ -67,6 +67,16 @@ pub(super) fn client(tls: &Tls<'_>) -> Result<reqwest::Client, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A sink's `url`, checked before serve starts: an absolute `http://` or `https://` URL
+/// with a host (a bare `hooks.example/x` would otherwise fail at every delivery).
+pub(super) fn endpoint(url: &str) -> Result<&str, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("url {url:?}: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!("url {url:?}: not an http:// or https:// URL"));
+    }
+    Ok(url)
+}
+
 /// POST and read the answer: its body for a 2xx status, an error naming the status
 /// otherwise (the batch is then retried).
 pub(super) async fn post(

@@ -135,7 +135,7 @@ pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
             client_key,
             ..
         } => Box::new(webhook::Webhook::new(
-            url,
+            http::endpoint(url)?,
             *slack,
             headers,
             http::client(&http::Tls::of(ca_file, client_cert, client_key))?,
@@ -149,7 +149,7 @@ pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
             client_key,
             ..
         } => Box::new(elasticsearch::Bulk::new(
-            url,
+            http::endpoint(url)?,
             index,
             authorization.as_deref(),
             http::client(&http::Tls::of(ca_file, client_cert, client_key))?,
@@ -162,13 +162,13 @@ pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
             client_key,
             ..
         } => Box::new(splunk_hec::Hec::new(
-            url,
+            http::endpoint(url)?,
             token,
             http::client(&http::Tls::of(ca_file, client_cert, client_key))?,
         )),
         SinkConfig::Syslog {
             address, tcp, cef, ..
-        } => Box::new(syslog::Syslog::new(address, *tcp, *cef)),
+        } => Box::new(syslog::Syslog::new(address, *tcp, *cef)?),
     };
     Ok(sink)
 }

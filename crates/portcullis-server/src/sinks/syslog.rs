@@ -18,13 +18,20 @@ pub(super) struct Syslog {
 }
 
 impl Syslog {
-    pub(super) fn new(address: &str, tcp: bool, cef: bool) -> Syslog {
-        Syslog {
+    /// `address` is `host:port` (a name or an address; IPv6 in brackets).
+    pub(super) fn new(address: &str, tcp: bool, cef: bool) -> Result<Syslog, String> {
+        let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !valid {
+            return Err(format!("address {address:?} is not host:port"));
+        }
+        Ok(Syslog {
             address: address.into(),
             tcp,
             cef,
             host: hostname(),
-        }
+        })
     }
 
     async fn send_tcp(&self, lines: Vec<String>) -> Result<(), String> {
