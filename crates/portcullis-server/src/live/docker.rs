@@ -223,9 +223,17 @@ impl DockerEvents {
             let Some(data) = frame.data_ref() else {
                 continue;
             };
+            // What the buffer held before this frame was searched already and holds no
+            // line end: look in the new bytes only (a long event costs one pass, not one
+            // per frame).
+            let mut from = buf.len();
             buf.extend_from_slice(data);
-            while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=nl).collect();
+            while let Some(i) = buf
+                .get(from..)
+                .and_then(|b| b.iter().position(|b| *b == b'\n'))
+            {
+                let line: Vec<u8> = buf.drain(..=from + i).collect();
+                from = 0;
                 let Ok(ev) = serde_json::from_slice::<Value>(&line) else {
                     continue;
                 };
