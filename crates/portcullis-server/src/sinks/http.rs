@@ -4,39 +4,19 @@
 
 use std::time::Duration;
 
-/// What a sink's TLS config says: a CA to trust besides the platform's roots, and a
-/// client certificate for a receiver that asks for one (mutual TLS).
-pub(super) struct Tls<'a> {
-    pub ca_file: Option<&'a str>,
-    pub client: Option<(&'a str, &'a str)>,
-    /// A certificate without its key, or the reverse.
-    pub half: Option<&'static str>,
-}
-
-impl<'a> Tls<'a> {
-    pub(super) fn of(
-        ca_file: &'a Option<String>,
-        cert: &'a Option<String>,
-        key: &'a Option<String>,
-    ) -> Tls<'a> {
-        let (client, half) = match (cert.as_deref(), key.as_deref()) {
-            (Some(c), Some(k)) => (Some((c, k)), None),
-            (None, None) => (None, None),
-            _ => (None, Some("client_cert and client_key go together")),
-        };
-        Tls {
-            ca_file: ca_file.as_deref(),
-            client,
-            half,
-        }
-    }
-}
-
-/// A client for one sink (its connections are reused between batches).
-pub(super) fn client(tls: &Tls<'_>) -> Result<reqwest::Client, String> {
-    if let Some(why) = tls.half {
-        return Err(why.into());
-    }
+/// A client for one sink (its connections are reused between batches): the platform's
+/// roots plus `ca_file`, and `client_cert` with `client_key` for a receiver behind mutual
+/// TLS (one without the other is a configuration mistake).
+pub(super) fn client(
+    ca_file: &Option<String>,
+    client_cert: &Option<String>,
+    client_key: &Option<String>,
+) -> Result<reqwest::Client, String> {
+    let client = match (client_cert.as_deref(), client_key.as_deref()) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => return Err("client_cert and client_key go together".into()),
+    };
     let b = reqwest::Client::builder()
         .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
@@ -44,14 +24,14 @@ pub(super) fn client(tls: &Tls<'_>) -> Result<reqwest::Client, String> {
         // Alerts and their bearer token go where the config says, nowhere a 3xx points.
         .redirect(reqwest::redirect::Policy::none());
     // Platform roots plus the sink's CA file, set up where every outbound TLS is.
-    let extra = match tls.ca_file {
+    let extra = match ca_file.as_deref() {
         Some(path) => portcullis_tls::certificates(
             &portcullis_tls::read(path, "ca_file")?,
             &format!("ca_file {path}"),
         )?,
         None => Vec::new(),
     };
-    let identity = match tls.client {
+    let identity = match client {
         Some((cert, key)) => Some(portcullis_tls::Identity::from_pem(
             &portcullis_tls::read(cert, "client_cert")?,
             &format!("client_cert {cert}"),

@@ -138,7 +138,7 @@ pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
             http::endpoint(url)?,
             *slack,
             headers,
-            http::client(&http::Tls::of(ca_file, client_cert, client_key))?,
+            http::client(ca_file, client_cert, client_key)?,
         )),
         SinkConfig::Elasticsearch {
             url,
@@ -152,7 +152,7 @@ pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
             http::endpoint(url)?,
             index,
             authorization.as_deref(),
-            http::client(&http::Tls::of(ca_file, client_cert, client_key))?,
+            http::client(ca_file, client_cert, client_key)?,
         )),
         SinkConfig::SplunkHec {
             url,
@@ -164,7 +164,7 @@ pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, String> {
         } => Box::new(splunk_hec::Hec::new(
             http::endpoint(url)?,
             token,
-            http::client(&http::Tls::of(ca_file, client_cert, client_key))?,
+            http::client(ca_file, client_cert, client_key)?,
         )),
         SinkConfig::Syslog {
             address, tcp, cef, ..
@@ -223,6 +223,7 @@ pub async fn run(state: State, name: String, mut sink: Box<dyn Sink>, store_path
         }
         let last = batch.last().map_or(0, |(id, _)| *id);
         let mut alerts = Vec::with_capacity(batch.len());
+        let mut unreadable = Vec::new();
         for (id, text) in &batch {
             match serde_json::from_str(text) {
                 Ok(alert) => alerts.push(StoredAlert {
@@ -230,15 +231,19 @@ pub async fn run(state: State, name: String, mut sink: Box<dyn Sink>, store_path
                     store_id: *id,
                 }),
                 // Not what this version writes (a damaged row, a store written by a
-                // future schema): said loudly and counted, never sent as something else;
-                // the batch goes on, or one bad row would hold back every later alert.
-                Err(e) => {
-                    state.sink_skipped(&name);
-                    tracing::error!(sink = %name, store_id = id, error = %e, "stored alert unreadable: not delivered");
-                }
+                // future schema): never sent as something else, and said once the cursor
+                // passes it; the batch goes on, or one bad row would hold back every
+                // later alert.
+                Err(e) => unreadable.push((*id, e.to_string())),
             }
         }
-        match sink.deliver(&alerts).await {
+        // A batch of nothing readable is passed over, not posted empty.
+        let delivered = if alerts.is_empty() {
+            Ok(())
+        } else {
+            sink.deliver(&alerts).await
+        };
+        match delivered {
             Ok(()) => {
                 let c = cursor.clone();
                 let _ = tokio::task::spawn_blocking(move || {
@@ -248,6 +253,10 @@ pub async fn run(state: State, name: String, mut sink: Box<dyn Sink>, store_path
                 })
                 .await;
                 state.sink_delivered(&name, alerts.len());
+                for (id, e) in unreadable {
+                    state.sink_skipped(&name);
+                    tracing::error!(sink = %name, store_id = id, error = %e, "stored alert unreadable: not delivered");
+                }
                 backoff = Duration::from_millis(100);
             }
             Err(e) => {
