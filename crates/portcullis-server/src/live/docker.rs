@@ -205,10 +205,13 @@ impl LiveSource for DockerEvents {
 
 impl DockerEvents {
     async fn follow_once(&mut self, judging: &Judging) -> Result<(), String> {
-        let filters = r#"{"type":["container"]}"#;
+        let filters = percent_encoding::utf8_percent_encode(
+            r#"{"type":["container"]}"#,
+            percent_encoding::NON_ALPHANUMERIC,
+        );
         let path = match &self.since {
-            Some(s) => format!("/events?since={s}&filters={}", urlencode(filters)),
-            None => format!("/events?filters={}", urlencode(filters)),
+            Some(s) => format!("/events?since={s}&filters={}", filters),
+            None => format!("/events?filters={}", filters),
         };
         let resp = get(&self.ep, &path).await?;
         if !resp.status().is_success() {
@@ -347,17 +350,6 @@ async fn handle(judging: &Judging, source: &DockerEvents, ev: &Value, action: &s
     judging.judge(deployments).await;
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,7 +389,7 @@ mod tests {
                 Endpoint::Unix(socket.display().to_string()),
             )
             .expect("source");
-            let judging = crate::live::Judging::for_test(state.clone(), "docker");
+            let judging = crate::live::Judging::new(state.clone(), "docker");
             let result = tokio::time::timeout(
                 std::time::Duration::from_secs(20),
                 source.follow_once(&judging),

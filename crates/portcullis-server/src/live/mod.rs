@@ -85,8 +85,8 @@ impl Judging {
         self.state.persist(alerts, stdout).await;
     }
 
-    #[cfg(test)]
-    pub(crate) fn for_test(state: State, source: &'static str) -> Judging {
+    /// The handle `supervise` gives the source called `source`.
+    pub(crate) fn new(state: State, source: &'static str) -> Judging {
         Judging {
             state,
             source,
@@ -143,11 +143,7 @@ pub fn from_config(cfg: &ServeConfig) -> Result<Vec<Box<dyn LiveSource>>, String
 /// backing off from 100 ms to 2 s while it keeps failing.
 pub async fn supervise(state: State, mut source: Box<dyn LiveSource>) {
     let name = source.name();
-    let judging = Judging {
-        state: state.clone(),
-        source: name,
-        pipeline: std::sync::Mutex::new(portcullis_sources::pipeline::Pipeline::new(1)),
-    };
+    let judging = Judging::new(state.clone(), name);
     let mut backoff = Duration::from_millis(100);
     loop {
         let started = Instant::now();
